@@ -1,0 +1,65 @@
+"""One typed root for every setting, read from the environment (prefix ``RELAIS_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Relais settings. Secrets are ``SecretStr``: they never print and never reach a log."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAIS_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./relais.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    mappings_dir: Path = Field(Path("./mappings"), description="Folder of the admins' YAML")
+    public_url: str | None = Field(
+        None,
+        description="Public base URL HubSpot calls (e.g. https://relais.example.com); used to "
+        "rebuild the signed URI behind a proxy. Without it the request's own URL is used.",
+    )
+
+    hubspot_base_url: str = "https://api.hubapi.com"
+    hubspot_access_token: SecretStr | None = None
+    hubspot_client_secret: SecretStr | None = Field(
+        None, description="App client secret; without it POST /webhooks/hubspot answers 503"
+    )
+    hubspot_timeout_seconds: float = 10.0
+    hubspot_owner_cache_seconds: float = 300.0
+
+    max_body_bytes: int = Field(1024 * 1024, description="Largest webhook body accepted")
+    signature_window_seconds: int = 300
+
+    worker_batch_size: int = Field(100, ge=1, le=1000)
+    worker_poll_seconds: float = Field(0.2, gt=0)
+    worker_lease_seconds: float = Field(30.0, gt=0)
+    retry_base_seconds: float = Field(2.0, gt=0)
+    retry_max_seconds: float = Field(600.0, gt=0)
+    retry_max_attempts: int = Field(10, ge=1)
+    daily_limit_pause_seconds: float = Field(
+        3600.0, gt=0, description="How long a connector stays paused after a DAILY 429"
+    )
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("hubspot_access_token", "hubspot_client_secret", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # An empty variable means "not configured", never "the empty string is the secret".
+        return None if value == "" else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

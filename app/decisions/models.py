@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+from app.queue import utc_field
+
+
+class Decision(SQLModel, table=True):
+    """One routing decision for one CRM record."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_record_key", "record_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_key: str = Field(sa_column=Column(String(128), nullable=False))
+    outcome: str = Field(sa_column=Column(String(32), nullable=False))
+    owner_email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    owner_crm_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    pool: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    rule: str = Field(sa_column=Column(Text, nullable=False))
+    score: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    score_details: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    mappings_version: str = Field(sa_column=Column(String(64), nullable=False))
+    event_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    fetch_ms: float | None = None
+    written_at: datetime | None = utc_field()
+
+
+class Assignment(SQLModel, table=True):
+    """The ledger of owners Relais gave: one row per record, so a record is assigned once."""
+
+    __tablename__ = "assignments"
+
+    record_key: str = Field(sa_column=Column(String(128), primary_key=True))
+    decision_id: int = Field(sa_column=Column(Integer, ForeignKey("decisions.id"), nullable=False))
+    owner_email: str = Field(sa_column=Column(String(320), nullable=False))
+    assigned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

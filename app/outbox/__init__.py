@@ -1,0 +1,1 @@
+"""CRM writes decided by Relais, stored in the decision's transaction, then dispatched."""

@@ -1,0 +1,71 @@
+"""What the inbox and the outbox share: status values, the retry schedule, the lease columns."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Column, Integer, String, Text
+from sqlmodel import Field
+
+from app.db import UTCDateTime
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    IGNORED = "ignored"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: ``delay(n) = min(max_delay, base * 2 ** (n - 1))`` after attempt n.
+
+    With ``jitter`` the delay is drawn uniformly in ``[delay / 2, delay]`` so that a burst of
+    failures does not come back as a burst. After ``max_attempts`` failed attempts the item is
+    dead-lettered with its last error.
+    """
+
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+    max_attempts: int = 10
+    jitter: bool = True
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        if attempt < 1:
+            raise ValueError("attempts are counted from 1")
+        raw = min(self.max_seconds, self.base_seconds * 2 ** min(attempt - 1, 60))
+        if not self.jitter:
+            return raw
+        return (rng or random).uniform(raw / 2, raw)
+
+    def next_try(self, attempt: int, now: datetime, floor_seconds: float = 0.0) -> datetime:
+        """When attempt ``attempt + 1`` may run; ``floor_seconds`` honours a vendor Retry-After."""
+        return now + timedelta(seconds=max(self.delay(attempt), floor_seconds))
+
+    def exhausted(self, attempt: int) -> bool:
+        return attempt >= self.max_attempts
+
+
+def status_field() -> str:
+    return Field(default=Status.PENDING.value, sa_column=Column(String(16), nullable=False))
+
+
+def attempts_field() -> int:
+    return Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+def lease_owner_field() -> str | None:
+    return Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+def error_field() -> str | None:
+    return Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+def utc_field(nullable: bool = True) -> datetime | None:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))

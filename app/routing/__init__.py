@@ -1,0 +1,1 @@
+"""Who gets a lead: pure selection over pool state (engine) plus its persisted state."""

@@ -1,0 +1,279 @@
+"""HubSpot connector on hubspot-api-client, with our own retries and error classification.
+
+The SDK is synchronous (urllib3). We build each generated API once (the SDK's discovery
+properties build a new HTTP pool on every access), disable urllib3's retries (its defaults
+never retry POST, and cannot tell a DAILY 429 from a TEN_SECONDLY one) and retry here.
+Responses are read raw (``_preload_content=False``) and parsed as plain JSON: the SDK's
+model deserialisation is slow and drops 207 error details.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import structlog
+import urllib3
+from hubspot import HubSpot
+from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
+from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
+from connectors.errors import (
+    AdminActionRequired,
+    CrmError,
+    IntegrationBug,
+    QuotaExhausted,
+    RetryableError,
+)
+from connectors.hubspot.port import (
+    BATCH_LIMIT,
+    Contact,
+    ContactUpdate,
+    HubSpotSettings,
+    Owner,
+    ReadResult,
+    UpdateFailure,
+    UpdateResult,
+)
+from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
+
+log = structlog.get_logger("relais.hubspot")
+T = TypeVar("T")
+_API_EXCEPTIONS = (ContactsApiException, OwnersApiException)
+TEN_SECONDLY_WAIT = 10.0  # HubSpot's rolling window; used when no Retry-After is sent
+
+
+def chunks(items: Sequence[T], size: int = BATCH_LIMIT) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _json(data: bytes | None) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    value = headers.get(name)
+    return None if value is None else str(value)
+
+
+def classify(status: int, body: Any, headers: Any) -> CrmError:
+    """Turn a non-2xx HubSpot answer into the error the worker knows how to handle."""
+    body = body if isinstance(body, dict) else {}
+    message = str(body.get("message") or f"HubSpot answered HTTP {status}")
+    category = body.get("category") or body.get("errorType")
+    if status == 429:
+        policy = body.get("policyName")
+        if policy == "DAILY":
+            # The account's daily allocation is shared by every app: only midnight resets it.
+            return QuotaExhausted(message, status=status, category="DAILY")
+        retry_after = _header(headers, "Retry-After")
+        wait = float(retry_after) if retry_after and retry_after.isdigit() else None
+        if wait is None and policy == "TEN_SECONDLY_ROLLING":
+            wait = TEN_SECONDLY_WAIT
+        return RetryableError(message, status=status, category=policy, retry_after=wait)
+    if status >= 500 or status == 408:
+        return RetryableError(message, status=status, category=category)
+    if status == 401:
+        return AdminActionRequired(
+            f"HubSpot refused the access token ({message}). Set RELAIS_HUBSPOT_ACCESS_TOKEN to a "
+            "valid private-app token.",
+            status=status,
+            category=category,
+        )
+    if status == 403:
+        return AdminActionRequired(
+            f"HubSpot denied access ({message}). The private app needs the scopes "
+            "crm.objects.contacts.read, crm.objects.contacts.write and crm.objects.owners.read.",
+            status=status,
+            category=category,
+        )
+    if "INVALID_OWNER_ID" in message:
+        # A rep's owner id is wrong: the mapping or the HubSpot user must be fixed.
+        return AdminActionRequired(message, status=status, category="INVALID_OWNER_ID")
+    return IntegrationBug(message, status=status, category=category)
+
+
+class HubSpotClient:
+    """The HubSpot port on the official SDK. Thread-safe: urllib3 pools are."""
+
+    name = "hubspot"
+
+    def __init__(
+        self, settings: HubSpotSettings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        client = HubSpot(
+            access_token=settings.access_token.get_secret_value(),
+            host=settings.base_url.rstrip("/"),
+            retry=urllib3.Retry(total=0, redirect=0, raise_on_status=False),
+        )
+        self._batch = client.crm.contacts.batch_api
+        self._owners = client.crm.owners.owners_api
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _call(self, operation: str, fn: Callable[[], Any]) -> tuple[int, Any, Any]:
+        """One HTTP call: returns (status, parsed body, headers) or raises a CrmError."""
+        started = time.perf_counter()
+        try:
+            resp = fn()
+        except _API_EXCEPTIONS as exc:
+            CRM_CALLS.labels(self.name, operation, str(exc.status)).inc()
+            if not exc.status:  # SSL or request-building failure inside the SDK
+                raise RetryableError(f"HubSpot call failed: {exc.reason}") from exc
+            raise classify(exc.status, _json(exc.body), exc.headers) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            CRM_CALLS.labels(self.name, operation, "network").inc()
+            raise RetryableError(f"HubSpot unreachable: {type(exc).__name__}: {exc}") from exc
+        finally:
+            CRM_CALL_SECONDS.labels(self.name, operation).observe(time.perf_counter() - started)
+        CRM_CALLS.labels(self.name, operation, str(resp.status)).inc()
+        return resp.status, _json(resp.data), resp.headers
+
+    def _with_retries(self, operation: str, fn: Callable[[], Any]) -> tuple[int, Any, Any]:
+        settings = self.settings
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetryableError) and exc.retry_after is not None:
+                return exc.retry_after
+            return float(min(0.25 * 2 ** (state.attempt_number - 1), 2.0))
+
+        def give_up_early(state: RetryCallState) -> bool:
+            # A wait longer than we may spend inline goes back to the queue instead.
+            exc = state.outcome.exception() if state.outcome else None
+            return (
+                isinstance(exc, RetryableError)
+                and exc.retry_after is not None
+                and exc.retry_after > settings.max_inline_wait_seconds
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            stop=stop_after_attempt(settings.max_attempts) | give_up_early,
+            wait=wait,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda s: log.warning(
+                "hubspot.retry",
+                operation=operation,
+                attempt=s.attempt_number,
+                error=str(s.outcome.exception()) if s.outcome else None,
+            ),
+        )
+        return retrying(self._call, operation, fn)
+
+    @property
+    def _timeout(self) -> float:
+        return self.settings.timeout_seconds
+
+    # -- the port ---------------------------------------------------------------------------
+
+    def read_contacts(self, ids: Sequence[str], properties: Sequence[str]) -> ReadResult:
+        result = ReadResult()
+        for chunk in chunks(list(dict.fromkeys(ids))):
+            body = {"inputs": [{"id": i} for i in chunk], "properties": list(properties)}
+            _, data, _ = self._with_retries(
+                "contacts.batch_read",
+                lambda body=body: self._batch.read(  # type: ignore[misc]
+                    body, archived=False, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+            for item in (data or {}).get("results", []):
+                props = {k: (None if v in (None, "") else str(v))
+                         for k, v in (item.get("properties") or {}).items()}
+                result.found[str(item["id"])] = Contact(id=str(item["id"]), properties=props)
+            for err in (data or {}).get("errors", []):
+                # 207: one error object lists every id that does not exist (or was deleted).
+                result.missing.extend(str(i) for i in (err.get("context") or {}).get("ids", []))
+        return result
+
+    def list_owners(self) -> list[Owner]:
+        owners: list[Owner] = []
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 500, "archived": False}
+            if after:
+                kwargs["after"] = after
+            _, data, _ = self._with_retries(
+                "owners.list",
+                lambda kwargs=kwargs: self._owners.get_page(  # type: ignore[misc]
+                    _preload_content=False, _request_timeout=self._timeout, **kwargs
+                ),
+            )
+            for item in (data or {}).get("results", []):
+                if not item.get("email"):
+                    continue
+                owners.append(
+                    Owner(
+                        id=str(item["id"]),
+                        email=str(item["email"]).lower(),
+                        first_name=item.get("firstName"),
+                        last_name=item.get("lastName"),
+                        user_id=item.get("userId"),
+                        archived=bool(item.get("archived", False)),
+                    )
+                )
+            after = ((data or {}).get("paging") or {}).get("next", {}).get("after")
+            if not after:
+                return owners
+
+    def update_contacts(self, updates: Sequence[ContactUpdate]) -> UpdateResult:
+        result = UpdateResult()
+        for chunk in chunks(list(updates)):
+            self._update_chunk(chunk, result)
+        return result
+
+    def _update_chunk(self, chunk: Sequence[ContactUpdate], result: UpdateResult) -> None:
+        body = {"inputs": [{"id": u.id, "properties": u.properties} for u in chunk]}
+        try:
+            _, data, _ = self._with_retries(
+                "contacts.batch_update",
+                lambda: self._batch.update(
+                    body, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except (IntegrationBug, AdminActionRequired) as exc:
+            if exc.status in (401, 403):
+                raise  # credentials or scopes: no record can be written, splitting cannot help
+            if len(chunk) == 1:
+                result.failed.append(UpdateFailure(chunk[0].id, str(exc), exc.category))
+                return
+            # HubSpot rejects a whole batch for one invalid value: isolate the culprit so the
+            # other records still get their owner.
+            log.warning("hubspot.batch_rejected_splitting", size=len(chunk), error=str(exc))
+            for update in chunk:
+                self._update_chunk([update], result)
+            return
+        failed_ids: set[str] = set()
+        for err in (data or {}).get("errors", []):
+            ids = [str(i) for i in (err.get("context") or {}).get("ids", [])]
+            for i in ids:
+                failed_ids.add(i)
+                result.failed.append(
+                    UpdateFailure(i, str(err.get("message", "update failed")), err.get("category"))
+                )
+        for item in (data or {}).get("results", []):
+            if str(item["id"]) not in failed_ids:
+                result.updated.append(str(item["id"]))
+
+    def close(self) -> None:
+        for api in (self._batch, self._owners):
+            api.api_client.rest_client.pool_manager.clear()

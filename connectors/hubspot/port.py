@@ -1,0 +1,82 @@
+"""The HubSpot port: what Relais needs from HubSpot, in our own types (the SDK has no py.typed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import BaseModel, Field, SecretStr
+
+BATCH_LIMIT = 100  # HubSpot refuses more than 100 inputs per batch call
+OWNER_PROPERTY = "hubspot_owner_id"
+
+
+class HubSpotSettings(BaseModel):
+    base_url: str = "https://api.hubapi.com"
+    access_token: SecretStr
+    timeout_seconds: float = Field(10.0, gt=0)
+    max_attempts: int = Field(3, ge=1, description="Tries per call before the worker takes over")
+    max_inline_wait_seconds: float = Field(
+        5.0, ge=0, description="Longest back-off spent inside one call; longer waits go back "
+        "to the queue so a worker is not blocked"
+    )
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    properties: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class Owner:
+    id: str  # the owner id: what hubspot_owner_id takes (never the userId)
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    user_id: int | None = None
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class ContactUpdate:
+    id: str
+    properties: dict[str, str]
+
+
+@dataclass(frozen=True)
+class UpdateFailure:
+    id: str
+    message: str
+    category: str | None = None
+
+
+@dataclass
+class UpdateResult:
+    updated: list[str] = field(default_factory=list)
+    failed: list[UpdateFailure] = field(default_factory=list)
+
+
+@dataclass
+class ReadResult:
+    found: dict[str, Contact] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+class HubSpotPort(Protocol):
+    """Every method raises only ``connectors.errors.CrmError`` subclasses."""
+
+    def read_contacts(self, ids: Sequence[str], properties: Sequence[str]) -> ReadResult:
+        """Batch-read contacts, 100 per call; ids that do not exist come back in ``missing``."""
+        ...
+
+    def list_owners(self) -> list[Owner]:
+        """Every active (non-archived) owner, all pages."""
+        ...
+
+    def update_contacts(self, updates: Sequence[ContactUpdate]) -> UpdateResult:
+        """Batch-update contacts, 100 per call; per-record failures are returned, not raised."""
+        ...
+
+    def close(self) -> None: ...
