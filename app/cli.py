@@ -1,0 +1,156 @@
+"""The `relais` command: serve, worker, db, sandbox, demo, dead-letters."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app import migrations
+from app.config import get_settings
+from app.logging import configure
+
+cli = typer.Typer(help="Relais: lead routing between HubSpot and Salesforce.",
+                  no_args_is_help=True, add_completion=False)
+db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+dead_cli = typer.Typer(help="Events and writes that failed every attempt.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(dead_cli, name="dead-letters")
+
+
+@cli.callback()
+def _setup() -> None:
+    s = get_settings()
+    configure(s.log_level, s.log_json)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    worker: Annotated[bool, typer.Option(help="Run a worker in this process (single machine)")]
+    = True,
+) -> None:
+    """Run the API (webhooks, probes, metrics), with an embedded worker by default."""
+    from app.main import create_app
+
+    uvicorn.run(create_app(get_settings(), embedded_worker=worker), host=host, port=port,
+                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker only (scale-out: several per machine, several machines on PostgreSQL)."""
+    from app.runtime import Runtime
+
+    runtime = Runtime.build(get_settings())
+    runtime.mappings.reload()
+    stop = threading.Event()
+
+    def _stop(*_: object) -> None:
+        stop.set()
+        runtime.wakeup.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        runtime.worker().run(stop)
+    finally:
+        runtime.close()
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    migrations.upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrations disagree (runs on a scratch SQLite database)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'check.db'}"
+        migrations.upgrade(url)
+        migrations.check(url)
+    typer.echo("migrations match the models")
+
+
+@cli.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8900,
+    token: Annotated[str, typer.Option(help="HubSpot access token the sandbox accepts")]
+    = "sandbox-token",
+) -> None:
+    """Serve the sandbox CRMs in the foreground, with one HubSpot owner per rep in mappings/."""
+    from app.mappings.loader import load_mappings
+    from connectors.sandbox import SandboxServer
+
+    server = SandboxServer(port=port, hubspot_token=token)
+    for rep in load_mappings(get_settings().mappings_dir).team.reps:
+        first, _, last = rep.name.partition(" ")
+        server.hubspot.add_owner(rep.email, first, last)
+    typer.echo(f"sandbox HubSpot at {server.url} (token {token!r}); control API under "
+               f"{server.url}/_sandbox/ ; Ctrl-C to stop")
+    server.serve_forever()
+
+
+@cli.command()
+def demo(
+    leads: Annotated[int, typer.Option(help="How many leads to create")] = 300,
+    rate: Annotated[float, typer.Option(help="Leads created per second")] = 60.0,
+    latency_ms: Annotated[float, typer.Option(help="Sandbox latency per API call")] = 50.0,
+) -> None:
+    """Sandbox + Relais on SQLite: leads arrive by signed webhooks and get owners."""
+    from app.demo import run_demo
+
+    raise typer.Exit(run_demo(leads=leads, rate=rate, latency_ms=latency_ms))
+
+
+@dead_cli.command("list")
+def dead_list() -> None:
+    """Show dead-lettered inbox events and outbox writes with their last error."""
+    from app.db import Database
+    from app.inbox.repository import InboxRepository
+    from app.outbox.repository import OutboxRepository
+
+    db = Database(get_settings().database_url)
+    with db.transaction() as session:
+        for e in InboxRepository(session).dead():
+            typer.echo(f"inbox {e.id} {e.record_key} after {e.attempts} attempts: "
+                       f"{(e.last_error or '').splitlines()[0] if e.last_error else ''}")
+        for w in OutboxRepository(session).dead():
+            typer.echo(f"outbox {w.id} {w.record_key} after {w.attempts} attempts: "
+                       f"{(w.last_error or '').splitlines()[0] if w.last_error else ''}")
+
+
+@dead_cli.command("replay")
+def dead_replay(
+    inbox: Annotated[list[int] | None, typer.Option(help="Inbox event id (repeatable)")] = None,
+    outbox: Annotated[list[int] | None, typer.Option(help="Outbox write id (repeatable)")]
+    = None,
+) -> None:
+    """Give dead-lettered events or writes a fresh set of attempts."""
+    from app.db import Database, utcnow
+    from app.inbox.repository import InboxRepository
+    from app.outbox.repository import OutboxRepository
+
+    db = Database(get_settings().database_url)
+    with db.transaction() as session:
+        n_in = InboxRepository(session).replay(inbox or [], utcnow())
+        n_out = OutboxRepository(session).replay(outbox or [], utcnow())
+    typer.echo(f"replayed {n_in} inbox event(s) and {n_out} outbox write(s)")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.decisions.models import Assignment, Decision
+
+
+class DecisionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def assigned(self, record_keys: Sequence[str]) -> dict[str, str]:
+        """Record key -> owner email, for records Relais has already assigned."""
+        if not record_keys:
+            return {}
+        rows = self.session.execute(
+            select(Assignment.record_key, Assignment.owner_email)
+            .where(Assignment.record_key.in_(list(record_keys)))  # type: ignore[attr-defined]
+        ).all()
+        return {str(k): str(v) for k, v in rows}
+
+    def add(self, decision: Decision) -> Decision:
+        self.session.add(decision)
+        self.session.flush()  # assigns decision.id for the assignment and the outbox row
+        return decision
+
+    def add_assignment(self, assignment: Assignment) -> None:
+        self.session.add(assignment)
+
+    def for_record(self, record_key: str) -> list[Decision]:
+        return list(self.session.scalars(
+            select(Decision).where(Decision.record_key == record_key).order_by(Decision.id)))

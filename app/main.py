@@ -1,0 +1,54 @@
+"""The FastAPI application: webhooks, probes, metrics; optionally an embedded worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.config import Settings, get_settings
+from app.health.endpoints import router as health_router
+from app.runtime import Runtime
+from app.webhooks.hubspot import router as hubspot_router
+
+log = structlog.get_logger("relais.app")
+
+
+def create_app(settings: Settings | None = None, *, embedded_worker: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.mappings.reload()  # refuse to start on mappings that do not validate
+        stop = threading.Event()
+        thread = None
+        if embedded_worker:
+            worker = runtime.worker()
+            thread = threading.Thread(target=worker.run, args=(stop,), name="relais-worker",
+                                      daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            runtime.wakeup.set()
+            if thread is not None:
+                thread.join(timeout=30)
+            runtime.close()
+
+    app = FastAPI(title="Relais", version="0.1.0", lifespan=lifespan,
+                  description="Lead routing between HubSpot and Salesforce")
+    app.state.runtime = runtime
+    app.include_router(hubspot_router, tags=["webhooks"])
+    app.include_router(health_router, tags=["probes"])
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

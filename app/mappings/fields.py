@@ -1,0 +1,39 @@
+"""Canonical lead fields and the HubSpot contact properties that feed them.
+
+The mappings issue makes this per-CRM table configurable; until then it is HubSpot's defaults.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LeadField(StrEnum):
+    EMAIL = "email"
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    TITLE = "title"
+    PHONE = "phone"
+    COMPANY = "company"
+    COUNTRY = "country"
+    COMPANY_SIZE = "company_size"
+    INDUSTRY = "industry"
+    SOURCE = "source"
+    LIFECYCLE_STAGE = "lifecycle_stage"
+    LEAD_STATUS = "lead_status"
+
+
+HUBSPOT_CONTACT_PROPERTIES: dict[LeadField, str] = {
+    LeadField.EMAIL: "email",
+    LeadField.FIRST_NAME: "firstname",
+    LeadField.LAST_NAME: "lastname",
+    LeadField.TITLE: "jobtitle",
+    LeadField.PHONE: "phone",
+    LeadField.COMPANY: "company",
+    LeadField.COUNTRY: "country",
+    LeadField.COMPANY_SIZE: "numberofemployees",
+    LeadField.INDUSTRY: "industry",
+    LeadField.SOURCE: "hs_analytics_source",
+    LeadField.LIFECYCLE_STAGE: "lifecyclestage",
+    LeadField.LEAD_STATUS: "hs_lead_status",
+}

@@ -1,0 +1,70 @@
+"""Wiring: build the services of one process from the settings (the composition root)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from app.config import Settings
+from app.db import Database
+from app.mappings.loader import MappingsStore
+from app.outbox.service import OutboxDispatcher
+from app.pipeline.service import ContactPipeline
+from app.queue import RetryPolicy
+from app.team.directory import OwnerDirectory
+from app.worker.service import Worker
+from connectors.hubspot import HubSpotClient, HubSpotSettings
+from connectors.hubspot.port import HubSpotPort
+
+
+class NotConfigured(Exception):
+    """A required setting is missing."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    mappings: MappingsStore
+    wakeup: threading.Event = field(default_factory=threading.Event)
+    _hubspot: HubSpotPort | None = None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        return cls(settings=settings, db=Database(settings.database_url),
+                   mappings=MappingsStore(settings.mappings_dir))
+
+    @property
+    def hubspot(self) -> HubSpotPort:
+        if self._hubspot is None:
+            token = self.settings.hubspot_access_token
+            if token is None:
+                raise NotConfigured("RELAIS_HUBSPOT_ACCESS_TOKEN is not set: the worker cannot "
+                                    "read or write HubSpot contacts")
+            self._hubspot = HubSpotClient(HubSpotSettings(
+                base_url=self.settings.hubspot_base_url, access_token=token,
+                timeout_seconds=self.settings.hubspot_timeout_seconds))
+        return self._hubspot
+
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(base_seconds=s.retry_base_seconds, max_seconds=s.retry_max_seconds,
+                           max_attempts=s.retry_max_attempts)
+
+    def worker(self) -> Worker:
+        s = self.settings
+        lease = timedelta(seconds=s.worker_lease_seconds)
+        pause = timedelta(seconds=s.daily_limit_pause_seconds)
+        owners = OwnerDirectory(self.hubspot, s.hubspot_owner_cache_seconds)
+        pipeline = ContactPipeline(self.db, self.hubspot, self.mappings, owners)
+        outbox = OutboxDispatcher(self.db, self.hubspot, self.retry_policy(), lease, pause,
+                                  batch_size=s.worker_batch_size)
+        return Worker(self.db, pipeline, outbox, policy=self.retry_policy(), lease=lease,
+                      batch_size=s.worker_batch_size, poll_seconds=s.worker_poll_seconds,
+                      pause_for=pause, wakeup=self.wakeup)
+
+    def close(self) -> None:
+        if self._hubspot is not None:
+            self._hubspot.close()
+        self.db.dispose()

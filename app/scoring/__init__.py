@@ -1,0 +1,1 @@
+"""Scoring: a pure function from a lead and the scoring rules to points, with reasons."""

@@ -1,0 +1,1 @@
+"""Webhook endpoints: verify, store in the inbox, acknowledge. Never process in the request."""

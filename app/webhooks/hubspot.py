@@ -1,0 +1,141 @@
+"""POST /webhooks/hubspot: verify the v3 signature, store every event once, answer 200."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from hubspot.exceptions import InvalidSignatureTimestampError
+from hubspot.utils.signature import Signature
+from prometheus_client import Counter
+from pydantic import BaseModel
+
+from app.config import Settings
+from app.db import utcnow
+from app.inbox.hubspot_events import SOURCE, parse_event
+from app.inbox.repository import InboxRepository, StoreResult
+from app.queue import Status
+from app.runtime import Runtime
+from app.webhooks.security import read_bounded_body
+
+log = structlog.get_logger("relais.webhooks.hubspot")
+router = APIRouter()
+RECEIVED = Counter("relais_webhook_events_total", "Webhook events received",
+                   ["source", "result"])
+REJECTED = Counter("relais_webhook_rejected_total", "Webhook requests refused",
+                   ["source", "reason"])
+
+
+class WebhookAck(BaseModel):
+    stored: int
+    duplicates: int
+    ignored: int
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    REJECTED.labels(SOURCE, reason).inc()
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid HubSpot signature: {reason}")
+
+
+def signed_uri(request: Request, settings: Settings) -> str:
+    """The URI HubSpot signed: behind a proxy, the public URL rather than ours."""
+    if settings.public_url:
+        uri = settings.public_url.rstrip("/") + request.url.path
+        return f"{uri}?{request.url.query}" if request.url.query else uri
+    return str(request.url)
+
+
+class HubSpotSignatureV3:
+    """Dependency: the verified raw body, or 401/413/503. No secret means disabled."""
+
+    async def __call__(self, request: Request,
+                       runtime: Annotated[Runtime, Depends(get_runtime)]) -> bytes:
+        settings = runtime.settings
+        secret = settings.hubspot_client_secret
+        if secret is None:
+            REJECTED.labels(SOURCE, "disabled").inc()
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                                "HubSpot webhooks are disabled: RELAIS_HUBSPOT_CLIENT_SECRET "
+                                "is not set")
+        body = await read_bounded_body(request, settings.max_body_bytes)
+        signature = request.headers.get("x-hubspot-signature-v3")
+        timestamp = request.headers.get("x-hubspot-request-timestamp")
+        if not signature or not timestamp:
+            raise _unauthorized("missing signature headers")
+        if not timestamp.isdigit():
+            raise _unauthorized("malformed timestamp")
+        skew = abs(time.time() * 1000 - int(timestamp)) / 1000
+        if skew > settings.signature_window_seconds:
+            # The SDK refuses stale timestamps but accepts future ones; we refuse both.
+            raise _unauthorized("timestamp outside the 5-minute window")
+        try:
+            text = body.decode("utf-8")
+            valid = Signature.is_valid(
+                signature=signature, client_secret=secret.get_secret_value(),
+                request_body=text, http_uri=signed_uri(request, settings),
+                http_method=request.method, signature_version="v3", timestamp=timestamp)
+        except (UnicodeDecodeError, InvalidSignatureTimestampError):
+            valid = False
+        if not valid:
+            raise _unauthorized("signature does not match")
+        return body
+
+
+def _rows(events: list[Any]) -> list[dict[str, Any]]:
+    now = utcnow()
+    rows = []
+    for event in events:
+        parsed = parse_event(event)
+        rows.append({
+            "source": SOURCE, "dedupe_key": parsed.dedupe_key, "record_key": parsed.record_key,
+            "event_type": parsed.event_type, "occurred_at": parsed.occurred_at,
+            "received_at": now, "available_at": now,
+            "payload": event if isinstance(event, dict) else {"value": event},
+            "status": Status.IGNORED if parsed.ignored_because else Status.PENDING,
+            "result": f"ignored: {parsed.ignored_because}" if parsed.ignored_because else None,
+            "finished_at": now if parsed.ignored_because else None,
+        })
+    return rows
+
+
+@router.post("/webhooks/hubspot", response_model=WebhookAck,
+             responses={400: {"description": "body is not a JSON array of events"},
+                        401: {"description": "bad or stale signature"},
+                        413: {"description": "body over the limit"},
+                        503: {"description": "webhook disabled (no client secret)"}})
+async def hubspot_webhook(
+    body: Annotated[bytes, Depends(HubSpotSignatureV3())],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> WebhookAck:
+    try:
+        events = json.loads(body)
+    except ValueError as exc:
+        REJECTED.labels(SOURCE, "malformed").inc()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from exc
+    if isinstance(events, dict):
+        events = [events]
+    if not isinstance(events, list):
+        REJECTED.labels(SOURCE, "malformed").inc()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "expected a JSON array of events")
+    rows = _rows(events)
+
+    def store() -> StoreResult:
+        with runtime.db.transaction() as session:
+            return InboxRepository(session).store(rows)
+
+    result = await run_in_threadpool(store)
+    RECEIVED.labels(SOURCE, "stored").inc(result.stored - result.ignored)
+    RECEIVED.labels(SOURCE, "ignored").inc(result.ignored)
+    RECEIVED.labels(SOURCE, "duplicate").inc(result.duplicates)
+    if result.stored > result.ignored:
+        runtime.wakeup.set()
+    return WebhookAck(stored=result.stored, duplicates=result.duplicates, ignored=result.ignored)

@@ -1,0 +1,109 @@
+"""The worker loop. Many can run (threads, processes, machines); the database coordinates."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import traceback
+import uuid
+from datetime import timedelta
+
+import structlog
+from prometheus_client import Counter
+
+from app.db import Database, utcnow
+from app.inbox.repository import ClaimedEvent, InboxRepository
+from app.mappings.loader import MappingsError
+from app.outbox.service import OutboxDispatcher
+from app.pipeline.service import ContactPipeline, LeaseLost
+from app.queue import RetryPolicy
+from connectors.errors import CrmError, ErrorKind, QuotaExhausted
+
+log = structlog.get_logger("relais.worker")
+EVENTS = Counter("relais_inbox_events_settled_total", "Inbox events settled", ["outcome"])
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(self, db: Database, pipeline: ContactPipeline, outbox: OutboxDispatcher, *,
+                 policy: RetryPolicy, lease: timedelta, batch_size: int, poll_seconds: float,
+                 pause_for: timedelta, wakeup: threading.Event | None = None,
+                 worker_id: str | None = None) -> None:
+        self.db = db
+        self.pipeline = pipeline
+        self.outbox = outbox
+        self.policy = policy
+        self.lease = lease
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.pause_for = pause_for
+        self.wakeup = wakeup or threading.Event()
+        self.id = worker_id or new_worker_id()
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("worker.started", worker=self.id)
+        while not stop.is_set():
+            try:
+                busy = self.step()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("worker.step_failed", worker=self.id)
+                busy = 0
+            if not busy:
+                self.wakeup.wait(self.poll_seconds)
+                self.wakeup.clear()
+        log.info("worker.stopped", worker=self.id)
+
+    def step(self) -> int:
+        """Claim and process one batch of events, then send due writes; returns work done."""
+        with self.db.transaction() as session:
+            events = InboxRepository(session).claim(self.id, utcnow(), self.lease,
+                                                    self.batch_size)
+        if events:
+            self._process(events)
+        sent = self.outbox.dispatch(self.id)
+        return len(events) + sent
+
+    def _process(self, events: list[ClaimedEvent]) -> None:
+        try:
+            outcomes = self.pipeline.process(events, self.id)
+        except LeaseLost:
+            log.warning("worker.lease_lost", worker=self.id, events=len(events))
+            return
+        except QuotaExhausted as exc:
+            until = utcnow() + self.pause_for
+            with self.db.transaction() as session:
+                repo = InboxRepository(session)
+                repo.pause_connector(events[0].source, until, str(exc))
+                repo.postpone(events, self.id, until)
+            log.error("connector.paused", connector=events[0].source, until=until.isoformat(),
+                      reason=str(exc))
+            return
+        except CrmError as exc:
+            self._fail(events, str(exc), retry_after=exc.retry_after or 0.0,
+                       dead_now=exc.kind is ErrorKind.BUG)
+            return
+        except MappingsError as exc:
+            self._fail(events, f"mappings: {exc}")
+            return
+        except Exception as exc:
+            # A bug of ours: keep the trace with the event so it can be fixed and replayed.
+            log.exception("worker.bug", worker=self.id)
+            trace = "".join(traceback.format_exception(exc, limit=-5))
+            self._fail(events, f"{type(exc).__name__}: {exc}\n{trace}")
+            return
+        EVENTS.labels("done").inc(len(events))
+        log.info("worker.batch_done", worker=self.id, events=len(events), **outcomes)
+
+    def _fail(self, events: list[ClaimedEvent], error: str, *, retry_after: float = 0.0,
+              dead_now: bool = False) -> None:
+        with self.db.transaction() as session:
+            dead = InboxRepository(session).fail(events, self.id, utcnow(), error, self.policy,
+                                                 retry_after=retry_after, dead_now=dead_now)
+        EVENTS.labels("dead").inc(dead)
+        EVENTS.labels("retry").inc(len(events) - dead)
+        log.warning("worker.batch_failed", worker=self.id, events=len(events), dead=dead,
+                    error=error.splitlines()[0][:300])
