@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     )
     hubspot_timeout_seconds: float = 10.0
     hubspot_owner_cache_seconds: float = 300.0
+    hubspot_max_attempts: int = Field(3, ge=1, description="Tries per call before requeueing")
+    hubspot_rate_limit_wait_seconds: float = Field(
+        10.0, gt=0, description="Back-off after a 10-second-window 429 without Retry-After"
+    )
 
     max_body_bytes: int = Field(1024 * 1024, description="Largest webhook body accepted")
     signature_window_seconds: int = 300

@@ -44,7 +44,9 @@ class Runtime:
                                     "read or write HubSpot contacts")
             self._hubspot = HubSpotClient(HubSpotSettings(
                 base_url=self.settings.hubspot_base_url, access_token=token,
-                timeout_seconds=self.settings.hubspot_timeout_seconds))
+                timeout_seconds=self.settings.hubspot_timeout_seconds,
+                max_attempts=self.settings.hubspot_max_attempts,
+                rate_limit_wait_seconds=self.settings.hubspot_rate_limit_wait_seconds))
         return self._hubspot
 
     def retry_policy(self) -> RetryPolicy:

@@ -48,7 +48,6 @@ from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
 log = structlog.get_logger("relais.hubspot")
 T = TypeVar("T")
 _API_EXCEPTIONS = (ContactsApiException, OwnersApiException)
-TEN_SECONDLY_WAIT = 10.0  # HubSpot's rolling window; used when no Retry-After is sent
 
 
 def chunks(items: Sequence[T], size: int = BATCH_LIMIT) -> Iterator[Sequence[T]]:
@@ -72,7 +71,7 @@ def _header(headers: Any, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def classify(status: int, body: Any, headers: Any) -> CrmError:
+def classify(status: int, body: Any, headers: Any, rate_limit_wait: float = 10.0) -> CrmError:
     """Turn a non-2xx HubSpot answer into the error the worker knows how to handle."""
     body = body if isinstance(body, dict) else {}
     message = str(body.get("message") or f"HubSpot answered HTTP {status}")
@@ -85,7 +84,7 @@ def classify(status: int, body: Any, headers: Any) -> CrmError:
         retry_after = _header(headers, "Retry-After")
         wait = float(retry_after) if retry_after and retry_after.isdigit() else None
         if wait is None and policy == "TEN_SECONDLY_ROLLING":
-            wait = TEN_SECONDLY_WAIT
+            wait = rate_limit_wait  # the rolling window is 10 s: waiting it out is safe
         return RetryableError(message, status=status, category=policy, retry_after=wait)
     if status >= 500 or status == 408:
         return RetryableError(message, status=status, category=category)
@@ -138,7 +137,8 @@ class HubSpotClient:
             CRM_CALLS.labels(self.name, operation, str(exc.status)).inc()
             if not exc.status:  # SSL or request-building failure inside the SDK
                 raise RetryableError(f"HubSpot call failed: {exc.reason}") from exc
-            raise classify(exc.status, _json(exc.body), exc.headers) from exc
+            raise classify(exc.status, _json(exc.body), exc.headers,
+                           self.settings.rate_limit_wait_seconds) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             CRM_CALLS.labels(self.name, operation, "network").inc()
             raise RetryableError(f"HubSpot unreachable: {type(exc).__name__}: {exc}") from exc

@@ -17,6 +17,9 @@ class HubSpotSettings(BaseModel):
     access_token: SecretStr
     timeout_seconds: float = Field(10.0, gt=0)
     max_attempts: int = Field(3, ge=1, description="Tries per call before the worker takes over")
+    rate_limit_wait_seconds: float = Field(
+        10.0, gt=0, description="Wait after a TEN_SECONDLY_ROLLING 429 sent without Retry-After"
+    )
     max_inline_wait_seconds: float = Field(
         5.0, ge=0, description="Longest back-off spent inside one call; longer waits go back "
         "to the queue so a worker is not blocked"

@@ -1,0 +1,200 @@
+"""Fixtures: a real database built by the migrations, the sandbox over HTTP, Relais over HTTP.
+
+RELAIS_TEST_DATABASE=postgresql runs everything against RELAIS_TEST_POSTGRES_URL (in a
+schema of its own, rebuilt by the migrations once per run, emptied before each test);
+otherwise each test gets its own SQLite file, copied from one migrated template.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import migrations
+from app.config import Settings
+from app.db import Database, metadata
+from app.main import create_app
+from app.runtime import Runtime
+from connectors.sandbox import SandboxServer
+from connectors.sandbox.server import ThreadedServer
+from connectors.sandbox.webhooks import WebhookConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SCHEMA = "relais_test"
+USE_POSTGRES = os.environ.get("RELAIS_TEST_DATABASE") == "postgresql"
+TOKEN = "test-hubspot-token"
+REPS = [
+    ("claire.martin@paieco.example", "Claire", "Martin"),
+    ("hugo.bernard@paieco.example", "Hugo", "Bernard"),
+    ("ines.dubois@paieco.example", "Inès", "Dubois"),
+    ("lucas.moreau@paieco.example", "Lucas", "Moreau"),
+    ("sarah.petit@paieco.example", "Sarah", "Petit"),
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if USE_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: run `python3 dev.py test --postgres`")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy (synchronisation, not a sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _pg_url() -> str:
+    base = os.environ.get("RELAIS_TEST_POSTGRES_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if USE_POSTGRES:
+        url = _pg_url()
+        try:
+            engine = create_engine(url.split("?")[0])
+            with engine.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+                conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+            engine.dispose()
+        except Exception as exc:  # CI must fail, not skip, when PostgreSQL is unreachable
+            pytest.exit(f"PostgreSQL unreachable at {url}: {exc}", returncode=3)
+        migrations.upgrade(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite:///{path}"
+    migrations.upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture
+def database_url(_migrated_template: str, tmp_path: Path) -> str:
+    if USE_POSTGRES:
+        tables = ", ".join(t.name for t in metadata().sorted_tables)
+        engine = create_engine(_migrated_template)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return _migrated_template
+    target = tmp_path / "relais.db"
+    shutil.copyfile(_migrated_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(hubspot_token=TOKEN).start()
+    for email, first, last in REPS:
+        server.hubspot.add_owner(email, first, last)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def secret() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@pytest.fixture
+def settings(database_url: str, sandbox: SandboxServer, secret: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        mappings_dir=ROOT / "mappings",
+        hubspot_base_url=sandbox.url,
+        hubspot_access_token=TOKEN,  # type: ignore[arg-type]
+        hubspot_client_secret=secret,  # type: ignore[arg-type]
+        worker_poll_seconds=0.05,
+        worker_lease_seconds=5,
+        retry_base_seconds=0.05,
+        retry_max_seconds=0.5,
+        retry_max_attempts=4,
+        daily_limit_pause_seconds=3600,
+        hubspot_max_attempts=2,
+        hubspot_rate_limit_wait_seconds=0.5,
+    )
+
+
+@dataclass
+class Relais:
+    url: str
+    runtime: Runtime
+    settings: Settings
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.url}/webhooks/hubspot"
+
+
+@pytest.fixture
+def relais_factory() -> Iterator[Callable[..., Relais]]:
+    servers: list[ThreadedServer] = []
+
+    def start(settings: Settings, *, worker: bool = True) -> Relais:
+        app = create_app(settings, embedded_worker=worker)
+        server = ThreadedServer(app).start()
+        servers.append(server)
+        return Relais(server.url, app.state.runtime, settings)
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def relais(relais_factory: Callable[..., Relais], settings: Settings) -> Relais:
+    """Relais with an embedded worker, on the sandbox."""
+    return relais_factory(settings)
+
+
+@pytest.fixture
+def relais_no_worker(relais_factory: Callable[..., Relais], settings: Settings) -> Relais:
+    """Relais that only stores: what reaches the inbox stays there to be inspected."""
+    return relais_factory(settings, worker=False)
+
+
+def connect_webhooks(sandbox: SandboxServer, relais: Relais, **kwargs: Any) -> None:
+    secret = relais.settings.hubspot_client_secret
+    assert secret is not None
+    config = WebhookConfig(target_url=relais.webhook_url,
+                           client_secret=secret.get_secret_value(), **kwargs)
+    sandbox.hubspot.webhooks.configure(config)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10, trust_env=False) as client:
+        yield client

@@ -1,0 +1,258 @@
+"""The sandbox plays HubSpot: signed webhooks in, owners written back, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import httpx
+from sqlalchemy import func, select
+
+from app.db import Database
+from app.decisions.models import Assignment, Decision
+from app.demo_data import make_leads
+from app.inbox.models import InboxEvent
+from app.outbox.models import OutboxWrite
+from app.queue import Status
+from connectors.sandbox import SandboxServer
+from connectors.sandbox.hubspot import Fault
+from tests.conftest import REPS, Relais, connect_webhooks, wait_for
+from tests.integration.helpers import creation_events, dumps, signed_post
+
+ACTIVE = [email for email, *_ in REPS if not email.startswith("sarah")]  # Sarah is inactive
+
+
+def owners_of(sandbox: SandboxServer, ids: list[str]) -> list[str | None]:
+    with sandbox.hubspot.lock:
+        return [sandbox.hubspot.state.contacts[i].properties.get("hubspot_owner_id") for i in ids]
+
+
+def owner_emails(sandbox: SandboxServer) -> dict[str, str]:
+    return {o.id: o.email for o in sandbox.hubspot.state.owners.values()}
+
+
+def all_owned(sandbox: SandboxServer, ids: list[str]) -> bool:
+    return all(owners_of(sandbox, ids))
+
+
+def test_given_a_signed_batch_from_hubspot_then_every_new_contact_is_owned_in_rotation(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    connect_webhooks(sandbox, relais, batch_window_ms=200)
+    ids = sandbox.hubspot.create_contacts(make_leads(12))
+    wait_for(lambda: all_owned(sandbox, ids), what="12 contacts owned")
+
+    emails = owner_emails(sandbox)
+    owners = [emails[o] for o in owners_of(sandbox, ids)]  # type: ignore[index]
+    assert Counter(owners) == {email: 3 for email in ACTIVE}  # the inactive rep gets none
+    # in rotation: each window of 4 consecutive assignments covers the 4 active reps
+    with db.transaction() as session:
+        order = list(session.scalars(select(Decision.owner_email).order_by(Decision.id)))
+    for start in range(0, 12, 4):
+        assert sorted(order[start:start + 4]) == sorted(ACTIVE)
+    # the decision says why, with the score and the mappings version
+    with db.transaction() as session:
+        decision = session.scalars(select(Decision)).first()
+        assert decision is not None
+        assert decision.outcome == "assigned" and "round robin" in decision.rule
+        assert decision.score is not None and decision.mappings_version
+        assert decision.written_at is not None
+    # one batched read and one batched write served the 12 contacts
+    calls = sandbox.hubspot.stats()["calls"]
+    assert calls["contacts.batch_read"] <= 2 and calls["contacts.batch_update"] <= 2
+
+
+def test_given_the_same_batch_delivered_three_times_concurrently_then_one_assignment_each(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    connect_webhooks(sandbox, relais, duplicates=3, batch_window_ms=100)
+    ids = sandbox.hubspot.create_contacts(make_leads(30))
+    wait_for(lambda: all_owned(sandbox, ids), what="30 contacts owned")
+    assert sandbox.hubspot.webhooks.wait_idle(10)
+    wait_for(lambda: _idle(db), what="inbox drained")
+
+    stats = sandbox.hubspot.stats()
+    assert stats["deliveries"]["requests"] >= 3  # really delivered three times
+    with db.transaction() as session:
+        per_record = Counter(session.scalars(select(Assignment.record_key)))
+        creations = session.scalar(select(func.count()).select_from(InboxEvent).where(
+            InboxEvent.event_type == "contact.creation"))
+        writes = session.scalar(select(func.count()).select_from(OutboxWrite))
+    assert len(per_record) == 30 and set(per_record.values()) == {1}
+    assert creations == 30 and writes == 30
+    with sandbox.hubspot.lock:
+        assert all(sandbox.hubspot.state.contacts[i].owner_writes == 1 for i in ids)
+
+
+def test_given_a_contact_that_already_has_an_owner_then_it_keeps_it(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    connect_webhooks(sandbox, relais)
+    rep_owner = next(iter(sandbox.hubspot.state.owners))
+    [cid] = sandbox.hubspot.create_contacts([{"email": "x@y.fr", "hubspot_owner_id": rep_owner}])
+    wait_for(lambda: _decisions(db), what="a decision")
+    [decision] = _decisions(db)
+    assert decision.outcome == "kept_owner"
+    assert owners_of(sandbox, [cid]) == [rep_owner]
+    assert sandbox.hubspot.stats()["calls"].get("contacts.batch_update", 0) == 0
+
+
+def test_given_429_and_5xx_for_a_while_then_every_event_is_retried_and_lands(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    hs = sandbox.hubspot
+    hs.state.faults.extend([
+        Fault(operation="contacts.batch_read", status=429, times=2, retry_after=1),
+        Fault(operation="contacts.batch_read", status=429, times=2),  # no Retry-After
+        Fault(operation="contacts.batch_read", status=503, times=3),
+        Fault(operation="contacts.batch_update", status=500, times=3),
+        Fault(operation="contacts.batch_update", status=429, times=1, retry_after=1),
+    ])
+    connect_webhooks(sandbox, relais)
+    ids = hs.create_contacts(make_leads(20))
+    wait_for(lambda: all_owned(sandbox, ids), timeout=60, what="owners despite faults")
+    assert not hs.state.faults  # every injected fault was really served
+    wait_for(lambda: _idle(db), what="inbox drained")
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Assignment)) == 20
+
+
+def test_given_an_event_that_keeps_failing_then_dead_lettered_and_replay_lands(
+    sandbox: SandboxServer, relais: Relais, db: Database, http: httpx.Client
+) -> None:
+    hs = sandbox.hubspot
+    hs.state.faults.append(Fault(operation="contacts.batch_read", status=500, times=1000))
+    [cid] = hs.create_contacts([{"email": "stuck@acier.fr", "jobtitle": "DRH"}])
+    secret = relais.settings.hubspot_client_secret
+    assert secret is not None
+    resp = signed_post(http, relais.webhook_url, secret.get_secret_value(),
+                       dumps(creation_events([int(cid)])))
+    assert resp.status_code == 200
+
+    dead = wait_for(lambda: _events(db, Status.DEAD), timeout=30, what="dead letter")
+    assert dead[0].attempts == relais.settings.retry_max_attempts
+    assert "HTTP 500" in (dead[0].last_error or "")
+    assert owners_of(sandbox, [cid]) == [None]
+
+    hs.state.faults.clear()
+    from app.cli import cli  # the admin's own command
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["dead-letters", "replay", "--inbox", str(dead[0].id)],
+                                env={"RELAIS_DATABASE_URL": relais.settings.database_url})
+    assert result.exit_code == 0, result.output
+    assert "replayed 1 inbox event" in result.output
+    relais.runtime.wakeup.set()
+    wait_for(lambda: all_owned(sandbox, [cid]), what="owner after replay")
+    assert _events(db, Status.DEAD) == []
+
+
+def test_given_an_owner_write_that_keeps_failing_then_dead_lettered_and_replayed(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    hs = sandbox.hubspot
+    hs.state.faults.append(Fault(operation="contacts.batch_update", status=502, times=1000))
+    connect_webhooks(sandbox, relais)
+    [cid] = hs.create_contacts([{"email": "w@beton.fr"}])
+    wait_for(lambda: _dead_writes(db), timeout=30, what="dead write")
+    hs.state.faults.clear()
+    with db.transaction() as session:
+        from app.outbox.repository import OutboxRepository
+        from app.db import utcnow
+
+        OutboxRepository(session).replay([w.id for w in _dead_writes(db)], utcnow())  # type: ignore[misc]
+    relais.runtime.wakeup.set()
+    wait_for(lambda: all_owned(sandbox, [cid]), what="owner after replay")
+
+
+def test_given_the_daily_quota_is_spent_then_the_queue_stops_and_nothing_is_lost(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    hs = sandbox.hubspot
+    hs.state.faults.append(Fault(operation="contacts.batch_read", status=429, times=1,
+                                 policy="DAILY"))
+    connect_webhooks(sandbox, relais)
+    ids = hs.create_contacts(make_leads(3))
+    wait_for(lambda: _pause(db), what="connector paused")
+    events = _events(db, Status.PENDING)
+    assert len(events) == 3 and all(e.attempts == 0 for e in events)  # not counted
+    reads = hs.stats()["calls"]["contacts.batch_read"]
+    # once resumed (quota reset), everything lands
+    with db.transaction() as session:
+        from app.inbox.repository import InboxRepository
+        from app.db import utcnow
+
+        InboxRepository(session).resume_connector("hubspot")
+        for e in events:
+            session.get(InboxEvent, e.id).available_at = utcnow()  # type: ignore[union-attr]
+    relais.runtime.wakeup.set()
+    wait_for(lambda: all_owned(sandbox, ids), what="owners after resume")
+    assert hs.stats()["calls"]["contacts.batch_read"] > reads
+
+
+def test_our_own_owner_writes_echo_back_and_are_ignored(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    connect_webhooks(sandbox, relais)
+    ids = sandbox.hubspot.create_contacts(make_leads(5))
+    wait_for(lambda: all_owned(sandbox, ids), what="owned")
+    assert sandbox.hubspot.webhooks.wait_idle(10)
+    wait_for(lambda: _idle(db), what="inbox drained")
+    with db.transaction() as session:
+        echoes = list(session.scalars(select(InboxEvent).where(
+            InboxEvent.event_type == "contact.propertyChange")))
+    assert len(echoes) == 5
+    assert all(e.status == Status.IGNORED and "echo" in (e.result or "") for e in echoes)
+    assert sandbox.hubspot.stats()["calls"]["contacts.batch_update"] <= 5
+
+
+def test_a_rep_changing_the_owner_in_hubspot_after_us_is_not_overridden(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    connect_webhooks(sandbox, relais)
+    [cid] = sandbox.hubspot.create_contacts([{"email": "z@tole.fr"}])
+    wait_for(lambda: all_owned(sandbox, [cid]), what="owned")
+    other = [o for o in sandbox.hubspot.state.owners if o != owners_of(sandbox, [cid])[0]][0]
+    sandbox.hubspot.change_contact(cid, {"hubspot_owner_id": other})
+    wait_for(lambda: len(_decisions(db)) == 1 and _idle(db) and
+             _events(db, Status.DONE, "contact.propertyChange"), what="change processed")
+    assert owners_of(sandbox, [cid]) == [other]
+    done = _events(db, Status.DONE, "contact.propertyChange")
+    assert "already_assigned" in (done[0].result or "")
+    assert json.dumps(done[0].payload)  # the raw event is kept for the audit trail
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def _events(db: Database, status: str, event_type: str | None = None) -> list[InboxEvent]:
+    with db.transaction() as session:
+        query = select(InboxEvent).where(InboxEvent.status == status)
+        if event_type:
+            query = query.where(InboxEvent.event_type == event_type)
+        return list(session.scalars(query))
+
+
+def _decisions(db: Database) -> list[Decision]:
+    with db.transaction() as session:
+        return list(session.scalars(select(Decision)))
+
+
+def _dead_writes(db: Database) -> list[OutboxWrite]:
+    with db.transaction() as session:
+        return list(session.scalars(select(OutboxWrite).where(OutboxWrite.status == Status.DEAD)))
+
+
+def _pause(db: Database) -> bool:
+    from app.inbox.models import ConnectorPause
+
+    with db.transaction() as session:
+        return session.get(ConnectorPause, "hubspot") is not None
+
+
+def _idle(db: Database) -> bool:
+    with db.transaction() as session:
+        busy = session.scalar(select(func.count()).select_from(InboxEvent).where(
+            InboxEvent.status.in_([Status.PENDING, Status.PROCESSING])))  # type: ignore[attr-defined]
+        writes = session.scalar(select(func.count()).select_from(OutboxWrite).where(
+            OutboxWrite.status.in_([Status.PENDING, Status.PROCESSING])))  # type: ignore[attr-defined]
+    return busy == 0 and writes == 0
