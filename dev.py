@@ -80,8 +80,11 @@ def main(argv: list[str]) -> int:
             [str(_bin("python")), "-m", "app.cli", "db", "check"],
         ]
         for step in steps:
-            print("dev.py:", " ".join(Path(step[0]).name if i == 0 else s
-                                      for i, s in enumerate(step)), flush=True)
+            print(
+                "dev.py:",
+                " ".join(Path(step[0]).name if i == 0 else s for i, s in enumerate(step)),
+                flush=True,
+            )
             if code := run(step, env):
                 return code
         return 0

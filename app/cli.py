@@ -13,8 +13,11 @@ from app import migrations
 from app.config import get_settings
 from app.logging import configure
 
-cli = typer.Typer(help="Relais: lead routing between HubSpot and Salesforce.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="Relais: lead routing between HubSpot and Salesforce.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 dead_cli = typer.Typer(help="Events and writes that failed every attempt.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
@@ -31,14 +34,22 @@ def _setup() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    worker: Annotated[bool, typer.Option(help="Run a worker in this process (single machine)")]
-    = True,
+    worker: Annotated[
+        bool, typer.Option(help="Run a worker in this process (single machine)")
+    ] = True,
 ) -> None:
     """Run the API (webhooks, probes, metrics), with an embedded worker by default."""
     from app.main import create_app
 
-    uvicorn.run(create_app(get_settings(), embedded_worker=worker), host=host, port=port,
-                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(get_settings(), embedded_worker=worker),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @cli.command()
@@ -85,8 +96,9 @@ def db_check() -> None:
 @cli.command()
 def sandbox(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8900,
-    token: Annotated[str, typer.Option(help="HubSpot access token the sandbox accepts")]
-    = "sandbox-token",
+    token: Annotated[
+        str, typer.Option(help="HubSpot access token the sandbox accepts")
+    ] = "sandbox-token",  # noqa: S107 (the sandbox's own fake token)
 ) -> None:
     """Serve the sandbox CRMs in the foreground, with one HubSpot owner per rep in mappings/."""
     from app.mappings.loader import load_mappings
@@ -96,8 +108,10 @@ def sandbox(
     for rep in load_mappings(get_settings().mappings_dir).team.reps:
         first, _, last = rep.name.partition(" ")
         server.hubspot.add_owner(rep.email, first, last)
-    typer.echo(f"sandbox HubSpot at {server.url} (token {token!r}); control API under "
-               f"{server.url}/_sandbox/ ; Ctrl-C to stop")
+    typer.echo(
+        f"sandbox HubSpot at {server.url} (token {token!r}); control API under "
+        f"{server.url}/_sandbox/ ; Ctrl-C to stop"
+    )
     server.serve_forever()
 
 
@@ -123,18 +137,21 @@ def dead_list() -> None:
     db = Database(get_settings().database_url)
     with db.transaction() as session:
         for e in InboxRepository(session).dead():
-            typer.echo(f"inbox {e.id} {e.record_key} after {e.attempts} attempts: "
-                       f"{(e.last_error or '').splitlines()[0] if e.last_error else ''}")
+            typer.echo(
+                f"inbox {e.id} {e.record_key} after {e.attempts} attempts: "
+                f"{(e.last_error or '').splitlines()[0] if e.last_error else ''}"
+            )
         for w in OutboxRepository(session).dead():
-            typer.echo(f"outbox {w.id} {w.record_key} after {w.attempts} attempts: "
-                       f"{(w.last_error or '').splitlines()[0] if w.last_error else ''}")
+            typer.echo(
+                f"outbox {w.id} {w.record_key} after {w.attempts} attempts: "
+                f"{(w.last_error or '').splitlines()[0] if w.last_error else ''}"
+            )
 
 
 @dead_cli.command("replay")
 def dead_replay(
     inbox: Annotated[list[int] | None, typer.Option(help="Inbox event id (repeatable)")] = None,
-    outbox: Annotated[list[int] | None, typer.Option(help="Outbox write id (repeatable)")]
-    = None,
+    outbox: Annotated[list[int] | None, typer.Option(help="Outbox write id (repeatable)")] = None,
 ) -> None:
     """Give dead-lettered events or writes a fresh set of attempts."""
     from app.db import Database, utcnow

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
-
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Table, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -121,3 +120,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel class (for dialect-specific inserts)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE or DELETE."""
+    return int(getattr(result, "rowcount", 0))

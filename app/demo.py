@@ -8,9 +8,11 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from app import migrations
 from app.config import Settings, get_settings
@@ -37,14 +39,19 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
     with tempfile.TemporaryDirectory(prefix="relais-demo-") as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'relais-demo.db'}"
         secret = secrets.token_urlsafe(24)
-        typer.echo(f"Relais demo: {leads} leads at {rate:g}/s, sandbox latency {latency_ms:g} "
-                   f"ms per call, database {db_url}")
+        typer.echo(
+            f"Relais demo: {leads} leads at {rate:g}/s, sandbox latency {latency_ms:g} "
+            f"ms per call, database {db_url}"
+        )
         with SandboxServer() as sandbox:
             settings = Settings(
-                database_url=db_url, mappings_dir=base.mappings_dir,
-                hubspot_base_url=sandbox.url, hubspot_access_token="sandbox-token",  # type: ignore[arg-type]
-                hubspot_client_secret=secret,  # type: ignore[arg-type]
-                retry_base_seconds=0.5, worker_poll_seconds=0.2,
+                database_url=db_url,
+                mappings_dir=base.mappings_dir,
+                hubspot_base_url=sandbox.url,
+                hubspot_access_token="sandbox-token",
+                hubspot_client_secret=secret,
+                retry_base_seconds=0.5,
+                worker_poll_seconds=0.2,
                 log_level=base.log_level,
             )
             migrations.upgrade(db_url)
@@ -68,9 +75,14 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
                     time.sleep(0.5)
                 stats = sandbox.hubspot.stats()
                 with runtime.db.transaction() as session:
-                    outcomes = dict(session.execute(
-                        select(Decision.outcome, func.count()).group_by(Decision.outcome)).all())
-                    scores = list(session.scalars(select(Decision.score)))
+                    outcomes = dict(
+                        session.execute(
+                            select(col(Decision.outcome), func.count()).group_by(
+                                col(Decision.outcome)
+                            )
+                        ).all()
+                    )
+                    scores = list(session.scalars(select(col(Decision.score))))
                 threshold = runtime.mappings.current.scoring.threshold
                 _report(stats, names, leads, outcomes, scores, threshold)
                 return 0 if stats["owned"] >= leads else 1
@@ -95,31 +107,48 @@ def _feed(sandbox: SandboxServer, leads: list[dict[str, str]], rate: float) -> N
             last_print = time.monotonic()
             s = sandbox.hubspot.stats()
             typer.echo(f"  {i:5d} leads created, {s['owned']:5d} owned")
-    typer.echo(f"  {len(leads):5d} leads created in {time.monotonic() - started:.1f}s; "
-               "waiting for the last owners...")
+    typer.echo(
+        f"  {len(leads):5d} leads created in {time.monotonic() - started:.1f}s; "
+        "waiting for the last owners..."
+    )
 
 
-def _report(stats: dict[str, object], names: dict[str, str], leads: int,
-            outcomes: dict[str, int], scores: list[int | None], threshold: int) -> None:
-    latencies = [x * 1000 for x in stats["webhook_to_owner_seconds"]]  # type: ignore[attr-defined]
-    per_owner: dict[str, int] = stats["per_owner"]  # type: ignore[assignment]
-    calls: dict[str, int] = stats["calls"]  # type: ignore[assignment]
-    owned = int(stats["owned"])  # type: ignore[call-overload]
+def _report(
+    stats: dict[str, Any],
+    names: dict[str, str],
+    leads: int,
+    outcomes: dict[str, int],
+    scores: list[int | None],
+    threshold: int,
+) -> None:
+    latencies = [x * 1000 for x in stats["webhook_to_owner_seconds"]]
+    per_owner: dict[str, int] = stats["per_owner"]
+    calls: dict[str, int] = stats["calls"]
+    owned = int(stats["owned"])
     typer.echo("\nWhat happened")
-    typer.echo(f"  leads processed:      {owned} of {leads} owned in HubSpot "
-               f"(decisions: {', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))})")
+    typer.echo(
+        f"  leads processed:      {owned} of {leads} owned in HubSpot "
+        f"(decisions: {', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))})"
+    )
     typer.echo("  owners:")
     for owner_id, count in sorted(per_owner.items(), key=lambda kv: -kv[1]):
         typer.echo(f"    {names.get(owner_id, owner_id):20s} {count:5d}")
     if latencies:
-        typer.echo(f"  webhook -> owner:     p50 {statistics.median(latencies):.0f} ms, "
-                   f"p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms")
+        typer.echo(
+            f"  webhook -> owner:     p50 {statistics.median(latencies):.0f} ms, "
+            f"p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms"
+        )
     total = sum(calls.values())
-    typer.echo(f"  HubSpot API calls:    {total} ({total / max(owned, 1):.3f} per lead: "
-               + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())) + ")")
+    typer.echo(
+        f"  HubSpot API calls:    {total} ({total / max(owned, 1):.3f} per lead: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+        + ")"
+    )
     ready = sum(1 for s in scores if s is not None and s >= threshold)
-    typer.echo(f"  scores:               {ready} of {len(scores)} leads at or above the "
-               f"threshold of {threshold} (sales-ready)")
+    typer.echo(
+        f"  scores:               {ready} of {len(scores)} leads at or above the "
+        f"threshold of {threshold} (sales-ready)"
+    )
     deliveries = stats["deliveries"]
     typer.echo(f"  webhooks delivered:   {deliveries}")
     typer.echo(f"  owner distribution:   {dict(Counter(per_owner.values()))} (count: reps)")

@@ -29,8 +29,9 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
         thread = None
         if embedded_worker:
             worker = runtime.worker()
-            thread = threading.Thread(target=worker.run, args=(stop,), name="relais-worker",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=worker.run, args=(stop,), name="relais-worker", daemon=True
+            )
             thread.start()
         try:
             yield
@@ -41,8 +42,12 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
                 thread.join(timeout=30)
             runtime.close()
 
-    app = FastAPI(title="Relais", version="0.1.0", lifespan=lifespan,
-                  description="Lead routing between HubSpot and Salesforce")
+    app = FastAPI(
+        title="Relais",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Lead routing between HubSpot and Salesforce",
+    )
     app.state.runtime = runtime
     app.include_router(hubspot_router, tags=["webhooks"])
     app.include_router(health_router, tags=["probes"])

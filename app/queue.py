@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Column, Integer, String, Text
 from sqlmodel import Field
@@ -38,10 +39,10 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         if attempt < 1:
             raise ValueError("attempts are counted from 1")
-        raw = min(self.max_seconds, self.base_seconds * 2 ** min(attempt - 1, 60))
+        raw = min(self.max_seconds, self.base_seconds * float(2 ** min(attempt - 1, 60)))
         if not self.jitter:
             return raw
-        return (rng or random).uniform(raw / 2, raw)
+        return float((rng or random).uniform(raw / 2, raw))
 
     def next_try(self, attempt: int, now: datetime, floor_seconds: float = 0.0) -> datetime:
         """When attempt ``attempt + 1`` may run; ``floor_seconds`` honours a vendor Retry-After."""
@@ -51,21 +52,21 @@ class RetryPolicy:
         return attempt >= self.max_attempts
 
 
-def status_field() -> str:
+def status_field() -> Any:
     return Field(default=Status.PENDING.value, sa_column=Column(String(16), nullable=False))
 
 
-def attempts_field() -> int:
+def attempts_field() -> Any:
     return Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
-def lease_owner_field() -> str | None:
+def lease_owner_field() -> Any:
     return Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
-def error_field() -> str | None:
+def error_field() -> Any:
     return Field(default=None, sa_column=Column(Text, nullable=True))
 
 
-def utc_field(nullable: bool = True) -> datetime | None:
+def utc_field(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))

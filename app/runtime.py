@@ -32,27 +32,39 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        return cls(settings=settings, db=Database(settings.database_url),
-                   mappings=MappingsStore(settings.mappings_dir))
+        return cls(
+            settings=settings,
+            db=Database(settings.database_url),
+            mappings=MappingsStore(settings.mappings_dir),
+        )
 
     @property
     def hubspot(self) -> HubSpotPort:
         if self._hubspot is None:
             token = self.settings.hubspot_access_token
             if token is None:
-                raise NotConfigured("RELAIS_HUBSPOT_ACCESS_TOKEN is not set: the worker cannot "
-                                    "read or write HubSpot contacts")
-            self._hubspot = HubSpotClient(HubSpotSettings(
-                base_url=self.settings.hubspot_base_url, access_token=token,
-                timeout_seconds=self.settings.hubspot_timeout_seconds,
-                max_attempts=self.settings.hubspot_max_attempts,
-                rate_limit_wait_seconds=self.settings.hubspot_rate_limit_wait_seconds))
+                raise NotConfigured(
+                    "RELAIS_HUBSPOT_ACCESS_TOKEN is not set: the worker cannot "
+                    "read or write HubSpot contacts"
+                )
+            self._hubspot = HubSpotClient(
+                HubSpotSettings(
+                    base_url=self.settings.hubspot_base_url,
+                    access_token=token,
+                    timeout_seconds=self.settings.hubspot_timeout_seconds,
+                    max_attempts=self.settings.hubspot_max_attempts,
+                    rate_limit_wait_seconds=self.settings.hubspot_rate_limit_wait_seconds,
+                )
+            )
         return self._hubspot
 
     def retry_policy(self) -> RetryPolicy:
         s = self.settings
-        return RetryPolicy(base_seconds=s.retry_base_seconds, max_seconds=s.retry_max_seconds,
-                           max_attempts=s.retry_max_attempts)
+        return RetryPolicy(
+            base_seconds=s.retry_base_seconds,
+            max_seconds=s.retry_max_seconds,
+            max_attempts=s.retry_max_attempts,
+        )
 
     def worker(self) -> Worker:
         s = self.settings
@@ -60,11 +72,20 @@ class Runtime:
         pause = timedelta(seconds=s.daily_limit_pause_seconds)
         owners = OwnerDirectory(self.hubspot, s.hubspot_owner_cache_seconds)
         pipeline = ContactPipeline(self.db, self.hubspot, self.mappings, owners)
-        outbox = OutboxDispatcher(self.db, self.hubspot, self.retry_policy(), lease, pause,
-                                  batch_size=s.worker_batch_size)
-        return Worker(self.db, pipeline, outbox, policy=self.retry_policy(), lease=lease,
-                      batch_size=s.worker_batch_size, poll_seconds=s.worker_poll_seconds,
-                      pause_for=pause, wakeup=self.wakeup)
+        outbox = OutboxDispatcher(
+            self.db, self.hubspot, self.retry_policy(), lease, pause, batch_size=s.worker_batch_size
+        )
+        return Worker(
+            self.db,
+            pipeline,
+            outbox,
+            policy=self.retry_policy(),
+            lease=lease,
+            batch_size=s.worker_batch_size,
+            poll_seconds=s.worker_poll_seconds,
+            pause_for=pause,
+            wakeup=self.wakeup,
+        )
 
     def close(self) -> None:
         if self._hubspot is not None:

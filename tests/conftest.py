@@ -64,8 +64,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
 
 
 def _pg_url() -> str:
-    base = os.environ.get("RELAIS_TEST_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    base = os.environ.get(
+        "RELAIS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{PG_SCHEMA}"
 
@@ -135,8 +136,8 @@ def settings(database_url: str, sandbox: SandboxServer, secret: str) -> Settings
         database_url=database_url,
         mappings_dir=ROOT / "mappings",
         hubspot_base_url=sandbox.url,
-        hubspot_access_token=TOKEN,  # type: ignore[arg-type]
-        hubspot_client_secret=secret,  # type: ignore[arg-type]
+        hubspot_access_token=TOKEN,
+        hubspot_client_secret=secret,
         worker_poll_seconds=0.05,
         worker_lease_seconds=5,
         retry_base_seconds=0.05,
@@ -189,8 +190,9 @@ def relais_no_worker(relais_factory: Callable[..., Relais], settings: Settings) 
 def connect_webhooks(sandbox: SandboxServer, relais: Relais, **kwargs: Any) -> None:
     secret = relais.settings.hubspot_client_secret
     assert secret is not None
-    config = WebhookConfig(target_url=relais.webhook_url,
-                           client_secret=secret.get_secret_value(), **kwargs)
+    config = WebhookConfig(
+        target_url=relais.webhook_url, client_secret=secret.get_secret_value(), **kwargs
+    )
     sandbox.hubspot.webhooks.configure(config)
 
 

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app.decisions.models import Assignment, Decision
 
@@ -17,8 +18,9 @@ class DecisionRepository:
         if not record_keys:
             return {}
         rows = self.session.execute(
-            select(Assignment.record_key, Assignment.owner_email)
-            .where(Assignment.record_key.in_(list(record_keys)))  # type: ignore[attr-defined]
+            select(col(Assignment.record_key), col(Assignment.owner_email)).where(
+                col(Assignment.record_key).in_(list(record_keys))
+            )
         ).all()
         return {str(k): str(v) for k, v in rows}
 
@@ -31,5 +33,10 @@ class DecisionRepository:
         self.session.add(assignment)
 
     def for_record(self, record_key: str) -> list[Decision]:
-        return list(self.session.scalars(
-            select(Decision).where(Decision.record_key == record_key).order_by(Decision.id)))
+        return list(
+            self.session.scalars(
+                select(Decision)
+                .where(col(Decision.record_key) == record_key)
+                .order_by(col(Decision.id))
+            )
+        )

@@ -32,15 +32,23 @@ async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONRespo
             checks["database"] = "ok"
             current = current_revision(runtime.db.engine)
             head = head_revision(runtime.settings.database_url)
-            checks["migrations"] = ("ok" if current == head else
-                                    f"at {current}, head is {head}: run `relais db upgrade`")
+            checks["migrations"] = (
+                "ok"
+                if current == head
+                else f"at {current}, head is {head}: run `relais db upgrade`"
+            )
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
-        checks["mappings"] = (f"ok (version {runtime.mappings.current.version})"
-                              if runtime.mappings.loaded else "not loaded")
+        checks["mappings"] = (
+            f"ok (version {runtime.mappings.current.version})"
+            if runtime.mappings.loaded
+            else "not loaded"
+        )
         return checks
 
     checks = await run_in_threadpool(check)
     ready = all(str(v).startswith("ok") for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -33,9 +33,15 @@ def _dedupe_key(event: dict[str, Any], event_type: str) -> str:
     # eventId alone is not unique in HubSpot deliveries; attemptNumber changes on redelivery
     # and so is left out.
     parts = [
-        event.get("portalId"), event_type, event.get("objectTypeId"), event.get("objectId"),
-        event.get("propertyName"), event.get("propertyValue"), event.get("occurredAt"),
-        event.get("eventId"), event.get("subscriptionId"),
+        event.get("portalId"),
+        event_type,
+        event.get("objectTypeId"),
+        event.get("objectId"),
+        event.get("propertyName"),
+        event.get("propertyValue"),
+        event.get("occurredAt"),
+        event.get("eventId"),
+        event.get("subscriptionId"),
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -43,8 +49,13 @@ def _dedupe_key(event: dict[str, Any], event_type: str) -> str:
 def parse_event(event: Any) -> ParsedEvent:
     """Classify one element of a webhook batch. Never raises: odd events are kept as ignored."""
     if not isinstance(event, dict):
-        return ParsedEvent(hashlib.sha256(repr(event).encode()).hexdigest(), None, "malformed",
-                           None, "not a JSON object")
+        return ParsedEvent(
+            hashlib.sha256(repr(event).encode()).hexdigest(),
+            None,
+            "malformed",
+            None,
+            "not a JSON object",
+        )
     event_type = str(event.get("subscriptionType") or event.get("eventType") or "unknown")
     occurred_at = None
     raw_ts = event.get("occurredAt")
@@ -60,8 +71,9 @@ def parse_event(event: Any) -> ParsedEvent:
         object_type == "object" and str(event.get("objectTypeId")) == CONTACT_TYPE_ID
     )
     if not is_contact or action not in ROUTED:
-        return ParsedEvent(key, None, event_type, occurred_at,
-                           f"subscription type {event_type!r} is not routed")
+        return ParsedEvent(
+            key, None, event_type, occurred_at, f"subscription type {event_type!r} is not routed"
+        )
     if not isinstance(object_id, int | str) or not str(object_id).isdigit():
         return ParsedEvent(key, None, event_type, occurred_at, "missing or invalid objectId")
     if (
@@ -70,6 +82,7 @@ def parse_event(event: Any) -> ParsedEvent:
         and str(event.get("sourceId")) == str(event.get("appId"))
         and event.get("propertyName") in WRITTEN_BY_RELAIS
     ):
-        return ParsedEvent(key, contact_record_key(object_id), event_type, occurred_at,
-                           "echo of a Relais write")
+        return ParsedEvent(
+            key, contact_record_key(object_id), event_type, occurred_at, "echo of a Relais write"
+        )
     return ParsedEvent(key, contact_record_key(object_id), event_type, occurred_at, None)

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db import insert_ignoring_conflicts
+from app.db import insert_ignoring_conflicts, rowcount, table_of
 from app.inbox.models import ConnectorPause, InboxEvent, RecordLease
 from app.queue import RetryPolicy, Status
 
@@ -42,25 +43,34 @@ class InboxRepository:
 
     def store(self, rows: Sequence[dict[str, Any]]) -> StoreResult:
         """Insert events, silently skipping those already stored (redeliveries, concurrency)."""
-        table = InboxEvent.__table__  # type: ignore[attr-defined]
+        table = table_of(InboxEvent)
         inserted = insert_ignoring_conflicts(self.session, table, rows, ["source", "dedupe_key"])
         new_ids = set(inserted)
         ignored = 0
         if new_ids:
-            ignored = self.session.scalar(
-                select(func.count()).where(InboxEvent.id.in_(new_ids),  # type: ignore[union-attr]
-                                           InboxEvent.status == Status.IGNORED)
-            ) or 0
+            ignored = (
+                self.session.scalar(
+                    select(func.count()).where(
+                        col(InboxEvent.id).in_(new_ids),
+                        col(InboxEvent.status) == Status.IGNORED,
+                    )
+                )
+                or 0
+            )
         return StoreResult(len(new_ids), len(rows) - len(new_ids), ignored)
 
     # -- claiming (worker side) -------------------------------------------------------------
 
     def paused_sources(self, now: datetime) -> list[str]:
-        return list(self.session.scalars(
-            select(ConnectorPause.connector).where(ConnectorPause.paused_until > now)))
+        return list(
+            self.session.scalars(
+                select(col(ConnectorPause.connector)).where(col(ConnectorPause.paused_until) > now)
+            )
+        )
 
-    def claim(self, worker_id: str, now: datetime, lease: timedelta,
-              limit: int) -> list[ClaimedEvent]:
+    def claim(
+        self, worker_id: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[ClaimedEvent]:
         """Lease up to ``limit`` due events, never two workers on the same record.
 
         A record is taken by upserting its row in ``record_leases`` only where the previous
@@ -69,19 +79,19 @@ class InboxRepository:
         """
         E = InboxEvent
         due = or_(
-            and_(E.status == Status.PENDING, E.available_at <= now),
-            and_(E.status == Status.PROCESSING, E.leased_until < now),  # type: ignore[operator]
+            and_(col(E.status) == Status.PENDING, col(E.available_at) <= now),
+            and_(col(E.status) == Status.PROCESSING, col(E.leased_until) < now),
         )
         paused = self.paused_sources(now)
         query = (
-            select(E.id, E.record_key)
-            .where(due, E.record_key.is_not(None))  # type: ignore[union-attr]
-            .order_by(E.available_at, E.id)
+            select(col(E.id), col(E.record_key))
+            .where(due, col(E.record_key).is_not(None))
+            .order_by(col(E.available_at), col(E.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         if paused:
-            query = query.where(E.source.not_in(paused))  # type: ignore[attr-defined]
+            query = query.where(col(E.source).not_in(paused))
         candidates = self.session.execute(query).all()
         if not candidates:
             return []
@@ -93,27 +103,44 @@ class InboxRepository:
             return []
         self.session.execute(
             update(E)
-            .where(E.id.in_(ids))  # type: ignore[union-attr]
-            .values(status=Status.PROCESSING, leased_until=until, lease_owner=worker_id,
-                    attempts=E.attempts + 1)
+            .where(col(E.id).in_(ids))
+            .values(
+                status=Status.PROCESSING,
+                leased_until=until,
+                lease_owner=worker_id,
+                attempts=col(E.attempts) + 1,
+            )
         )
         rows = self.session.execute(
-            select(E.id, E.source, E.record_key, E.event_type, E.received_at, E.attempts,
-                   E.payload).where(E.id.in_(ids)).order_by(E.id)  # type: ignore[union-attr]
+            select(
+                col(E.id),
+                col(E.source),
+                col(E.record_key),
+                col(E.event_type),
+                col(E.received_at),
+                col(E.attempts),
+                col(E.payload),
+            )
+            .where(col(E.id).in_(ids))
+            .order_by(col(E.id))
         ).all()
         return [ClaimedEvent(*row) for row in rows]
 
-    def _acquire_records(self, keys: list[str], worker_id: str, now: datetime,
-                         until: datetime) -> list[str]:
-        table = RecordLease.__table__  # type: ignore[attr-defined]
+    def _acquire_records(
+        self, keys: list[str], worker_id: str, now: datetime, until: datetime
+    ) -> list[str]:
+        table = table_of(RecordLease)
         dialect = self.session.get_bind().dialect.name
-        ins = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
-        stmt = ins.values([{"record_key": k, "lease_owner": worker_id, "leased_until": until}
-                           for k in keys])
+        ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        stmt = ins.values(
+            [{"record_key": k, "lease_owner": worker_id, "leased_until": until} for k in keys]
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["record_key"],
-            set_={"lease_owner": stmt.excluded.lease_owner,
-                  "leased_until": stmt.excluded.leased_until},
+            set_={
+                "lease_owner": stmt.excluded.lease_owner,
+                "leased_until": stmt.excluded.leased_until,
+            },
             where=table.c.leased_until < now,
         )
         return list(self.session.execute(stmt.returning(table.c.record_key)).scalars())
@@ -123,29 +150,50 @@ class InboxRepository:
     def _release(self, record_keys: Iterable[str], worker_id: str) -> None:
         keys = sorted(set(record_keys))
         if keys:
-            self.session.execute(delete(RecordLease).where(
-                RecordLease.record_key.in_(keys),  # type: ignore[attr-defined]
-                RecordLease.lease_owner == worker_id))
+            self.session.execute(
+                delete(RecordLease).where(
+                    col(RecordLease.record_key).in_(keys),
+                    col(RecordLease.lease_owner) == worker_id,
+                )
+            )
 
-    def complete(self, events: Sequence[ClaimedEvent], worker_id: str, now: datetime,
-                 results: dict[int, str]) -> bool:
+    def complete(
+        self, events: Sequence[ClaimedEvent], worker_id: str, now: datetime, results: dict[int, str]
+    ) -> bool:
         """Mark events done. Returns False when another worker took them (lease lost)."""
         E = InboxEvent
         ok = True
         for event in events:
             res = self.session.execute(
                 update(E)
-                .where(E.id == event.id, E.lease_owner == worker_id,
-                       E.status == Status.PROCESSING)
-                .values(status=Status.DONE, finished_at=now, leased_until=None,
-                        result=results.get(event.id, "done"), last_error=None)
+                .where(
+                    col(E.id) == event.id,
+                    col(E.lease_owner) == worker_id,
+                    col(E.status) == Status.PROCESSING,
+                )
+                .values(
+                    status=Status.DONE,
+                    finished_at=now,
+                    leased_until=None,
+                    result=results.get(event.id, "done"),
+                    last_error=None,
+                )
             )
-            ok = ok and res.rowcount == 1  # type: ignore[attr-defined]
+            ok = ok and rowcount(res) == 1
         self._release((e.record_key for e in events), worker_id)
         return ok
 
-    def fail(self, events: Sequence[ClaimedEvent], worker_id: str, now: datetime, error: str,
-             policy: RetryPolicy, *, retry_after: float = 0.0, dead_now: bool = False) -> int:
+    def fail(
+        self,
+        events: Sequence[ClaimedEvent],
+        worker_id: str,
+        now: datetime,
+        error: str,
+        policy: RetryPolicy,
+        *,
+        retry_after: float = 0.0,
+        dead_now: bool = False,
+    ) -> int:
         """Schedule a retry with back-off, or dead-letter; returns how many were dead-lettered."""
         E = InboxEvent
         dead = 0
@@ -154,11 +202,15 @@ class InboxRepository:
                 values: dict[str, Any] = {"status": Status.DEAD, "finished_at": now}
                 dead += 1
             else:
-                values = {"status": Status.PENDING,
-                          "available_at": policy.next_try(event.attempts, now, retry_after)}
+                values = {
+                    "status": Status.PENDING,
+                    "available_at": policy.next_try(event.attempts, now, retry_after),
+                }
             self.session.execute(
-                update(E).where(E.id == event.id, E.lease_owner == worker_id)
-                .values(leased_until=None, last_error=error[:4000], **values))
+                update(E)
+                .where(col(E.id) == event.id, col(E.lease_owner) == worker_id)
+                .values(leased_until=None, last_error=error[:4000], **values)
+            )
         self._release((e.record_key for e in events), worker_id)
         return dead
 
@@ -167,41 +219,57 @@ class InboxRepository:
         E = InboxEvent
         for event in events:
             self.session.execute(
-                update(E).where(E.id == event.id, E.lease_owner == worker_id)
-                .values(status=Status.PENDING, available_at=until, leased_until=None,
-                        attempts=E.attempts - 1))
+                update(E)
+                .where(col(E.id) == event.id, col(E.lease_owner) == worker_id)
+                .values(
+                    status=Status.PENDING,
+                    available_at=until,
+                    leased_until=None,
+                    attempts=col(E.attempts) - 1,
+                )
+            )
         self._release((e.record_key for e in events), worker_id)
 
     def pause_connector(self, connector: str, until: datetime, reason: str) -> None:
         existing = self.session.get(ConnectorPause, connector)
         if existing is None:
-            self.session.add(ConnectorPause(connector=connector, paused_until=until,
-                                            reason=reason))
+            self.session.add(ConnectorPause(connector=connector, paused_until=until, reason=reason))
         else:
             existing.paused_until, existing.reason = until, reason
 
     def resume_connector(self, connector: str) -> bool:
         res = self.session.execute(
-            delete(ConnectorPause).where(ConnectorPause.connector == connector))
-        return bool(res.rowcount)  # type: ignore[attr-defined]
+            delete(ConnectorPause).where(col(ConnectorPause.connector) == connector)
+        )
+        return rowcount(res) > 0
 
     # -- admin ------------------------------------------------------------------------------
 
     def dead(self, limit: int = 100) -> list[InboxEvent]:
-        return list(self.session.scalars(
-            select(InboxEvent).where(InboxEvent.status == Status.DEAD)
-            .order_by(InboxEvent.id).limit(limit)))
+        return list(
+            self.session.scalars(
+                select(InboxEvent)
+                .where(col(InboxEvent.status) == Status.DEAD)
+                .order_by(col(InboxEvent.id))
+                .limit(limit)
+            )
+        )
 
     def replay(self, event_ids: Sequence[int], now: datetime) -> int:
         """Give dead-lettered events a fresh set of attempts."""
         E = InboxEvent
         res = self.session.execute(
-            update(E).where(E.id.in_(list(event_ids)),  # type: ignore[union-attr]
-                            E.status == Status.DEAD)
-            .values(status=Status.PENDING, attempts=0, available_at=now, finished_at=None))
-        return int(res.rowcount)  # type: ignore[attr-defined]
+            update(E)
+            .where(
+                col(E.id).in_(list(event_ids)),
+                col(E.status) == Status.DEAD,
+            )
+            .values(status=Status.PENDING, attempts=0, available_at=now, finished_at=None)
+        )
+        return rowcount(res)
 
     def counts(self) -> dict[str, int]:
         rows = self.session.execute(
-            select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all()
+            select(col(InboxEvent.status), func.count()).group_by(col(InboxEvent.status))
+        ).all()
         return {str(status): int(n) for status, n in rows}

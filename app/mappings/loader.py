@@ -76,8 +76,9 @@ def load_mappings(directory: Path) -> Mappings:
     team, routing, scoring = (parsed.get(n) for n in FILES)
     if isinstance(team, Team) and isinstance(routing, Routing):
         _cross_check(team, routing, errors)
-    if errors or not (isinstance(team, Team) and isinstance(routing, Routing)
-                      and isinstance(scoring, Scoring)):
+    if errors or not (
+        isinstance(team, Team) and isinstance(routing, Routing) and isinstance(scoring, Scoring)
+    ):
         raise MappingsError(errors)
     return Mappings(team, routing, scoring, _version(raw), str(directory))
 
@@ -94,11 +95,14 @@ def _cross_check(team: Team, routing: Routing, errors: list[str]) -> None:
             errors.append(f"routing.yaml: pools.{i}.name: pool {pool.name!r} is defined twice")
         for j, member in enumerate(pool.members):
             if member not in seen:
-                errors.append(f"routing.yaml: pools.{i}.members.{j}: {member} is not a rep "
-                              "in team.yaml")
+                errors.append(
+                    f"routing.yaml: pools.{i}.members.{j}: {member} is not a rep in team.yaml"
+                )
     if routing.default_pool not in names:
-        errors.append(f"routing.yaml: default_pool: no pool named {routing.default_pool!r} "
-                      f"(pools: {', '.join(names)})")
+        errors.append(
+            f"routing.yaml: default_pool: no pool named {routing.default_pool!r} "
+            f"(pools: {', '.join(names)})"
+        )
 
 
 class MappingsStore:

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
+from app.db import rowcount
 from app.decisions.models import Decision
 from app.outbox.models import OutboxWrite
 from app.queue import RetryPolicy, Status
@@ -32,27 +34,53 @@ class OutboxRepository:
     def add(self, write: OutboxWrite) -> None:
         self.session.add(write)
 
-    def claim(self, worker_id: str, now: datetime, lease: timedelta, limit: int,
-              paused: Sequence[str] = ()) -> list[ClaimedWrite]:
+    def claim(
+        self,
+        worker_id: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        paused: Sequence[str] = (),
+    ) -> list[ClaimedWrite]:
         W = OutboxWrite
         due = or_(
-            and_(W.status == Status.PENDING, W.available_at <= now),
-            and_(W.status == Status.PROCESSING, W.leased_until < now),  # type: ignore[operator]
+            and_(col(W.status) == Status.PENDING, col(W.available_at) <= now),
+            and_(col(W.status) == Status.PROCESSING, col(W.leased_until) < now),
         )
-        query = (select(W.id).where(due).order_by(W.available_at, W.id).limit(limit)
-                 .with_for_update(skip_locked=True))
+        query = (
+            select(col(W.id))
+            .where(due)
+            .order_by(col(W.available_at), col(W.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         if paused:
-            query = query.where(W.connector.not_in(list(paused)))  # type: ignore[attr-defined]
+            query = query.where(col(W.connector).not_in(list(paused)))
         ids = list(self.session.scalars(query))
         if not ids:
             return []
         self.session.execute(
-            update(W).where(W.id.in_(ids))  # type: ignore[union-attr]
-            .values(status=Status.PROCESSING, leased_until=now + lease, lease_owner=worker_id,
-                    attempts=W.attempts + 1))
+            update(W)
+            .where(col(W.id).in_(ids))
+            .values(
+                status=Status.PROCESSING,
+                leased_until=now + lease,
+                lease_owner=worker_id,
+                attempts=col(W.attempts) + 1,
+            )
+        )
         rows = self.session.execute(
-            select(W.id, W.connector, W.object_id, W.properties, W.decision_id, W.attempts)
-            .where(W.id.in_(ids)).order_by(W.id)).all()  # type: ignore[union-attr]
+            select(
+                col(W.id),
+                col(W.connector),
+                col(W.object_id),
+                col(W.properties),
+                col(W.decision_id),
+                col(W.attempts),
+            )
+            .where(col(W.id).in_(ids))
+            .order_by(col(W.id))
+        ).all()
         return [ClaimedWrite(*row) for row in rows]
 
     def sent(self, writes: Sequence[ClaimedWrite], worker_id: str, now: datetime) -> None:
@@ -61,50 +89,88 @@ class OutboxRepository:
         if not ids:
             return
         self.session.execute(
-            update(W).where(W.id.in_(ids), W.lease_owner == worker_id)  # type: ignore[union-attr]
-            .values(status=Status.DONE, sent_at=now, leased_until=None, last_error=None))
+            update(W)
+            .where(col(W.id).in_(ids), col(W.lease_owner) == worker_id)
+            .values(status=Status.DONE, sent_at=now, leased_until=None, last_error=None)
+        )
         decision_ids = [w.decision_id for w in writes if w.decision_id is not None]
         if decision_ids:
             self.session.execute(
-                update(Decision).where(Decision.id.in_(decision_ids),  # type: ignore[union-attr]
-                                       Decision.written_at.is_(None))  # type: ignore[union-attr]
-                .values(written_at=now))
+                update(Decision)
+                .where(
+                    col(Decision.id).in_(decision_ids),
+                    col(Decision.written_at).is_(None),
+                )
+                .values(written_at=now)
+            )
 
-    def fail(self, write: ClaimedWrite, worker_id: str, now: datetime, error: str,
-             policy: RetryPolicy, *, retry_after: float = 0.0, dead_now: bool = False) -> bool:
+    def fail(
+        self,
+        write: ClaimedWrite,
+        worker_id: str,
+        now: datetime,
+        error: str,
+        policy: RetryPolicy,
+        *,
+        retry_after: float = 0.0,
+        dead_now: bool = False,
+    ) -> bool:
         """Retry later or dead-letter; returns True when dead-lettered."""
         dead = dead_now or policy.exhausted(write.attempts)
         values: dict[str, Any] = (
-            {"status": Status.DEAD} if dead
-            else {"status": Status.PENDING,
-                  "available_at": policy.next_try(write.attempts, now, retry_after)})
+            {"status": Status.DEAD}
+            if dead
+            else {
+                "status": Status.PENDING,
+                "available_at": policy.next_try(write.attempts, now, retry_after),
+            }
+        )
         self.session.execute(
-            update(OutboxWrite).where(OutboxWrite.id == write.id,
-                                      OutboxWrite.lease_owner == worker_id)
-            .values(leased_until=None, last_error=error[:4000], **values))
+            update(OutboxWrite)
+            .where(col(OutboxWrite.id) == write.id, col(OutboxWrite.lease_owner) == worker_id)
+            .values(leased_until=None, last_error=error[:4000], **values)
+        )
         return dead
 
     def postpone(self, writes: Sequence[ClaimedWrite], worker_id: str, until: datetime) -> None:
         W = OutboxWrite
         self.session.execute(
-            update(W).where(W.id.in_([w.id for w in writes]),  # type: ignore[union-attr]
-                            W.lease_owner == worker_id)
-            .values(status=Status.PENDING, available_at=until, leased_until=None,
-                    attempts=W.attempts - 1))
+            update(W)
+            .where(
+                col(W.id).in_([w.id for w in writes]),
+                col(W.lease_owner) == worker_id,
+            )
+            .values(
+                status=Status.PENDING,
+                available_at=until,
+                leased_until=None,
+                attempts=col(W.attempts) - 1,
+            )
+        )
 
     def dead(self, limit: int = 100) -> list[OutboxWrite]:
-        return list(self.session.scalars(
-            select(OutboxWrite).where(OutboxWrite.status == Status.DEAD)
-            .order_by(OutboxWrite.id).limit(limit)))
+        return list(
+            self.session.scalars(
+                select(OutboxWrite)
+                .where(col(OutboxWrite.status) == Status.DEAD)
+                .order_by(col(OutboxWrite.id))
+                .limit(limit)
+            )
+        )
 
     def replay(self, ids: Sequence[int], now: datetime) -> int:
         res = self.session.execute(
-            update(OutboxWrite).where(OutboxWrite.id.in_(list(ids)),  # type: ignore[union-attr]
-                                      OutboxWrite.status == Status.DEAD)
-            .values(status=Status.PENDING, attempts=0, available_at=now))
-        return int(res.rowcount)  # type: ignore[attr-defined]
+            update(OutboxWrite)
+            .where(
+                col(OutboxWrite.id).in_(list(ids)),
+                col(OutboxWrite.status) == Status.DEAD,
+            )
+            .values(status=Status.PENDING, attempts=0, available_at=now)
+        )
+        return rowcount(res)
 
     def counts(self) -> dict[str, int]:
         rows = self.session.execute(
-            select(OutboxWrite.status, func.count()).group_by(OutboxWrite.status)).all()
+            select(col(OutboxWrite.status), func.count()).group_by(col(OutboxWrite.status))
+        ).all()
         return {str(status): int(n) for status, n in rows}

@@ -19,8 +19,15 @@ WRITES = Counter("relais_outbox_writes_total", "CRM writes settled", ["connector
 
 
 class OutboxDispatcher:
-    def __init__(self, db: Database, hubspot: HubSpotPort, policy: RetryPolicy,
-                 lease: timedelta, pause_for: timedelta, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        db: Database,
+        hubspot: HubSpotPort,
+        policy: RetryPolicy,
+        lease: timedelta,
+        pause_for: timedelta,
+        batch_size: int = 100,
+    ) -> None:
         self.db = db
         self.hubspot = hubspot
         self.policy = policy
@@ -33,15 +40,19 @@ class OutboxDispatcher:
         now = utcnow()
         with self.db.transaction() as session:
             paused = InboxRepository(session).paused_sources(now)
-            writes = OutboxRepository(session).claim(worker_id, now, self.lease,
-                                                     self.batch_size, paused)
+            writes = OutboxRepository(session).claim(
+                worker_id, now, self.lease, self.batch_size, paused
+            )
         if not writes:
             return 0
         by_id = {w.object_id: w for w in writes}
         try:
             result = self.hubspot.update_contacts(
-                [ContactUpdate(w.object_id, {k: str(v) for k, v in w.properties.items()})
-                 for w in writes])
+                [
+                    ContactUpdate(w.object_id, {k: str(v) for k, v in w.properties.items()})
+                    for w in writes
+                ]
+            )
         except QuotaExhausted as exc:
             self._pause(writes, worker_id, exc)
             return len(writes)
@@ -49,9 +60,15 @@ class OutboxDispatcher:
             with self.db.transaction() as session:
                 repo = OutboxRepository(session)
                 for w in writes:
-                    dead = repo.fail(w, worker_id, utcnow(), str(exc), self.policy,
-                                     retry_after=exc.retry_after or 0.0,
-                                     dead_now=exc.kind is ErrorKind.BUG)
+                    dead = repo.fail(
+                        w,
+                        worker_id,
+                        utcnow(),
+                        str(exc),
+                        self.policy,
+                        retry_after=exc.retry_after or 0.0,
+                        dead_now=exc.kind is ErrorKind.BUG,
+                    )
                     WRITES.labels("hubspot", "dead" if dead else "retry").inc()
             log.warning("outbox.batch_failed", size=len(writes), error=str(exc))
             return len(writes)
@@ -61,12 +78,18 @@ class OutboxDispatcher:
             repo.sent(done, worker_id, utcnow())
             WRITES.labels("hubspot", "sent").inc(len(done))
             for failure in result.failed:
-                w = by_id.get(failure.id)
-                if w is None:
+                failed = by_id.get(failure.id)
+                if failed is None:
                     continue
                 # A record missing in HubSpot will not come back by retrying.
-                dead = repo.fail(w, worker_id, utcnow(), failure.message, self.policy,
-                                 dead_now=failure.category == "OBJECT_NOT_FOUND")
+                dead = repo.fail(
+                    failed,
+                    worker_id,
+                    utcnow(),
+                    failure.message,
+                    self.policy,
+                    dead_now=failure.category == "OBJECT_NOT_FOUND",
+                )
                 WRITES.labels("hubspot", "dead" if dead else "retry").inc()
                 log.warning("outbox.record_failed", object_id=failure.id, error=failure.message)
         return len(writes)
@@ -76,5 +99,4 @@ class OutboxDispatcher:
         with self.db.transaction() as session:
             InboxRepository(session).pause_connector("hubspot", until, str(exc))
             OutboxRepository(session).postpone(writes, worker_id, until)
-        log.error("connector.paused", connector="hubspot", until=until.isoformat(),
-                  reason=str(exc))
+        log.error("connector.paused", connector="hubspot", until=until.isoformat(), reason=str(exc))

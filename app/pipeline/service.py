@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from prometheus_client import Counter
@@ -71,8 +72,9 @@ def _object_id(record_key: str) -> str:
 class ContactPipeline:
     """Routes HubSpot contacts. One instance per worker; safe to reuse across batches."""
 
-    def __init__(self, db: Database, hubspot: HubSpotPort, mappings: MappingsStore,
-                 owners: OwnerDirectory) -> None:
+    def __init__(
+        self, db: Database, hubspot: HubSpotPort, mappings: MappingsStore, owners: OwnerDirectory
+    ) -> None:
         self.db = db
         self.hubspot = hubspot
         self.mappings = mappings
@@ -110,10 +112,19 @@ class ContactPipeline:
                 else:
                     contact = contacts.found.get(_object_id(record_key)) if contacts else None
                     outcome, note, state = self._decide(
-                        session_repos=(decisions, outbox), mappings=m, pool_name=pool.name,
-                        pool_members=pool.members, eligible=owner_ids, state=state,
-                        record_key=record_key, contact=contact, event_ids=event_ids,
-                        first_received=first_received, now=now, fetch_ms=fetch_ms)
+                        session_repos=(decisions, outbox),
+                        mappings=m,
+                        pool_name=pool.name,
+                        pool_members=pool.members,
+                        eligible=owner_ids,
+                        state=state,
+                        record_key=record_key,
+                        contact=contact,
+                        event_ids=event_ids,
+                        first_received=first_received,
+                        now=now,
+                        fetch_ms=fetch_ms,
+                    )
                 outcomes[outcome] += 1
                 DECISIONS.labels(outcome).inc()
                 for e in group:
@@ -123,42 +134,86 @@ class ContactPipeline:
                 raise LeaseLost()
         return dict(outcomes)
 
-    def _decide(self, *, session_repos: tuple[DecisionRepository, OutboxRepository],
-                mappings: Mappings, pool_name: str, pool_members: Sequence[str],
-                eligible: dict[str, str], state: routing.PoolState, record_key: str,
-                contact: Contact | None, event_ids: list[int], first_received: datetime,
-                now: datetime, fetch_ms: float) -> tuple[str, str, routing.PoolState]:
+    def _decide(
+        self,
+        *,
+        session_repos: tuple[DecisionRepository, OutboxRepository],
+        mappings: Mappings,
+        pool_name: str,
+        pool_members: Sequence[str],
+        eligible: dict[str, str],
+        state: routing.PoolState,
+        record_key: str,
+        contact: Contact | None,
+        event_ids: list[int],
+        first_received: datetime,
+        now: datetime,
+        fetch_ms: float,
+    ) -> tuple[str, str, routing.PoolState]:
         decisions, outbox = session_repos
         if contact is None:
             return Outcome.NOT_FOUND, "contact not found in HubSpot (deleted or merged)", state
         result = scoring.score(lead_from_contact(contact), mappings.scoring)
         details = [{"rule": c.rule, "points": c.points} for c in result.contributions]
-        base = {"record_key": record_key, "score": result.total, "score_details": details,
-                "mappings_version": mappings.version, "event_ids": event_ids,
-                "first_received_at": first_received, "decided_at": now, "fetch_ms": fetch_ms}
+        base: dict[str, Any] = {
+            "record_key": record_key,
+            "score": result.total,
+            "score_details": details,
+            "mappings_version": mappings.version,
+            "event_ids": event_ids,
+            "first_received_at": first_received,
+            "decided_at": now,
+            "fetch_ms": fetch_ms,
+        }
         existing_owner = contact.properties.get(OWNER_PROPERTY)
         if existing_owner:
-            decisions.add(Decision(outcome=Outcome.KEPT_OWNER, owner_crm_id=existing_owner,
-                                   rule="the contact already has an owner in HubSpot", **base))
+            decisions.add(
+                Decision(
+                    outcome=Outcome.KEPT_OWNER,
+                    owner_crm_id=existing_owner,
+                    rule="the contact already has an owner in HubSpot",
+                    **base,
+                )
+            )
             return Outcome.KEPT_OWNER, f"HubSpot owner {existing_owner} kept", state
         chosen, new_state = routing.pick(pool_members, eligible, state)
         if chosen is None:
             raise AdminActionRequired(
                 f"no rep of pool {pool_name!r} can take leads: every member is inactive in "
-                "team.yaml or has no HubSpot owner with the same email")
+                "team.yaml or has no HubSpot owner with the same email"
+            )
         member = new_state.members[chosen]
-        rule = (f"round robin in pool {pool_name}: {chosen} had the fewest leads "
-                f"({member.assigned_count - 1}) among {len(eligible)} available reps")
-        decision = decisions.add(Decision(outcome=Outcome.ASSIGNED, owner_email=chosen,
-                                          owner_crm_id=eligible[chosen], pool=pool_name,
-                                          rule=rule, **base))
+        rule = (
+            f"round robin in pool {pool_name}: {chosen} had the fewest leads "
+            f"({member.assigned_count - 1}) among {len(eligible)} available reps"
+        )
+        decision = decisions.add(
+            Decision(
+                outcome=Outcome.ASSIGNED,
+                owner_email=chosen,
+                owner_crm_id=eligible[chosen],
+                pool=pool_name,
+                rule=rule,
+                **base,
+            )
+        )
         assert decision.id is not None
-        decisions.add_assignment(Assignment(record_key=record_key, decision_id=decision.id,
-                                            owner_email=chosen, assigned_at=now))
-        outbox.add(OutboxWrite(connector="hubspot", record_key=record_key,
-                               object_id=contact.id,
-                               properties={OWNER_PROPERTY: eligible[chosen]},
-                               decision_id=decision.id, created_at=now, available_at=now))
+        decisions.add_assignment(
+            Assignment(
+                record_key=record_key, decision_id=decision.id, owner_email=chosen, assigned_at=now
+            )
+        )
+        outbox.add(
+            OutboxWrite(
+                connector="hubspot",
+                record_key=record_key,
+                object_id=contact.id,
+                properties={OWNER_PROPERTY: eligible[chosen]},
+                decision_id=decision.id,
+                created_at=now,
+                available_at=now,
+            )
+        )
         return Outcome.ASSIGNED, f"assigned to {chosen}", new_state
 
 

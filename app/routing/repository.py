@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from app.db import insert_ignoring_conflicts
+from app.db import insert_ignoring_conflicts, table_of
 from app.routing.engine import MemberState, PoolState
 from app.routing.models import RotationMember, RotationPool
 
@@ -16,13 +17,14 @@ class RotationRepository:
 
     def lock(self, pool: str) -> PoolState:
         """Load a pool's state and hold its row lock until the transaction ends."""
-        table = RotationPool.__table__  # type: ignore[attr-defined]
+        table = table_of(RotationPool)
         insert_ignoring_conflicts(self.session, table, [{"pool": pool, "seq": 0}], ["pool"])
         row = self.session.execute(
-            select(RotationPool).where(RotationPool.pool == pool).with_for_update()
+            select(RotationPool).where(col(RotationPool.pool) == pool).with_for_update()
         ).scalar_one()
         members = self.session.scalars(
-            select(RotationMember).where(RotationMember.pool == pool)).all()
+            select(RotationMember).where(col(RotationMember.pool) == pool)
+        ).all()
         return PoolState(
             seq=row.seq,
             members={m.member: MemberState(m.assigned_count, m.last_seq) for m in members},
@@ -37,8 +39,13 @@ class RotationRepository:
                 continue
             existing = self.session.get(RotationMember, (pool, member))
             if existing is None:
-                self.session.add(RotationMember(pool=pool, member=member,
-                                                assigned_count=state.assigned_count,
-                                                last_seq=state.last_seq))
+                self.session.add(
+                    RotationMember(
+                        pool=pool,
+                        member=member,
+                        assigned_count=state.assigned_count,
+                        last_seq=state.last_seq,
+                    )
+                )
             else:
                 existing.assigned_count, existing.last_seq = state.assigned_count, state.last_seq

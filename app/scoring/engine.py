@@ -43,12 +43,15 @@ def matches(rule: ScoringRule, lead: Lead) -> bool:
     if not value:
         return False
     if rule.op in ("gt", "gte", "lt", "lte"):
-        left, right = _number(value), _number(rule.value if not isinstance(rule.value, list)
-                                                else None)
+        left, right = (
+            _number(value),
+            _number(rule.value if not isinstance(rule.value, list) else None),
+        )
         if left is None or right is None:
             return False
-        return {"gt": left > right, "gte": left >= right,
-                "lt": left < right, "lte": left <= right}[rule.op]
+        return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[
+            rule.op
+        ]
     folded = value.casefold()
     if rule.op == "in":
         options = rule.value if isinstance(rule.value, list) else [str(rule.value)]

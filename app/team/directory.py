@@ -14,8 +14,9 @@ log = structlog.get_logger("relais.team")
 
 
 class OwnerDirectory:
-    def __init__(self, hubspot: HubSpotPort, ttl_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, hubspot: HubSpotPort, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._hubspot = hubspot
         self._ttl = ttl_seconds
         self._clock = clock
@@ -33,8 +34,9 @@ class OwnerDirectory:
         with self._lock:
             now = self._clock()
             if self._fetched_at is None or now - self._fetched_at > self._ttl:
-                self._owners = {o.email: o.id for o in self._hubspot.list_owners()
-                                if not o.archived}
+                self._owners = {
+                    o.email: o.id for o in self._hubspot.list_owners() if not o.archived
+                }
                 self._fetched_at = now
                 self._warned.clear()
             found: dict[str, str] = {}
@@ -44,6 +46,9 @@ class OwnerDirectory:
                     found[email] = owner_id
                 elif email not in self._warned:
                     self._warned.add(email)
-                    log.warning("team.rep_without_hubspot_owner", rep=email,
-                                hint="create the user in HubSpot or fix the email in team.yaml")
+                    log.warning(
+                        "team.rep_without_hubspot_owner",
+                        rep=email,
+                        hint="create the user in HubSpot or fix the email in team.yaml",
+                    )
             return found

@@ -24,10 +24,10 @@ from app.webhooks.security import read_bounded_body
 
 log = structlog.get_logger("relais.webhooks.hubspot")
 router = APIRouter()
-RECEIVED = Counter("relais_webhook_events_total", "Webhook events received",
-                   ["source", "result"])
-REJECTED = Counter("relais_webhook_rejected_total", "Webhook requests refused",
-                   ["source", "reason"])
+RECEIVED = Counter("relais_webhook_events_total", "Webhook events received", ["source", "result"])
+REJECTED = Counter(
+    "relais_webhook_rejected_total", "Webhook requests refused", ["source", "reason"]
+)
 
 
 class WebhookAck(BaseModel):
@@ -57,15 +57,17 @@ def signed_uri(request: Request, settings: Settings) -> str:
 class HubSpotSignatureV3:
     """Dependency: the verified raw body, or 401/413/503. No secret means disabled."""
 
-    async def __call__(self, request: Request,
-                       runtime: Annotated[Runtime, Depends(get_runtime)]) -> bytes:
+    async def __call__(
+        self, request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+    ) -> bytes:
         settings = runtime.settings
         secret = settings.hubspot_client_secret
         if secret is None:
             REJECTED.labels(SOURCE, "disabled").inc()
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                                "HubSpot webhooks are disabled: RELAIS_HUBSPOT_CLIENT_SECRET "
-                                "is not set")
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "HubSpot webhooks are disabled: RELAIS_HUBSPOT_CLIENT_SECRET is not set",
+            )
         body = await read_bounded_body(request, settings.max_body_bytes)
         signature = request.headers.get("x-hubspot-signature-v3")
         timestamp = request.headers.get("x-hubspot-request-timestamp")
@@ -80,9 +82,14 @@ class HubSpotSignatureV3:
         try:
             text = body.decode("utf-8")
             valid = Signature.is_valid(
-                signature=signature, client_secret=secret.get_secret_value(),
-                request_body=text, http_uri=signed_uri(request, settings),
-                http_method=request.method, signature_version="v3", timestamp=timestamp)
+                signature=signature,
+                client_secret=secret.get_secret_value(),
+                request_body=text,
+                http_uri=signed_uri(request, settings),
+                http_method=request.method,
+                signature_version="v3",
+                timestamp=timestamp,
+            )
         except (UnicodeDecodeError, InvalidSignatureTimestampError):
             valid = False
         if not valid:
@@ -95,23 +102,34 @@ def _rows(events: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for event in events:
         parsed = parse_event(event)
-        rows.append({
-            "source": SOURCE, "dedupe_key": parsed.dedupe_key, "record_key": parsed.record_key,
-            "event_type": parsed.event_type, "occurred_at": parsed.occurred_at,
-            "received_at": now, "available_at": now,
-            "payload": event if isinstance(event, dict) else {"value": event},
-            "status": Status.IGNORED if parsed.ignored_because else Status.PENDING,
-            "result": f"ignored: {parsed.ignored_because}" if parsed.ignored_because else None,
-            "finished_at": now if parsed.ignored_because else None,
-        })
+        rows.append(
+            {
+                "source": SOURCE,
+                "dedupe_key": parsed.dedupe_key,
+                "record_key": parsed.record_key,
+                "event_type": parsed.event_type,
+                "occurred_at": parsed.occurred_at,
+                "received_at": now,
+                "available_at": now,
+                "payload": event if isinstance(event, dict) else {"value": event},
+                "status": Status.IGNORED if parsed.ignored_because else Status.PENDING,
+                "result": f"ignored: {parsed.ignored_because}" if parsed.ignored_because else None,
+                "finished_at": now if parsed.ignored_because else None,
+            }
+        )
     return rows
 
 
-@router.post("/webhooks/hubspot", response_model=WebhookAck,
-             responses={400: {"description": "body is not a JSON array of events"},
-                        401: {"description": "bad or stale signature"},
-                        413: {"description": "body over the limit"},
-                        503: {"description": "webhook disabled (no client secret)"}})
+@router.post(
+    "/webhooks/hubspot",
+    response_model=WebhookAck,
+    responses={
+        400: {"description": "body is not a JSON array of events"},
+        401: {"description": "bad or stale signature"},
+        413: {"description": "body over the limit"},
+        503: {"description": "webhook disabled (no client secret)"},
+    },
+)
 async def hubspot_webhook(
     body: Annotated[bytes, Depends(HubSpotSignatureV3())],
     runtime: Annotated[Runtime, Depends(get_runtime)],

@@ -29,10 +29,20 @@ def new_worker_id() -> str:
 
 
 class Worker:
-    def __init__(self, db: Database, pipeline: ContactPipeline, outbox: OutboxDispatcher, *,
-                 policy: RetryPolicy, lease: timedelta, batch_size: int, poll_seconds: float,
-                 pause_for: timedelta, wakeup: threading.Event | None = None,
-                 worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pipeline: ContactPipeline,
+        outbox: OutboxDispatcher,
+        *,
+        policy: RetryPolicy,
+        lease: timedelta,
+        batch_size: int,
+        poll_seconds: float,
+        pause_for: timedelta,
+        wakeup: threading.Event | None = None,
+        worker_id: str | None = None,
+    ) -> None:
         self.db = db
         self.pipeline = pipeline
         self.outbox = outbox
@@ -60,8 +70,7 @@ class Worker:
     def step(self) -> int:
         """Claim and process one batch of events, then send due writes; returns work done."""
         with self.db.transaction() as session:
-            events = InboxRepository(session).claim(self.id, utcnow(), self.lease,
-                                                    self.batch_size)
+            events = InboxRepository(session).claim(self.id, utcnow(), self.lease, self.batch_size)
         if events:
             self._process(events)
         sent = self.outbox.dispatch(self.id)
@@ -79,12 +88,20 @@ class Worker:
                 repo = InboxRepository(session)
                 repo.pause_connector(events[0].source, until, str(exc))
                 repo.postpone(events, self.id, until)
-            log.error("connector.paused", connector=events[0].source, until=until.isoformat(),
-                      reason=str(exc))
+            log.error(
+                "connector.paused",
+                connector=events[0].source,
+                until=until.isoformat(),
+                reason=str(exc),
+            )
             return
         except CrmError as exc:
-            self._fail(events, str(exc), retry_after=exc.retry_after or 0.0,
-                       dead_now=exc.kind is ErrorKind.BUG)
+            self._fail(
+                events,
+                str(exc),
+                retry_after=exc.retry_after or 0.0,
+                dead_now=exc.kind is ErrorKind.BUG,
+            )
             return
         except MappingsError as exc:
             self._fail(events, f"mappings: {exc}")
@@ -98,12 +115,30 @@ class Worker:
         EVENTS.labels("done").inc(len(events))
         log.info("worker.batch_done", worker=self.id, events=len(events), **outcomes)
 
-    def _fail(self, events: list[ClaimedEvent], error: str, *, retry_after: float = 0.0,
-              dead_now: bool = False) -> None:
+    def _fail(
+        self,
+        events: list[ClaimedEvent],
+        error: str,
+        *,
+        retry_after: float = 0.0,
+        dead_now: bool = False,
+    ) -> None:
         with self.db.transaction() as session:
-            dead = InboxRepository(session).fail(events, self.id, utcnow(), error, self.policy,
-                                                 retry_after=retry_after, dead_now=dead_now)
+            dead = InboxRepository(session).fail(
+                events,
+                self.id,
+                utcnow(),
+                error,
+                self.policy,
+                retry_after=retry_after,
+                dead_now=dead_now,
+            )
         EVENTS.labels("dead").inc(dead)
         EVENTS.labels("retry").inc(len(events) - dead)
-        log.warning("worker.batch_failed", worker=self.id, events=len(events), dead=dead,
-                    error=error.splitlines()[0][:300])
+        log.warning(
+            "worker.batch_failed",
+            worker=self.id,
+            events=len(events),
+            dead=dead,
+            error=error.splitlines()[0][:300],
+        )

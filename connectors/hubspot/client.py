@@ -23,7 +23,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
 )
 
 from connectors.errors import (
@@ -137,8 +136,9 @@ class HubSpotClient:
             CRM_CALLS.labels(self.name, operation, str(exc.status)).inc()
             if not exc.status:  # SSL or request-building failure inside the SDK
                 raise RetryableError(f"HubSpot call failed: {exc.reason}") from exc
-            raise classify(exc.status, _json(exc.body), exc.headers,
-                           self.settings.rate_limit_wait_seconds) from exc
+            raise classify(
+                exc.status, _json(exc.body), exc.headers, self.settings.rate_limit_wait_seconds
+            ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             CRM_CALLS.labels(self.name, operation, "network").inc()
             raise RetryableError(f"HubSpot unreachable: {type(exc).__name__}: {exc}") from exc
@@ -156,7 +156,9 @@ class HubSpotClient:
                 return exc.retry_after
             return float(min(0.25 * 2 ** (state.attempt_number - 1), 2.0))
 
-        def give_up_early(state: RetryCallState) -> bool:
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= settings.max_attempts:
+                return True
             # A wait longer than we may spend inline goes back to the queue instead.
             exc = state.outcome.exception() if state.outcome else None
             return (
@@ -167,7 +169,7 @@ class HubSpotClient:
 
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableError),
-            stop=stop_after_attempt(settings.max_attempts) | give_up_early,
+            stop=stop,
             wait=wait,
             sleep=self._sleep,
             reraise=True,
@@ -197,8 +199,10 @@ class HubSpotClient:
                 ),
             )
             for item in (data or {}).get("results", []):
-                props = {k: (None if v in (None, "") else str(v))
-                         for k, v in (item.get("properties") or {}).items()}
+                props = {
+                    k: (None if v in (None, "") else str(v))
+                    for k, v in (item.get("properties") or {}).items()
+                }
                 result.found[str(item["id"])] = Contact(id=str(item["id"]), properties=props)
             for err in (data or {}).get("errors", []):
                 # 207: one error object lists every id that does not exist (or was deleted).

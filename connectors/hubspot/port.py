@@ -21,8 +21,10 @@ class HubSpotSettings(BaseModel):
         10.0, gt=0, description="Wait after a TEN_SECONDLY_ROLLING 429 sent without Retry-After"
     )
     max_inline_wait_seconds: float = Field(
-        5.0, ge=0, description="Longest back-off spent inside one call; longer waits go back "
-        "to the queue so a worker is not blocked"
+        5.0,
+        ge=0,
+        description="Longest back-off spent inside one call; longer waits go back "
+        "to the queue so a worker is not blocked",
     )
 
 

@@ -27,8 +27,13 @@ def _iso(ts: float) -> str:
 
 
 def _error(status: int, message: str, category: str, **extra: Any) -> JSONResponse:
-    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
-            "category": category, **extra}
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
     return JSONResponse(body, status_code=status)
 
 
@@ -117,12 +122,19 @@ class HubSpotSandbox:
 
     # -- state helpers (also used in-process by tests and the demo) ---------------------
 
-    def add_owner(self, email: str, first_name: str = "", last_name: str = "",
-                  archived: bool = False) -> SandboxOwner:
+    def add_owner(
+        self, email: str, first_name: str = "", last_name: str = "", archived: bool = False
+    ) -> SandboxOwner:
         with self.lock:
             n = len(self.state.owners)
-            owner = SandboxOwner(id=str(90000 + n), email=email.lower(), first_name=first_name,
-                                 last_name=last_name, user_id=7_000_000 + n, archived=archived)
+            owner = SandboxOwner(
+                id=str(90000 + n),
+                email=email.lower(),
+                first_name=first_name,
+                last_name=last_name,
+                user_id=7_000_000 + n,
+                archived=archived,
+            )
             self.state.owners[owner.id] = owner
             return owner
 
@@ -147,8 +159,14 @@ class HubSpotSandbox:
         for name, value in props.items():
             self._emit(cid, "propertyChange", name, value, source=source)
 
-    def _emit(self, cid: str, kind: str, prop: str | None = None, value: str | None = None,
-              source: str = "CRM_UI") -> None:
+    def _emit(
+        self,
+        cid: str,
+        kind: str,
+        prop: str | None = None,
+        value: str | None = None,
+        source: str = "CRM_UI",
+    ) -> None:
         if kind == "propertyChange" and prop not in self.state.subscribed_properties:
             return
         generic = self.state.generic_events
@@ -183,8 +201,11 @@ class HubSpotSandbox:
                 for c in contacts
                 if c.owner_set_at is not None and int(c.id) in sent_at
             ]
-            per_owner = Counter(c.properties.get(OWNER_PROPERTY) for c in contacts
-                                if c.properties.get(OWNER_PROPERTY))
+            per_owner = Counter(
+                c.properties.get(OWNER_PROPERTY)
+                for c in contacts
+                if c.properties.get(OWNER_PROPERTY)
+            )
             d = self.webhooks.stats
             return {
                 "calls": dict(self.state.calls),
@@ -194,9 +215,13 @@ class HubSpotSandbox:
                 "owner_writes": sum(c.owner_writes for c in contacts),
                 "per_owner": dict(per_owner),
                 "webhook_to_owner_seconds": latencies,
-                "deliveries": {"requests": d.requests, "events": d.events,
-                               "failures": d.failures, "given_up": d.given_up,
-                               "statuses": dict(d.statuses)},
+                "deliveries": {
+                    "requests": d.requests,
+                    "events": d.events,
+                    "failures": d.failures,
+                    "given_up": d.given_up,
+                    "statuses": dict(d.statuses),
+                },
             }
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -221,8 +246,12 @@ class HubSpotSandbox:
         try:
             if request.headers.get("authorization") != f"Bearer {st.access_token}":
                 status = 401
-                return _error(401, "Authentication credentials not found. This API supports "
-                              "OAuth 2.0 authentication.", "INVALID_AUTHENTICATION")
+                return _error(
+                    401,
+                    "Authentication credentials not found. This API supports "
+                    "OAuth 2.0 authentication.",
+                    "INVALID_AUTHENTICATION",
+                )
             if fault is not None and fault.status >= 400:
                 status = fault.status
                 return self._fault_response(fault)
@@ -247,16 +276,23 @@ class HubSpotSandbox:
 
     def _rate_limited(self, policy: str, message: str) -> JSONResponse:
         return JSONResponse(
-            {"status": "error", "message": message, "errorType": "RATE_LIMIT",
-             "correlationId": str(uuid.uuid4()), "policyName": policy,
-             "groupName": f"publicapi:app-{self.app_id}"},
+            {
+                "status": "error",
+                "message": message,
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": policy,
+                "groupName": f"publicapi:app-{self.app_id}",
+            },
             status_code=429,
         )
 
     def _fault_response(self, fault: Fault) -> JSONResponse:
         if fault.status == 429:
-            resp = self._rate_limited(fault.policy or "TEN_SECONDLY_ROLLING",
-                                      "You have reached your ten_secondly_rolling limit.")
+            resp = self._rate_limited(
+                fault.policy or "TEN_SECONDLY_ROLLING",
+                "You have reached your ten_secondly_rolling limit.",
+            )
             if fault.retry_after is not None:
                 resp.headers["Retry-After"] = str(fault.retry_after)
             return resp
@@ -266,8 +302,13 @@ class HubSpotSandbox:
         wanted = props if props is not None else ["email", "firstname", "lastname"]
         properties: dict[str, str | None] = {p: c.properties.get(p) for p in wanted}
         properties["hs_object_id"] = c.id
-        return {"id": c.id, "properties": properties, "createdAt": _iso(c.created_at),
-                "updatedAt": _iso(c.updated_at), "archived": False}
+        return {
+            "id": c.id,
+            "properties": properties,
+            "createdAt": _iso(c.created_at),
+            "updatedAt": _iso(c.updated_at),
+            "archived": False,
+        }
 
     def _build_router(self) -> APIRouter:
         r = APIRouter()
@@ -275,20 +316,40 @@ class HubSpotSandbox:
 
         @r.get("/crm/v3/owners")
         @r.get("/crm/v3/owners/")
-        async def list_owners(request: Request, limit: int = 100, after: str | None = None,
-                              email: str | None = None, archived: bool = False) -> JSONResponse:
+        async def list_owners(
+            request: Request,
+            limit: int = 100,
+            after: str | None = None,
+            email: str | None = None,
+            archived: bool = False,
+        ) -> JSONResponse:
             if (denied := await self._gate(request, "owners.list")) is not None:
                 return denied
             limit = max(1, min(limit, 500))
             with self.lock:
-                owners = [o for o in st.owners.values() if o.archived == archived
-                          and (email is None or o.email == email.lower())]
+                owners = [
+                    o
+                    for o in st.owners.values()
+                    if o.archived == archived and (email is None or o.email == email.lower())
+                ]
             start = int(after or 0)
             page = owners[start : start + limit]
-            body: dict[str, Any] = {"results": [
-                {"id": o.id, "email": o.email, "firstName": o.first_name,
-                 "lastName": o.last_name, "userId": o.user_id, "archived": o.archived,
-                 "createdAt": _iso(0), "updatedAt": _iso(0), "teams": []} for o in page]}
+            body: dict[str, Any] = {
+                "results": [
+                    {
+                        "id": o.id,
+                        "email": o.email,
+                        "firstName": o.first_name,
+                        "lastName": o.last_name,
+                        "userId": o.user_id,
+                        "archived": o.archived,
+                        "createdAt": _iso(0),
+                        "updatedAt": _iso(0),
+                        "teams": [],
+                    }
+                    for o in page
+                ]
+            }
             if start + limit < len(owners):
                 body["paging"] = {"next": {"after": str(start + limit)}}
             return JSONResponse(body)
@@ -300,9 +361,12 @@ class HubSpotSandbox:
             body = await request.json()
             inputs = body.get("inputs") or []
             if len(inputs) > BATCH_LIMIT:
-                return _error(400, "The maximum number of inputs supported in a batch is 100. "
-                              "Please reduce the number of items and try again",
-                              "VALIDATION_ERROR")
+                return _error(
+                    400,
+                    "The maximum number of inputs supported in a batch is 100. "
+                    "Please reduce the number of items and try again",
+                    "VALIDATION_ERROR",
+                )
             started = time.time()
             props = body.get("properties")
             results, missing = [], []
@@ -313,15 +377,23 @@ class HubSpotSandbox:
                         missing.append(str(item.get("id")))
                     else:
                         results.append(self._contact_json(c, props))
-            out: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                                   "startedAt": _iso(started), "completedAt": _iso(time.time())}
+            out: dict[str, Any] = {
+                "status": "COMPLETE",
+                "results": results,
+                "startedAt": _iso(started),
+                "completedAt": _iso(time.time()),
+            }
             if missing:
                 out["numErrors"] = 1
-                out["errors"] = [{
-                    "status": "error", "category": "OBJECT_NOT_FOUND",
-                    "message": "Could not get some CONTACT objects, they may be deleted or not "
-                               "exist. Check that ids are valid.",
-                    "context": {"ids": missing}}]
+                out["errors"] = [
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": "Could not get some CONTACT objects, they may be deleted or not "
+                        "exist. Check that ids are valid.",
+                        "context": {"ids": missing},
+                    }
+                ]
                 return JSONResponse(out, status_code=207)
             return JSONResponse(out)
 
@@ -332,16 +404,20 @@ class HubSpotSandbox:
             body = await request.json()
             inputs = body.get("inputs") or []
             if len(inputs) > BATCH_LIMIT:
-                return _error(400, "The maximum number of inputs supported in a batch is 100. "
-                              "Please reduce the number of items and try again",
-                              "VALIDATION_ERROR")
+                return _error(
+                    400,
+                    "The maximum number of inputs supported in a batch is 100. "
+                    "Please reduce the number of items and try again",
+                    "VALIDATION_ERROR",
+                )
             ids = [str(i.get("id")) for i in inputs]
             if len(set(ids)) != len(ids):
                 return _error(400, "Duplicate IDs found in batch input", "VALIDATION_ERROR")
             now = time.time()
             with self.lock:
                 invalid = [
-                    (i["properties"][OWNER_PROPERTY]) for i in inputs
+                    (i["properties"][OWNER_PROPERTY])
+                    for i in inputs
                     if OWNER_PROPERTY in (i.get("properties") or {})
                     and i["properties"][OWNER_PROPERTY] not in ("", None)
                     and str(i["properties"][OWNER_PROPERTY]) not in st.owners
@@ -350,9 +426,12 @@ class HubSpotSandbox:
                     # One invalid owner id rejects the whole batch, as HubSpot does.
                     detail = ", ".join(
                         f'{{"isValid":false,"message":"{v} was not a valid owner ID",'
-                        f'"error":"INVALID_OWNER_ID","name":"{OWNER_PROPERTY}"}}' for v in invalid)
-                    return _error(400, f"Property values were not valid: [{detail}]",
-                                  "VALIDATION_ERROR")
+                        f'"error":"INVALID_OWNER_ID","name":"{OWNER_PROPERTY}"}}'
+                        for v in invalid
+                    )
+                    return _error(
+                        400, f"Property values were not valid: [{detail}]", "VALIDATION_ERROR"
+                    )
                 results, missing, changes = [], [], []
                 for item in inputs:
                     c = st.contacts.get(str(item.get("id")))
@@ -372,28 +451,39 @@ class HubSpotSandbox:
                     results.append(self._contact_json(c, list(props)))
             for cid, k, v in changes:
                 self._emit(cid, "propertyChange", k, v, source="INTEGRATION")
-            out: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                                   "startedAt": _iso(now), "completedAt": _iso(time.time())}
+            out: dict[str, Any] = {
+                "status": "COMPLETE",
+                "results": results,
+                "startedAt": _iso(now),
+                "completedAt": _iso(time.time()),
+            }
             if missing:
                 out["numErrors"] = 1
-                out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
-                                  "message": "Could not get some CONTACT objects, they may be "
-                                             "deleted or not exist. Check that ids are valid.",
-                                  "context": {"ids": missing}}]
+                out["errors"] = [
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": "Could not get some CONTACT objects, they may be "
+                        "deleted or not exist. Check that ids are valid.",
+                        "context": {"ids": missing},
+                    }
+                ]
                 return JSONResponse(out, status_code=207)
             return JSONResponse(out)
 
         @r.get("/crm/v3/objects/contacts/{cid}")
-        async def get_contact(request: Request, cid: str,
-                              properties: str | None = None) -> JSONResponse:
+        async def get_contact(
+            request: Request, cid: str, properties: str | None = None
+        ) -> JSONResponse:
             if (denied := await self._gate(request, "contacts.get")) is not None:
                 return denied
             with self.lock:
                 c = st.contacts.get(cid)
                 if c is None:
                     return _error(404, f"resource not found: contact {cid}", "OBJECT_NOT_FOUND")
-                return JSONResponse(self._contact_json(
-                    c, properties.split(",") if properties else None))
+                return JSONResponse(
+                    self._contact_json(c, properties.split(",") if properties else None)
+                )
 
         @r.post("/crm/v3/objects/contacts", status_code=201)
         async def create_contact(request: Request) -> JSONResponse:
@@ -411,9 +501,14 @@ class HubSpotSandbox:
             st.subscribed_properties = cfg.subscribed_properties
             st.generic_events = cfg.generic_events
             self.portal_id, self.app_id = cfg.portal_id, cfg.app_id
-            wc = WebhookConfig(target_url=cfg.target_url, client_secret=cfg.client_secret,
-                               portal_id=cfg.portal_id, app_id=cfg.app_id,
-                               batch_window_ms=cfg.batch_window_ms, duplicates=cfg.duplicates)
+            wc = WebhookConfig(
+                target_url=cfg.target_url,
+                client_secret=cfg.client_secret,
+                portal_id=cfg.portal_id,
+                app_id=cfg.app_id,
+                batch_window_ms=cfg.batch_window_ms,
+                duplicates=cfg.duplicates,
+            )
             if cfg.retry_delays is not None:
                 wc.retry_delays = cfg.retry_delays
             self.webhooks.configure(wc)
@@ -430,8 +525,9 @@ class HubSpotSandbox:
 
         @r.post("/_sandbox/hubspot/owners")
         async def sandbox_owner(owner: dict[str, str]) -> dict[str, str]:
-            o = self.add_owner(owner["email"], owner.get("first_name", ""),
-                               owner.get("last_name", ""))
+            o = self.add_owner(
+                owner["email"], owner.get("first_name", ""), owner.get("last_name", "")
+            )
             return {"id": o.id, "user_id": str(o.user_id)}
 
         @r.post("/_sandbox/hubspot/faults")
@@ -467,7 +563,8 @@ class HubSpotSandbox:
                 c = st.contacts.get(cid)
                 if c is None:
                     return _error(404, "no such contact", "OBJECT_NOT_FOUND")
-                return JSONResponse({"id": c.id, "properties": c.properties,
-                                     "owner_writes": c.owner_writes})
+                return JSONResponse(
+                    {"id": c.id, "properties": c.properties, "owner_writes": c.owner_writes}
+                )
 
         return r

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -26,8 +27,9 @@ def build_app(hubspot: HubSpotSandbox) -> FastAPI:
 class SandboxServer:
     """The sandbox on ``http://127.0.0.1:<port>``; ``port=0`` picks a free one."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
-                 hubspot_token: str = "sandbox-token") -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, hubspot_token: str = "sandbox-token"
+    ) -> None:
         self.hubspot = HubSpotSandbox(access_token=hubspot_token)
         self.app = build_app(self.hubspot)
         self._http = ThreadedServer(self.app, host=host, port=port, lifespan="off")
@@ -60,14 +62,21 @@ class SandboxServer:
 class ThreadedServer:
     """Any ASGI app on a free loopback port in a daemon thread (tests, demo, benchmarks)."""
 
-    def __init__(self, app: object, *, host: str = "127.0.0.1", port: int = 0,
-                 lifespan: str = "on") -> None:
+    def __init__(
+        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, lifespan: str = "on"
+    ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan,  # type: ignore[arg-type]
-                                timeout_graceful_shutdown=2, http="httptools")
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan=lifespan,  # type: ignore[arg-type]
+            timeout_graceful_shutdown=2,
+            http="httptools",
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -76,8 +85,12 @@ class ThreadedServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> ThreadedServer:
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name=f"http-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name=f"http-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + 20
         while not self._server.started:

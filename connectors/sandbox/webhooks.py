@@ -126,8 +126,9 @@ class WebhookSender:
                     ok = self._deliver_once(config, events)
                 else:
                     with ThreadPoolExecutor(copies) as pool:
-                        ok = all(pool.map(lambda _: self._deliver_once(config, events),
-                                          range(copies)))
+                        ok = all(
+                            pool.map(lambda _: self._deliver_once(config, events), range(copies))
+                        )
                 if ok:
                     return
                 if attempt < len(config.retry_delays):

@@ -14,25 +14,47 @@ from app.inbox.models import InboxEvent
 from connectors.sandbox.webhooks import sign_v3
 
 
-def signed_post(client: httpx.Client, url: str, secret: str, body: str | bytes, *,
-                timestamp_ms: int | None = None, signed_url: str | None = None,
-                signature: str | None = None) -> httpx.Response:
+def signed_post(
+    client: httpx.Client,
+    url: str,
+    secret: str,
+    body: str | bytes,
+    *,
+    timestamp_ms: int | None = None,
+    signed_url: str | None = None,
+    signature: str | None = None,
+) -> httpx.Response:
     ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
     text = body.decode() if isinstance(body, bytes) else body
     sig = signature or sign_v3(secret, "POST", signed_url or url, text, ts)
-    return client.post(url, content=body, headers={
-        "Content-Type": "application/json",
-        "X-HubSpot-Signature-v3": sig,
-        "X-HubSpot-Request-Timestamp": str(ts),
-    })
+    return client.post(
+        url,
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-HubSpot-Signature-v3": sig,
+            "X-HubSpot-Request-Timestamp": str(ts),
+        },
+    )
 
 
 def creation_events(object_ids: list[int], start_event_id: int = 1) -> list[dict[str, Any]]:
     now = int(time.time() * 1000)
-    return [{"eventId": start_event_id + i, "subscriptionId": 25, "portalId": 4242,
-             "appId": 1160452, "occurredAt": now, "subscriptionType": "contact.creation",
-             "attemptNumber": 0, "objectId": oid, "changeFlag": "CREATED",
-             "changeSource": "CRM_UI"} for i, oid in enumerate(object_ids)]
+    return [
+        {
+            "eventId": start_event_id + i,
+            "subscriptionId": 25,
+            "portalId": 4242,
+            "appId": 1160452,
+            "occurredAt": now,
+            "subscriptionType": "contact.creation",
+            "attemptNumber": 0,
+            "objectId": oid,
+            "changeFlag": "CREATED",
+            "changeSource": "CRM_UI",
+        }
+        for i, oid in enumerate(object_ids)
+    ]
 
 
 def dumps(events: list[dict[str, Any]]) -> str:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import httpx
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from app.db import Database
 from app.decisions.models import Assignment, Decision
@@ -23,6 +24,7 @@ ACTIVE = [email for email, *_ in REPS if not email.startswith("sarah")]  # Sarah
 
 
 def owners_of(sandbox: SandboxServer, ids: list[str]) -> list[str | None]:
+    """The HubSpot owner id of each contact (None while unowned)."""
     with sandbox.hubspot.lock:
         return [sandbox.hubspot.state.contacts[i].properties.get("hubspot_owner_id") for i in ids]
 
@@ -43,13 +45,16 @@ def test_given_a_signed_batch_from_hubspot_then_every_new_contact_is_owned_in_ro
     wait_for(lambda: all_owned(sandbox, ids), what="12 contacts owned")
 
     emails = owner_emails(sandbox)
-    owners = [emails[o] for o in owners_of(sandbox, ids)]  # type: ignore[index]
+    owners = [emails[str(o)] for o in owners_of(sandbox, ids)]
     assert Counter(owners) == {email: 3 for email in ACTIVE}  # the inactive rep gets none
     # in rotation: each window of 4 consecutive assignments covers the 4 active reps
     with db.transaction() as session:
-        order = list(session.scalars(select(Decision.owner_email).order_by(Decision.id)))
+        order = [
+            str(e)
+            for e in session.scalars(select(col(Decision.owner_email)).order_by(col(Decision.id)))
+        ]
     for start in range(0, 12, 4):
-        assert sorted(order[start:start + 4]) == sorted(ACTIVE)
+        assert sorted(order[start : start + 4]) == sorted(ACTIVE)
     # the decision says why, with the score and the mappings version
     with db.transaction() as session:
         decision = session.scalars(select(Decision)).first()
@@ -74,9 +79,12 @@ def test_given_the_same_batch_delivered_three_times_concurrently_then_one_assign
     stats = sandbox.hubspot.stats()
     assert stats["deliveries"]["requests"] >= 3  # really delivered three times
     with db.transaction() as session:
-        per_record = Counter(session.scalars(select(Assignment.record_key)))
-        creations = session.scalar(select(func.count()).select_from(InboxEvent).where(
-            InboxEvent.event_type == "contact.creation"))
+        per_record = Counter(session.scalars(select(col(Assignment.record_key))))
+        creations = session.scalar(
+            select(func.count())
+            .select_from(InboxEvent)
+            .where(col(InboxEvent.event_type) == "contact.creation")
+        )
         writes = session.scalar(select(func.count()).select_from(OutboxWrite))
     assert len(per_record) == 30 and set(per_record.values()) == {1}
     assert creations == 30 and writes == 30
@@ -101,13 +109,15 @@ def test_given_429_and_5xx_for_a_while_then_every_event_is_retried_and_lands(
     sandbox: SandboxServer, relais: Relais, db: Database
 ) -> None:
     hs = sandbox.hubspot
-    hs.state.faults.extend([
-        Fault(operation="contacts.batch_read", status=429, times=2, retry_after=1),
-        Fault(operation="contacts.batch_read", status=429, times=2),  # no Retry-After
-        Fault(operation="contacts.batch_read", status=503, times=3),
-        Fault(operation="contacts.batch_update", status=500, times=3),
-        Fault(operation="contacts.batch_update", status=429, times=1, retry_after=1),
-    ])
+    hs.state.faults.extend(
+        [
+            Fault(operation="contacts.batch_read", status=429, times=2, retry_after=1),
+            Fault(operation="contacts.batch_read", status=429, times=2),  # no Retry-After
+            Fault(operation="contacts.batch_read", status=503, times=3),
+            Fault(operation="contacts.batch_update", status=500, times=3),
+            Fault(operation="contacts.batch_update", status=429, times=1, retry_after=1),
+        ]
+    )
     connect_webhooks(sandbox, relais)
     ids = hs.create_contacts(make_leads(20))
     wait_for(lambda: all_owned(sandbox, ids), timeout=60, what="owners despite faults")
@@ -125,8 +135,9 @@ def test_given_an_event_that_keeps_failing_then_dead_lettered_and_replay_lands(
     [cid] = hs.create_contacts([{"email": "stuck@acier.fr", "jobtitle": "DRH"}])
     secret = relais.settings.hubspot_client_secret
     assert secret is not None
-    resp = signed_post(http, relais.webhook_url, secret.get_secret_value(),
-                       dumps(creation_events([int(cid)])))
+    resp = signed_post(
+        http, relais.webhook_url, secret.get_secret_value(), dumps(creation_events([int(cid)]))
+    )
     assert resp.status_code == 200
 
     dead = wait_for(lambda: _events(db, Status.DEAD), timeout=30, what="dead letter")
@@ -135,11 +146,15 @@ def test_given_an_event_that_keeps_failing_then_dead_lettered_and_replay_lands(
     assert owners_of(sandbox, [cid]) == [None]
 
     hs.state.faults.clear()
-    from app.cli import cli  # the admin's own command
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(cli, ["dead-letters", "replay", "--inbox", str(dead[0].id)],
-                                env={"RELAIS_DATABASE_URL": relais.settings.database_url})
+    from app.cli import cli  # the admin's own command
+
+    result = CliRunner().invoke(
+        cli,
+        ["dead-letters", "replay", "--inbox", str(dead[0].id)],
+        env={"RELAIS_DATABASE_URL": relais.settings.database_url},
+    )
     assert result.exit_code == 0, result.output
     assert "replayed 1 inbox event" in result.output
     relais.runtime.wakeup.set()
@@ -157,10 +172,10 @@ def test_given_an_owner_write_that_keeps_failing_then_dead_lettered_and_replayed
     wait_for(lambda: _dead_writes(db), timeout=30, what="dead write")
     hs.state.faults.clear()
     with db.transaction() as session:
-        from app.outbox.repository import OutboxRepository
         from app.db import utcnow
+        from app.outbox.repository import OutboxRepository
 
-        OutboxRepository(session).replay([w.id for w in _dead_writes(db)], utcnow())  # type: ignore[misc]
+        OutboxRepository(session).replay([w.id for w in _dead_writes(db) if w.id], utcnow())
     relais.runtime.wakeup.set()
     wait_for(lambda: all_owned(sandbox, [cid]), what="owner after replay")
 
@@ -169,8 +184,9 @@ def test_given_the_daily_quota_is_spent_then_the_queue_stops_and_nothing_is_lost
     sandbox: SandboxServer, relais: Relais, db: Database
 ) -> None:
     hs = sandbox.hubspot
-    hs.state.faults.append(Fault(operation="contacts.batch_read", status=429, times=1,
-                                 policy="DAILY"))
+    hs.state.faults.append(
+        Fault(operation="contacts.batch_read", status=429, times=1, policy="DAILY")
+    )
     connect_webhooks(sandbox, relais)
     ids = hs.create_contacts(make_leads(3))
     wait_for(lambda: _pause(db), what="connector paused")
@@ -179,12 +195,14 @@ def test_given_the_daily_quota_is_spent_then_the_queue_stops_and_nothing_is_lost
     reads = hs.stats()["calls"]["contacts.batch_read"]
     # once resumed (quota reset), everything lands
     with db.transaction() as session:
-        from app.inbox.repository import InboxRepository
         from app.db import utcnow
+        from app.inbox.repository import InboxRepository
 
         InboxRepository(session).resume_connector("hubspot")
         for e in events:
-            session.get(InboxEvent, e.id).available_at = utcnow()  # type: ignore[union-attr]
+            row = session.get(InboxEvent, e.id)
+            assert row is not None
+            row.available_at = utcnow()
     relais.runtime.wakeup.set()
     wait_for(lambda: all_owned(sandbox, ids), what="owners after resume")
     assert hs.stats()["calls"]["contacts.batch_read"] > reads
@@ -199,8 +217,11 @@ def test_our_own_owner_writes_echo_back_and_are_ignored(
     assert sandbox.hubspot.webhooks.wait_idle(10)
     wait_for(lambda: _idle(db), what="inbox drained")
     with db.transaction() as session:
-        echoes = list(session.scalars(select(InboxEvent).where(
-            InboxEvent.event_type == "contact.propertyChange")))
+        echoes = list(
+            session.scalars(
+                select(InboxEvent).where(col(InboxEvent.event_type) == "contact.propertyChange")
+            )
+        )
     assert len(echoes) == 5
     assert all(e.status == Status.IGNORED and "echo" in (e.result or "") for e in echoes)
     assert sandbox.hubspot.stats()["calls"]["contacts.batch_update"] <= 5
@@ -212,10 +233,16 @@ def test_a_rep_changing_the_owner_in_hubspot_after_us_is_not_overridden(
     connect_webhooks(sandbox, relais)
     [cid] = sandbox.hubspot.create_contacts([{"email": "z@tole.fr"}])
     wait_for(lambda: all_owned(sandbox, [cid]), what="owned")
-    other = [o for o in sandbox.hubspot.state.owners if o != owners_of(sandbox, [cid])[0]][0]
+    other = next(o for o in sandbox.hubspot.state.owners if o != owners_of(sandbox, [cid])[0])
     sandbox.hubspot.change_contact(cid, {"hubspot_owner_id": other})
-    wait_for(lambda: len(_decisions(db)) == 1 and _idle(db) and
-             _events(db, Status.DONE, "contact.propertyChange"), what="change processed")
+    wait_for(
+        lambda: (
+            len(_decisions(db)) == 1
+            and _idle(db)
+            and _events(db, Status.DONE, "contact.propertyChange")
+        ),
+        what="change processed",
+    )
     assert owners_of(sandbox, [cid]) == [other]
     done = _events(db, Status.DONE, "contact.propertyChange")
     assert "already_assigned" in (done[0].result or "")
@@ -224,11 +251,12 @@ def test_a_rep_changing_the_owner_in_hubspot_after_us_is_not_overridden(
 
 # -- helpers -------------------------------------------------------------------------------
 
+
 def _events(db: Database, status: str, event_type: str | None = None) -> list[InboxEvent]:
     with db.transaction() as session:
-        query = select(InboxEvent).where(InboxEvent.status == status)
+        query = select(InboxEvent).where(col(InboxEvent.status) == status)
         if event_type:
-            query = query.where(InboxEvent.event_type == event_type)
+            query = query.where(col(InboxEvent.event_type) == event_type)
         return list(session.scalars(query))
 
 
@@ -239,7 +267,9 @@ def _decisions(db: Database) -> list[Decision]:
 
 def _dead_writes(db: Database) -> list[OutboxWrite]:
     with db.transaction() as session:
-        return list(session.scalars(select(OutboxWrite).where(OutboxWrite.status == Status.DEAD)))
+        return list(
+            session.scalars(select(OutboxWrite).where(col(OutboxWrite.status) == Status.DEAD))
+        )
 
 
 def _pause(db: Database) -> bool:
@@ -251,8 +281,14 @@ def _pause(db: Database) -> bool:
 
 def _idle(db: Database) -> bool:
     with db.transaction() as session:
-        busy = session.scalar(select(func.count()).select_from(InboxEvent).where(
-            InboxEvent.status.in_([Status.PENDING, Status.PROCESSING])))  # type: ignore[attr-defined]
-        writes = session.scalar(select(func.count()).select_from(OutboxWrite).where(
-            OutboxWrite.status.in_([Status.PENDING, Status.PROCESSING])))  # type: ignore[attr-defined]
+        busy = session.scalar(
+            select(func.count())
+            .select_from(InboxEvent)
+            .where(col(InboxEvent.status).in_([Status.PENDING, Status.PROCESSING]))
+        )
+        writes = session.scalar(
+            select(func.count())
+            .select_from(OutboxWrite)
+            .where(col(OutboxWrite.status).in_([Status.PENDING, Status.PROCESSING]))
+        )
     return busy == 0 and writes == 0

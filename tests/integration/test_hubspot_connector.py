@@ -12,7 +12,7 @@ from tests.conftest import TOKEN
 
 
 def client(sandbox: SandboxServer, **kw: object) -> HubSpotClient:
-    return HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token=TOKEN, **kw))  # type: ignore[arg-type]
+    return HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token=TOKEN, **kw))
 
 
 def test_reads_250_contacts_in_three_calls_and_reports_missing_ids(
@@ -56,7 +56,8 @@ def test_updates_go_100_per_call(sandbox: SandboxServer) -> None:
     ids = sandbox.hubspot.create_contacts([{"email": f"c{i}@x.fr"} for i in range(201)])
     owner = next(iter(sandbox.hubspot.state.owners))
     result = client(sandbox).update_contacts(
-        [ContactUpdate(i, {"hubspot_owner_id": owner}) for i in ids])
+        [ContactUpdate(i, {"hubspot_owner_id": owner}) for i in ids]
+    )
     assert len(result.updated) == 201
     assert sandbox.hubspot.stats()["calls"]["contacts.batch_update"] == 3
 
@@ -64,8 +65,10 @@ def test_updates_go_100_per_call(sandbox: SandboxServer) -> None:
 def test_retry_after_is_honoured(sandbox: SandboxServer) -> None:
     sandbox.hubspot.state.faults.append(Fault(operation="owners.list", status=429, retry_after=1))
     waits: list[float] = []
-    hub = HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token=TOKEN),  # type: ignore[arg-type]
-                        sleep=waits.append)
+    hub = HubSpotClient(
+        HubSpotSettings(base_url=sandbox.url, access_token=TOKEN),
+        sleep=waits.append,
+    )
     assert len(hub.list_owners()) == 5
     assert waits == [1.0]
 
@@ -73,15 +76,20 @@ def test_retry_after_is_honoured(sandbox: SandboxServer) -> None:
 def test_without_retry_after_a_ten_secondly_429_waits_the_window(sandbox: SandboxServer) -> None:
     sandbox.hubspot.state.faults.append(Fault(operation="owners.list", status=429))
     waits: list[float] = []
-    hub = HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token=TOKEN,  # type: ignore[arg-type]
-                                        max_inline_wait_seconds=30), sleep=waits.append)
+    hub = HubSpotClient(
+        HubSpotSettings(
+            base_url=sandbox.url,
+            access_token=TOKEN,
+            max_inline_wait_seconds=30,
+        ),
+        sleep=waits.append,
+    )
     hub.list_owners()
     assert waits == [10.0]
 
 
 def test_a_long_wait_goes_back_to_the_queue_instead_of_blocking(sandbox: SandboxServer) -> None:
-    sandbox.hubspot.state.faults.append(Fault(operation="owners.list", status=429,
-                                              retry_after=60))
+    sandbox.hubspot.state.faults.append(Fault(operation="owners.list", status=429, retry_after=60))
     with pytest.raises(RetryableError) as err:
         client(sandbox).list_owners()
     assert err.value.retry_after == 60
@@ -91,8 +99,10 @@ def test_a_long_wait_goes_back_to_the_queue_instead_of_blocking(sandbox: Sandbox
 def test_5xx_is_retried_inline_then_handed_to_the_worker(sandbox: SandboxServer) -> None:
     sandbox.hubspot.state.faults.append(Fault(operation="owners.list", status=503, times=5))
     waits: list[float] = []
-    hub = HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token=TOKEN),  # type: ignore[arg-type]
-                        sleep=waits.append)
+    hub = HubSpotClient(
+        HubSpotSettings(base_url=sandbox.url, access_token=TOKEN),
+        sleep=waits.append,
+    )
     with pytest.raises(RetryableError) as err:
         hub.list_owners()
     assert err.value.kind is ErrorKind.RETRY and err.value.status == 503
@@ -109,8 +119,14 @@ def test_the_daily_limit_is_not_retried(sandbox: SandboxServer) -> None:
 def test_the_rolling_window_answers_429_with_hubspots_body(sandbox: SandboxServer) -> None:
     sandbox.hubspot.state.rate_limit_per_10s = 2
     waits: list[float] = []
-    hub = HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token=TOKEN,  # type: ignore[arg-type]
-                                        max_attempts=1), sleep=waits.append)
+    hub = HubSpotClient(
+        HubSpotSettings(
+            base_url=sandbox.url,
+            access_token=TOKEN,
+            max_attempts=1,
+        ),
+        sleep=waits.append,
+    )
     hub.list_owners()
     hub.list_owners()
     with pytest.raises(RetryableError) as err:
@@ -121,7 +137,7 @@ def test_the_rolling_window_answers_429_with_hubspots_body(sandbox: SandboxServe
 def test_a_bad_token_asks_an_admin_to_act_and_says_which_setting(
     sandbox: SandboxServer,
 ) -> None:
-    hub = HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token="wrong"))  # type: ignore[arg-type]
+    hub = HubSpotClient(HubSpotSettings(base_url=sandbox.url, access_token="wrong"))
     with pytest.raises(AdminActionRequired) as err:
         hub.list_owners()
     assert "RELAIS_HUBSPOT_ACCESS_TOKEN" in str(err.value)
@@ -129,7 +145,12 @@ def test_a_bad_token_asks_an_admin_to_act_and_says_which_setting(
 
 
 def test_an_unreachable_hubspot_is_retryable() -> None:
-    hub = HubSpotClient(HubSpotSettings(base_url="http://127.0.0.1:9", access_token="t",  # type: ignore[arg-type]
-                                        max_attempts=1))
+    hub = HubSpotClient(
+        HubSpotSettings(
+            base_url="http://127.0.0.1:9",
+            access_token="t",
+            max_attempts=1,
+        )
+    )
     with pytest.raises(RetryableError):
         hub.list_owners()

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from app.db import Database
 from app.decisions.models import Assignment, Decision
@@ -26,8 +27,9 @@ def test_two_workers_process_a_burst_with_no_event_twice_and_none_missed(
     hs = sandbox.hubspot
     hs.state.latency_ms = 20  # keep both workers busy at the same time
     connect_webhooks(sandbox, relais_no_worker, batch_window_ms=50)
-    workers = [start_worker(relais_no_worker.settings, RELAIS_WORKER_BATCH_SIZE="50")
-               for _ in range(2)]
+    workers = [
+        start_worker(relais_no_worker.settings, RELAIS_WORKER_BATCH_SIZE="50") for _ in range(2)
+    ]
     try:
         ids: list[str] = []
         for chunk in range(0, N, 100):
@@ -40,10 +42,13 @@ def test_two_workers_process_a_burst_with_no_event_twice_and_none_missed(
     assert all(w.returncode == 0 for w in workers), [w.stderr.read() for w in workers if w.stderr]
 
     with db.transaction() as session:
-        events = list(session.scalars(select(InboxEvent).where(
-            InboxEvent.event_type == "contact.creation")))
+        events = list(
+            session.scalars(
+                select(InboxEvent).where(col(InboxEvent.event_type) == "contact.creation")
+            )
+        )
         assignments = session.scalar(select(func.count()).select_from(Assignment))
-        per_record = Counter(session.scalars(select(Decision.record_key)))
+        per_record = Counter(session.scalars(select(col(Decision.record_key))))
     assert len(events) == N
     assert all(e.status == Status.DONE and e.attempts == 1 for e in events)  # none twice
     assert len({e.lease_owner for e in events}) == 2  # both workers took a share
@@ -56,5 +61,14 @@ def test_two_workers_process_a_burst_with_no_event_twice_and_none_missed(
 
 def _done(db: Database) -> int:
     with db.transaction() as session:
-        return int(session.scalar(select(func.count()).select_from(InboxEvent).where(
-            InboxEvent.event_type == "contact.creation", InboxEvent.status == Status.DONE)) or 0)
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(InboxEvent)
+                .where(
+                    col(InboxEvent.event_type) == "contact.creation",
+                    col(InboxEvent.status) == Status.DONE,
+                )
+            )
+            or 0
+        )

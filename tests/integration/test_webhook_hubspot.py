@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -54,7 +54,9 @@ def test_given_a_bad_request_then_it_is_refused_and_nothing_is_stored(
     body = dumps(creation_events([201]))
     now = int(time.time() * 1000)
     if case == "forged":
-        resp = signed_post(http, url, secret, body, signature="K36dawei4A+QBNolUOqo7s91KQDWQ5MXZ/QufNYuk/Y=")
+        resp = signed_post(
+            http, url, secret, body, signature="K36dawei4A+QBNolUOqo7s91KQDWQ5MXZ/QufNYuk/Y="
+        )
     elif case == "missing_signature":
         resp = http.post(url, content=body, headers={"X-HubSpot-Request-Timestamp": str(now)})
     elif case == "missing_timestamp":
@@ -76,12 +78,18 @@ def test_given_a_bad_request_then_it_is_refused_and_nothing_is_stored(
     else:  # chunked upload without Content-Length: the stream itself is bounded
         chunk = b"[" + b" " * 65536
 
-        def stream() -> object:
+        def stream() -> Iterator[bytes]:
             for _ in range(20):
                 yield chunk
 
-        resp = http.post(url, content=stream(), headers={  # type: ignore[arg-type]
-            "X-HubSpot-Signature-v3": "x", "X-HubSpot-Request-Timestamp": str(now)})
+        resp = http.post(
+            url,
+            content=stream(),
+            headers={
+                "X-HubSpot-Signature-v3": "x",
+                "X-HubSpot-Request-Timestamp": str(now),
+            },
+        )
     assert resp.status_code == expected, resp.text
     assert inbox_count(db) == 0
 
@@ -91,8 +99,13 @@ def test_given_a_timestamp_just_inside_the_window_then_accepted(
 ) -> None:
     now = int(time.time() * 1000)
     for ts in (now - 290_000, now + 290_000):
-        resp = signed_post(http, relais_no_worker.webhook_url, secret_of(relais_no_worker),
-                           dumps(creation_events([301 + ts % 7])), timestamp_ms=ts)
+        resp = signed_post(
+            http,
+            relais_no_worker.webhook_url,
+            secret_of(relais_no_worker),
+            dumps(creation_events([301 + ts % 7])),
+            timestamp_ms=ts,
+        )
         assert resp.status_code == 200
 
 
@@ -102,8 +115,9 @@ def test_given_unknown_subscription_types_then_acknowledged_and_recorded_as_igno
     events = creation_events([401, 402])
     events[0]["subscriptionType"] = "deal.creation"
     events[1]["subscriptionType"] = "contact.someFutureThing"
-    resp = signed_post(http, relais_no_worker.webhook_url, secret_of(relais_no_worker),
-                       dumps(events))
+    resp = signed_post(
+        http, relais_no_worker.webhook_url, secret_of(relais_no_worker), dumps(events)
+    )
     assert resp.status_code == 200
     assert resp.json()["ignored"] == 2
     assert inbox_count(db, status=Status.IGNORED) == 2
@@ -116,8 +130,9 @@ def test_given_a_proxy_then_the_signature_is_checked_against_the_public_url(
     public = "https://relais.example.com"
     relais = relais_factory(settings.model_copy(update={"public_url": public}), worker=False)
     body = dumps(creation_events([501]))
-    ok = signed_post(http, relais.webhook_url, secret_of(relais), body,
-                     signed_url=f"{public}/webhooks/hubspot")
+    ok = signed_post(
+        http, relais.webhook_url, secret_of(relais), body, signed_url=f"{public}/webhooks/hubspot"
+    )
     assert ok.status_code == 200
     local = signed_post(http, relais.webhook_url, secret_of(relais), body)
     assert local.status_code == 401
@@ -126,8 +141,9 @@ def test_given_a_proxy_then_the_signature_is_checked_against_the_public_url(
 def test_given_no_client_secret_then_the_endpoint_is_disabled_not_open(
     relais_factory: Callable[..., Relais], settings: Settings, http: httpx.Client, db: Database
 ) -> None:
-    relais = relais_factory(settings.model_copy(update={"hubspot_client_secret": None}),
-                            worker=False)
+    relais = relais_factory(
+        settings.model_copy(update={"hubspot_client_secret": None}), worker=False
+    )
     resp = http.post(relais.webhook_url, content=dumps(creation_events([601])))
     assert resp.status_code == 503
     assert "RELAIS_HUBSPOT_CLIENT_SECRET" in resp.json()["detail"]

@@ -6,6 +6,7 @@ import signal
 from collections import Counter
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.db import Database
 from app.decisions.models import Assignment, Decision
@@ -23,16 +24,18 @@ def test_given_a_worker_killed_mid_batch_then_events_are_reclaimed_and_assigned_
 ) -> None:
     hs = sandbox.hubspot
     # The first read hangs long enough for us to kill the worker while it waits on HubSpot.
-    hs.state.faults.append(Fault(operation="contacts.batch_read", status=200,
-                                 latency_ms=10_000))
+    hs.state.faults.append(Fault(operation="contacts.batch_read", status=200, latency_ms=10_000))
     connect_webhooks(sandbox, relais_no_worker, batch_window_ms=100)
     ids = hs.create_contacts(make_leads(10))
     assert hs.webhooks.wait_idle(10)
 
     first = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
     try:
-        wait_for(lambda: hs.stats()["calls"].get("contacts.batch_read"), timeout=30,
-                 what="the first worker to be reading contacts")
+        wait_for(
+            lambda: hs.stats()["calls"].get("contacts.batch_read"),
+            timeout=30,
+            what="the first worker to be reading contacts",
+        )
         claimed = _events(db)
         assert claimed and all(e.status == Status.PROCESSING for e in claimed)
         first.send_signal(signal.SIGKILL)
@@ -43,8 +46,11 @@ def test_given_a_worker_killed_mid_batch_then_events_are_reclaimed_and_assigned_
 
     second = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
     try:
-        wait_for(lambda: all(hs.state.contacts[i].properties.get("hubspot_owner_id")
-                             for i in ids), timeout=30, what="owners after the crash")
+        wait_for(
+            lambda: all(hs.state.contacts[i].properties.get("hubspot_owner_id") for i in ids),
+            timeout=30,
+            what="owners after the crash",
+        )
         wait_for(lambda: all(e.status == Status.DONE for e in _events(db)), what="events done")
     finally:
         stop_worker(second)
@@ -54,12 +60,15 @@ def test_given_a_worker_killed_mid_batch_then_events_are_reclaimed_and_assigned_
     assert {e.attempts for e in events} == {2}  # the killed attempt counts
     with db.transaction() as session:
         assert len(list(session.scalars(select(Assignment)))) == 10
-        per_record = Counter(session.scalars(select(Decision.record_key)))
+        per_record = Counter(session.scalars(select(col(Decision.record_key))))
     assert set(per_record.values()) == {1}
     assert all(c.owner_writes == 1 for c in hs.state.contacts.values())
 
 
 def _events(db: Database) -> list[InboxEvent]:
     with db.transaction() as session:
-        return list(session.scalars(select(InboxEvent).where(
-            InboxEvent.event_type == "contact.creation")))
+        return list(
+            session.scalars(
+                select(InboxEvent).where(col(InboxEvent.event_type) == "contact.creation")
+            )
+        )

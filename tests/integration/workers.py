@@ -16,25 +16,29 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
     token = settings.hubspot_access_token
     assert token is not None
-    env.update({
-        "RELAIS_DATABASE_URL": settings.database_url,
-        "RELAIS_MAPPINGS_DIR": str(settings.mappings_dir),
-        "RELAIS_HUBSPOT_BASE_URL": settings.hubspot_base_url,
-        "RELAIS_HUBSPOT_ACCESS_TOKEN": token.get_secret_value(),
-        "RELAIS_WORKER_POLL_SECONDS": "0.05",
-        "RELAIS_RETRY_BASE_SECONDS": "0.05",
-        "RELAIS_RETRY_MAX_SECONDS": "0.5",
-        "RELAIS_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "RELAIS_DATABASE_URL": settings.database_url,
+            "RELAIS_MAPPINGS_DIR": str(settings.mappings_dir),
+            "RELAIS_HUBSPOT_BASE_URL": settings.hubspot_base_url,
+            "RELAIS_HUBSPOT_ACCESS_TOKEN": token.get_secret_value(),
+            "RELAIS_WORKER_POLL_SECONDS": "0.05",
+            "RELAIS_RETRY_BASE_SECONDS": "0.05",
+            "RELAIS_RETRY_MAX_SECONDS": "0.5",
+            "RELAIS_LOG_LEVEL": "WARNING",
+        }
+    )
     env.update(overrides)
     return env
 
 
 def start_worker(settings: Settings, **overrides: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"], cwd=ROOT,
+        [sys.executable, "-m", "app.cli", "worker"],
+        cwd=ROOT,
         env=worker_env(settings, **overrides),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 

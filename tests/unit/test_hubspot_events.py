@@ -2,9 +2,17 @@ import pytest
 
 from app.inbox.hubspot_events import parse_event
 
-CREATION = {"objectId": 1246978, "changeSource": "IMPORT", "eventId": 3816279480,
-            "subscriptionId": 22, "portalId": 33, "appId": 1160452, "occurredAt": 1462216307945,
-            "subscriptionType": "contact.creation", "attemptNumber": 0}
+CREATION = {
+    "objectId": 1246978,
+    "changeSource": "IMPORT",
+    "eventId": 3816279480,
+    "subscriptionId": 22,
+    "portalId": 33,
+    "appId": 1160452,
+    "occurredAt": 1462216307945,
+    "subscriptionType": "contact.creation",
+    "attemptNumber": 0,
+}
 
 
 def test_legacy_creation_is_routed_with_its_record_and_time() -> None:
@@ -50,9 +58,14 @@ def test_unroutable_events_are_kept_as_ignored_with_a_reason(event: object, reas
 
 
 def test_our_own_owner_write_echoing_back_is_recognised() -> None:
-    echo = {**CREATION, "subscriptionType": "contact.propertyChange",
-            "propertyName": "hubspot_owner_id", "propertyValue": "90000",
-            "changeSource": "INTEGRATION", "sourceId": "1160452"}
+    echo = {
+        **CREATION,
+        "subscriptionType": "contact.propertyChange",
+        "propertyName": "hubspot_owner_id",
+        "propertyValue": "90000",
+        "changeSource": "INTEGRATION",
+        "sourceId": "1160452",
+    }
     assert parse_event(echo).ignored_because == "echo of a Relais write"
     by_a_rep = {**echo, "changeSource": "CRM_UI", "sourceId": "userId:42"}
     assert parse_event(by_a_rep).ignored_because is None

@@ -35,8 +35,9 @@ def test_given_a_vendor_retry_after_longer_than_the_backoff_then_it_wins() -> No
 
 
 @pytest.mark.parametrize(("attempts", "dead"), [(1, False), (4, False), (5, True), (9, True)])
-def test_given_max_attempts_then_exhausted_only_from_that_attempt(attempts: int,
-                                                                  dead: bool) -> None:
+def test_given_max_attempts_then_exhausted_only_from_that_attempt(
+    attempts: int, dead: bool
+) -> None:
     assert RetryPolicy(max_attempts=5).exhausted(attempts) is dead
 
 

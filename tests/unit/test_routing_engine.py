@@ -5,8 +5,9 @@ from app.routing.engine import MemberState, PoolState, pick
 MEMBERS = ["a", "b", "c", "d"]
 
 
-def run(n: int, members: list[str], eligible: set[str], state: PoolState) -> tuple[list[str],
-                                                                                   PoolState]:
+def run(
+    n: int, members: list[str], eligible: set[str], state: PoolState
+) -> tuple[list[str], PoolState]:
     picked = []
     for _ in range(n):
         chosen, state = pick(members, eligible, state)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def rule(op: str, value: object = None, field: LeadField = LeadField.TITLE) -> ScoringRule:
-    return ScoringRule(name="r", field=field, op=op, value=value, points=1)  # type: ignore[arg-type]
+    return ScoringRule(name="r", field=field, op=op, value=value, points=1)
 
 
 @pytest.mark.parametrize(
@@ -43,21 +43,29 @@ def test_operators(op: str, value: object, lead_value: str | None, expected: boo
 
 def test_given_the_shipped_model_when_an_hr_director_of_a_target_firm_then_sales_ready() -> None:
     model = load_mappings(ROOT / "mappings").scoring
-    lead = {LeadField.TITLE: "DRH", LeadField.COMPANY_SIZE: "120",
-            LeadField.INDUSTRY: "CONSTRUCTION", LeadField.COUNTRY: "France",
-            LeadField.PHONE: "+33 1 02 03 04 05"}
+    lead = {
+        LeadField.TITLE: "DRH",
+        LeadField.COMPANY_SIZE: "120",
+        LeadField.INDUSTRY: "CONSTRUCTION",
+        LeadField.COUNTRY: "France",
+        LeadField.PHONE: "+33 1 02 03 04 05",
+    }
     result = score(lead, model)
     assert result.total == 60 + 40 + 50 + 20 + 10
     assert result.sales_ready
-    assert [c.rule for c in result.contributions][0] == "HR director or HR manager"
+    assert next(c.rule for c in result.contributions) == "HR director or HR manager"
 
 
 def test_given_an_intern_of_a_big_firm_then_negative_points_keep_it_cold() -> None:
-    model = Scoring(threshold=150, rules=[
-        ScoringRule(name="intern", field=LeadField.TITLE, op="contains", value="stagiaire",
-                    points=-50),
-        ScoringRule(name="big", field=LeadField.COMPANY_SIZE, op="gt", value=500, points=-60),
-    ])
+    model = Scoring(
+        threshold=150,
+        rules=[
+            ScoringRule(
+                name="intern", field=LeadField.TITLE, op="contains", value="stagiaire", points=-50
+            ),
+            ScoringRule(name="big", field=LeadField.COMPANY_SIZE, op="gt", value=500, points=-60),
+        ],
+    )
     result = score({LeadField.TITLE: "Stagiaire RH", LeadField.COMPANY_SIZE: "2000"}, model)
     assert result.total == -110
     assert not result.sales_ready
