@@ -7,6 +7,7 @@ PostgreSQL is the scale-out path: claims use ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -64,6 +65,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer. Threads of this process queue on this lock instead of on
+        # SQLite's busy handler, whose back-off sleeps (up to 100 ms) would wreck latency.
+        # Other processes (a separate `relais worker`) still wait on the busy timeout.
+        self._write_lock: threading.Lock | None = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -72,7 +79,11 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any error."""
-        with self._sessions() as session, session.begin():
+        if self._write_lock is None:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
     def dispose(self) -> None:
@@ -80,16 +91,24 @@ class Database:
 
 
 def insert_ignoring_conflicts(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], conflict_cols: Sequence[str]
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict_cols: Sequence[str],
+    returning: str | None = None,
 ) -> list[Any]:
-    """INSERT .. ON CONFLICT DO NOTHING; returns the primary keys of the rows really inserted."""
+    """INSERT .. ON CONFLICT DO NOTHING; returns, for the rows really inserted, their primary
+    key (or the ``returning`` column)."""
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
     ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    stmt = ins.values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict_cols))
-    pk = next(iter(table.primary_key.columns))
-    return list(session.execute(stmt.returning(pk)).scalars())
+    stmt = ins.on_conflict_do_nothing(index_elements=list(conflict_cols))
+    pk = table.c[returning] if returning else next(iter(table.primary_key.columns))
+    # executemany with RETURNING: one cached statement, batched by SQLAlchemy's
+    # insertmanyvalues, instead of compiling a new multi-row VALUES for every batch size.
+    result = session.execute(stmt.returning(pk, sort_by_parameter_order=True), list(rows))
+    return [row[0] for row in result.all()]
 
 
 def metadata() -> MetaData:

@@ -43,21 +43,11 @@ class InboxRepository:
 
     def store(self, rows: Sequence[dict[str, Any]]) -> StoreResult:
         """Insert events, silently skipping those already stored (redeliveries, concurrency)."""
-        table = table_of(InboxEvent)
-        inserted = insert_ignoring_conflicts(self.session, table, rows, ["source", "dedupe_key"])
-        new_ids = set(inserted)
-        ignored = 0
-        if new_ids:
-            ignored = (
-                self.session.scalar(
-                    select(func.count()).where(
-                        col(InboxEvent.id).in_(new_ids),
-                        col(InboxEvent.status) == Status.IGNORED,
-                    )
-                )
-                or 0
-            )
-        return StoreResult(len(new_ids), len(rows) - len(new_ids), ignored)
+        statuses = insert_ignoring_conflicts(
+            self.session, table_of(InboxEvent), rows, ["source", "dedupe_key"], "status"
+        )
+        ignored = sum(1 for status in statuses if status == Status.IGNORED)
+        return StoreResult(len(statuses), len(rows) - len(statuses), ignored)
 
     # -- claiming (worker side) -------------------------------------------------------------
 
