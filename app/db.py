@@ -71,6 +71,7 @@ class Database:
         self._write_lock: threading.Lock | None = (
             threading.Lock() if self.engine.dialect.name == "sqlite" else None
         )
+        self._local = threading.local()
 
     @property
     def dialect(self) -> str:
@@ -83,8 +84,16 @@ class Database:
             with self._sessions() as session, session.begin():
                 yield session
             return
-        with self._write_lock, self._sessions() as session, session.begin():
-            yield session
+        if getattr(self._local, "active", False):
+            # The second BEGIN IMMEDIATE would wait forever on the first: fail loudly instead.
+            raise RuntimeError("nested transaction on SQLite: finish the outer one first")
+        with self._write_lock:
+            self._local.active = True
+            try:
+                with self._sessions() as session, session.begin():
+                    yield session
+            finally:
+                self._local.active = False
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -11,12 +11,22 @@ from sqlalchemy import Engine
 
 from alembic import command
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """Where alembic.ini lives: the source checkout, or the working directory of an install
+    (the Docker image copies alembic.ini and alembic/ next to it)."""
+    for candidate in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (candidate / "alembic.ini").is_file():
+            return candidate
+    raise FileNotFoundError(
+        "alembic.ini not found beside the app package nor in the current directory"
+    )
 
 
 def alembic_config(database_url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    root = _project_root()
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "alembic"))
     cfg.attributes["database_url"] = database_url
     cfg.attributes["configure_logger"] = False
     return cfg

@@ -25,9 +25,13 @@ from bench.common import free_port, median, percentile, server_process
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.webhooks import WebhookConfig
 
-REPS = [("claire.martin@paieco.example", "Claire"), ("hugo.bernard@paieco.example", "Hugo"),
-        ("ines.dubois@paieco.example", "Inès"), ("lucas.moreau@paieco.example", "Lucas"),
-        ("sarah.petit@paieco.example", "Sarah")]
+REPS = [
+    ("claire.martin@paieco.example", "Claire"),
+    ("hugo.bernard@paieco.example", "Hugo"),
+    ("ines.dubois@paieco.example", "Inès"),
+    ("lucas.moreau@paieco.example", "Lucas"),
+    ("sarah.petit@paieco.example", "Sarah"),
+]
 
 
 def run(scenario: str, n: int, rate: float, latency_ms: float, tmp: Path) -> dict[str, float]:
@@ -38,13 +42,18 @@ def run(scenario: str, n: int, rate: float, latency_ms: float, tmp: Path) -> dic
         for email, first in REPS:
             sandbox.hubspot.add_owner(email, first)
         port = free_port()
-        env = {"RELAIS_DATABASE_URL": db_url, "RELAIS_HUBSPOT_CLIENT_SECRET": secret,
-               "RELAIS_HUBSPOT_BASE_URL": sandbox.url, "RELAIS_HUBSPOT_ACCESS_TOKEN": "bench-token",
-               "RELAIS_LOG_LEVEL": "WARNING"}
+        env = {
+            "RELAIS_DATABASE_URL": db_url,
+            "RELAIS_HUBSPOT_CLIENT_SECRET": secret,
+            "RELAIS_HUBSPOT_BASE_URL": sandbox.url,
+            "RELAIS_HUBSPOT_ACCESS_TOKEN": "bench-token",
+            "RELAIS_LOG_LEVEL": "WARNING",
+        }
         with server_process(["-m", "app.cli", "serve", "--port", str(port)], env, port) as url:
             sandbox.hubspot.state.latency_ms = latency_ms
             sandbox.hubspot.webhooks.configure(
-                WebhookConfig(target_url=f"{url}/webhooks/hubspot", client_secret=secret))
+                WebhookConfig(target_url=f"{url}/webhooks/hubspot", client_secret=secret)
+            )
             leads = make_leads(n, seed=n)
             if scenario == "burst":
                 sandbox.hubspot.create_contacts(leads)
@@ -61,10 +70,15 @@ def run(scenario: str, n: int, rate: float, latency_ms: float, tmp: Path) -> dic
             stats = sandbox.hubspot.stats()
     lat = [x * 1000 for x in stats["webhook_to_owner_seconds"]]
     calls = stats["calls"]
-    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat),
-            "calls_per_lead": sum(calls.values()) / n, "reads": calls.get("contacts.batch_read", 0),
-            "updates": calls.get("contacts.batch_update", 0),
-            "owners": calls.get("owners.list", 0)}
+    return {
+        "p50": percentile(lat, 50),
+        "p99": percentile(lat, 99),
+        "max": max(lat),
+        "calls_per_lead": sum(calls.values()) / n,
+        "reads": calls.get("contacts.batch_read", 0),
+        "updates": calls.get("contacts.batch_update", 0),
+        "owners": calls.get("owners.list", 0),
+    }
 
 
 def main() -> None:
@@ -82,17 +96,24 @@ def main() -> None:
             b = run("burst", args.burst, 0, args.latency_ms, Path(tmp))
             steady.append(s)
             burst.append(b)
-            print(f"run {i + 1}: steady p50 {s['p50']:.0f} ms p99 {s['p99']:.0f} ms max "
-                  f"{s['max']:.0f} ms ({s['calls_per_lead']:.3f} calls/lead); burst of "
-                  f"{args.burst}: {b['calls_per_lead']:.4f} calls/lead ({b['reads']:.0f} reads, "
-                  f"{b['updates']:.0f} updates, {b['owners']:.0f} owner lists), p50 "
-                  f"{b['p50']:.0f} ms", flush=True)
+            print(
+                f"run {i + 1}: steady p50 {s['p50']:.0f} ms p99 {s['p99']:.0f} ms max "
+                f"{s['max']:.0f} ms ({s['calls_per_lead']:.3f} calls/lead); burst of "
+                f"{args.burst}: {b['calls_per_lead']:.4f} calls/lead ({b['reads']:.0f} reads, "
+                f"{b['updates']:.0f} updates, {b['owners']:.0f} owner lists), p50 "
+                f"{b['p50']:.0f} ms",
+                flush=True,
+            )
     print(f"\nmedian of {args.repeats} runs, sandbox latency {args.latency_ms:g} ms per call:")
-    print(f"  webhook -> owner at {args.rate:g} leads/s: p50 "
-          f"{median([s['p50'] for s in steady]):.0f} ms (target < 300), p99 "
-          f"{median([s['p99'] for s in steady]):.0f} ms (target < 1000)")
-    print(f"  HubSpot API calls per routed lead, burst of {args.burst}: "
-          f"{median([b['calls_per_lead'] for b in burst]):.4f} (target < 0.1)")
+    print(
+        f"  webhook -> owner at {args.rate:g} leads/s: p50 "
+        f"{median([s['p50'] for s in steady]):.0f} ms (target < 300), p99 "
+        f"{median([s['p99'] for s in steady]):.0f} ms (target < 1000)"
+    )
+    print(
+        f"  HubSpot API calls per routed lead, burst of {args.burst}: "
+        f"{median([b['calls_per_lead'] for b in burst]):.4f} (target < 0.1)"
+    )
 
 
 if __name__ == "__main__":

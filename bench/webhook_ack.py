@@ -29,20 +29,33 @@ def make_requests(n: int, secret: str, port: int, events_per_request: int = 10) 
     url = f"http://127.0.0.1:{port}/webhooks/hubspot"
     out = []
     for i in range(n):
-        events = [{"eventId": i * events_per_request + j, "subscriptionId": 25, "portalId": 4242,
-                   "appId": 1160452, "occurredAt": now, "subscriptionType": "contact.creation",
-                   "attemptNumber": 0, "objectId": 10_000_000 + i * events_per_request + j,
-                   "changeFlag": "CREATED", "changeSource": "FORM"}
-                  for j in range(events_per_request)]
+        events = [
+            {
+                "eventId": i * events_per_request + j,
+                "subscriptionId": 25,
+                "portalId": 4242,
+                "appId": 1160452,
+                "occurredAt": now,
+                "subscriptionType": "contact.creation",
+                "attemptNumber": 0,
+                "objectId": 10_000_000 + i * events_per_request + j,
+                "changeFlag": "CREATED",
+                "changeSource": "FORM",
+            }
+            for j in range(events_per_request)
+        ]
         body = json.dumps(events, separators=(",", ":"))
-        headers = {"X-HubSpot-Signature-v3": sign_v3(secret, "POST", url, body, now),
-                   "X-HubSpot-Request-Timestamp": str(now)}
+        headers = {
+            "X-HubSpot-Signature-v3": sign_v3(secret, "POST", url, body, now),
+            "X-HubSpot-Request-Timestamp": str(now),
+        }
         out.append(build_request(port, "/webhooks/hubspot", body.encode(), headers))
     return out
 
 
-async def fixed_rate(port: int, requests: list[bytes], rate: float,
-                     connections: int = 16) -> tuple[list[float], int]:
+async def fixed_rate(
+    port: int, requests: list[bytes], rate: float, connections: int = 16
+) -> tuple[list[float], int]:
     """Send at ``rate`` req/s; returns latencies (ms) from the scheduled time, and errors."""
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -70,8 +83,9 @@ async def fixed_rate(port: int, requests: list[bytes], rate: float,
     return latencies, errors
 
 
-async def max_throughput(port: int, requests: list[bytes], seconds: float,
-                         connections: int = 32) -> float:
+async def max_throughput(
+    port: int, requests: list[bytes], seconds: float, connections: int = 32
+) -> float:
     """Closed loop: as fast as the server answers; returns requests per second."""
     done = 0
     stop_at = time.perf_counter() + seconds
@@ -108,33 +122,59 @@ def main() -> None:
             db_url = f"sqlite:///{Path(tmp) / f'bench-{repeat}.db'}"
             migrations.upgrade(db_url)
             port, bare_port = free_port(), free_port()
-            env = {"RELAIS_DATABASE_URL": db_url, "RELAIS_HUBSPOT_CLIENT_SECRET": secret,
-                   "RELAIS_LOG_LEVEL": "WARNING"}
+            env = {
+                "RELAIS_DATABASE_URL": db_url,
+                "RELAIS_HUBSPOT_CLIENT_SECRET": secret,
+                "RELAIS_LOG_LEVEL": "WARNING",
+            }
             n_rate = int(args.rate * args.seconds)
-            with server_process(["-m", "app.cli", "serve", "--no-worker", "--port", str(port)],
-                                env, port):
+            with server_process(
+                ["-m", "app.cli", "serve", "--no-worker", "--port", str(port)], env, port
+            ):
                 reqs = make_requests(n_rate + 40_000, secret, port)
                 lat, errors = asyncio.run(fixed_rate(port, reqs[:n_rate], args.rate))
                 assert errors == 0, f"{errors} requests were not acknowledged"
                 rps = asyncio.run(max_throughput(port, reqs[n_rate:], args.seconds))
-            with server_process(["-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port),
-                                 "--loop", "uvloop", "--http", "httptools", "--log-level",
-                                 "warning", "--no-access-log"], {}, bare_port):
+            with server_process(
+                [
+                    "-m",
+                    "uvicorn",
+                    "bench.bare_app:app",
+                    "--port",
+                    str(bare_port),
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                {},
+                bare_port,
+            ):
                 bare = asyncio.run(max_throughput(bare_port, reqs[n_rate:], args.seconds))
             results["p50"].append(percentile(lat, 50))
             results["p99"].append(percentile(lat, 99))
             results["relais_rps"].append(rps)
             results["bare_rps"].append(bare)
-            print(f"run {repeat + 1}: at {args.rate:g} req/s p50 {percentile(lat, 50):.2f} ms, "
-                  f"p99 {percentile(lat, 99):.2f} ms; max {rps:.0f} req/s vs bare {bare:.0f} "
-                  f"req/s ({rps / bare:.2f})", flush=True)
+            print(
+                f"run {repeat + 1}: at {args.rate:g} req/s p50 {percentile(lat, 50):.2f} ms, "
+                f"p99 {percentile(lat, 99):.2f} ms; max {rps:.0f} req/s vs bare {bare:.0f} "
+                f"req/s ({rps / bare:.2f})",
+                flush=True,
+            )
     ratio = [r / b for r, b in zip(results["relais_rps"], results["bare_rps"], strict=True)]
     print(f"\nmedian of {args.repeats} runs, 10-event batches, SQLite, loopback:")
-    print(f"  ack latency at {args.rate:g} req/s: p50 {median(results['p50']):.2f} ms, "
-          f"p99 {median(results['p99']):.2f} ms (target p99 < 20 ms)")
-    print(f"  max throughput: {median(results['relais_rps']):.0f} req/s "
-          f"({median(results['relais_rps']) * 10:.0f} events/s); bare FastAPI "
-          f"{median(results['bare_rps']):.0f} req/s; ratio {median(ratio):.2f}")
+    print(
+        f"  ack latency at {args.rate:g} req/s: p50 {median(results['p50']):.2f} ms, "
+        f"p99 {median(results['p99']):.2f} ms (target p99 < 20 ms)"
+    )
+    print(
+        f"  max throughput: {median(results['relais_rps']):.0f} req/s "
+        f"({median(results['relais_rps']) * 10:.0f} events/s); bare FastAPI "
+        f"{median(results['bare_rps']):.0f} req/s; ratio {median(ratio):.2f}"
+    )
 
 
 if __name__ == "__main__":

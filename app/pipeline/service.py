@@ -26,6 +26,7 @@ from app.mappings.fields import HUBSPOT_CONTACT_PROPERTIES, LeadField
 from app.mappings.loader import Mappings, MappingsStore
 from app.outbox.models import OutboxWrite
 from app.outbox.repository import OutboxRepository
+from app.queue import RetryPolicy
 from app.routing import engine as routing
 from app.routing.repository import RotationRepository
 from app.scoring import engine as scoring
@@ -35,6 +36,9 @@ from connectors.hubspot.port import OWNER_PROPERTY, Contact, HubSpotPort
 
 log = structlog.get_logger("relais.pipeline")
 DECISIONS = Counter("relais_decisions_total", "Routing decisions", ["outcome"])
+
+
+NOT_FOUND_ERROR = "contact not found in HubSpot (not readable yet, deleted or merged)"
 
 
 class LeaseLost(Exception):
@@ -81,7 +85,11 @@ class ContactPipeline:
         self.owners = owners
         self.properties = sorted({*HUBSPOT_CONTACT_PROPERTIES.values(), OWNER_PROPERTY})
 
-    def process(self, events: Sequence[ClaimedEvent], worker_id: str) -> dict[str, int]:
+    def process(
+        self, events: Sequence[ClaimedEvent], worker_id: str, policy: RetryPolicy
+    ) -> dict[str, int]:
+        """Decide for every record of the batch; a contact HubSpot cannot find yet is retried
+        alone (it may be a creation not yet readable) and dead-lettered if it never appears."""
         groups = Batch(events).by_record()
         with self.db.transaction() as session:
             already = DecisionRepository(session).assigned(list(groups))
@@ -103,6 +111,7 @@ class ContactPipeline:
             state = before
             already = decisions.assigned(list(groups))  # again, under the pool lock
             results: dict[int, str] = {}
+            missing: list[ClaimedEvent] = []
             now = utcnow()
             for record_key, group in groups.items():
                 event_ids = [e.id for e in group]
@@ -127,11 +136,18 @@ class ContactPipeline:
                     )
                 outcomes[outcome] += 1
                 DECISIONS.labels(outcome).inc()
+                if outcome == Outcome.NOT_FOUND:
+                    missing.extend(group)
+                    continue
                 for e in group:
                     results[e.id] = f"{outcome}: {note}"
             rotation.save(pool.name, before, state)
-            if not InboxRepository(session).complete(events, worker_id, utcnow(), results):
+            inbox = InboxRepository(session)
+            done = [e for e in events if e.id in results]
+            if not inbox.complete(done, worker_id, utcnow(), results):
                 raise LeaseLost()
+            if missing:
+                inbox.fail(missing, worker_id, utcnow(), NOT_FOUND_ERROR, policy)
         return dict(outcomes)
 
     def _decide(
@@ -152,7 +168,7 @@ class ContactPipeline:
     ) -> tuple[str, str, routing.PoolState]:
         decisions, outbox = session_repos
         if contact is None:
-            return Outcome.NOT_FOUND, "contact not found in HubSpot (deleted or merged)", state
+            return Outcome.NOT_FOUND, NOT_FOUND_ERROR, state
         result = scoring.score(lead_from_contact(contact), mappings.scoring)
         details = [{"rule": c.rule, "points": c.points} for c in result.contributions]
         base: dict[str, Any] = {

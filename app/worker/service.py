@@ -78,7 +78,7 @@ class Worker:
 
     def _process(self, events: list[ClaimedEvent]) -> None:
         try:
-            outcomes = self.pipeline.process(events, self.id)
+            outcomes = self.pipeline.process(events, self.id, self.policy)
         except LeaseLost:
             log.warning("worker.lease_lost", worker=self.id, events=len(events))
             return

@@ -171,11 +171,12 @@ def test_given_an_owner_write_that_keeps_failing_then_dead_lettered_and_replayed
     [cid] = hs.create_contacts([{"email": "w@beton.fr"}])
     wait_for(lambda: _dead_writes(db), timeout=30, what="dead write")
     hs.state.faults.clear()
+    dead_ids = [w.id for w in _dead_writes(db) if w.id is not None]
     with db.transaction() as session:
         from app.db import utcnow
         from app.outbox.repository import OutboxRepository
 
-        OutboxRepository(session).replay([w.id for w in _dead_writes(db) if w.id], utcnow())
+        assert OutboxRepository(session).replay(dead_ids, utcnow()) == 1
     relais.runtime.wakeup.set()
     wait_for(lambda: all_owned(sandbox, [cid]), what="owner after replay")
 
@@ -292,3 +293,24 @@ def _idle(db: Database) -> bool:
             .where(col(OutboxWrite.status).in_([Status.PENDING, Status.PROCESSING]))
         )
     return busy == 0 and writes == 0
+
+
+def test_a_contact_hubspot_cannot_find_is_retried_then_dead_lettered_not_dropped(
+    sandbox: SandboxServer, relais: Relais, db: Database, http: httpx.Client
+) -> None:
+    ids = sandbox.hubspot.create_contacts(make_leads(2))
+    secret = relais.settings.hubspot_client_secret
+    assert secret is not None
+    ghost = 99_999_999  # a creation event for a contact HubSpot does not (yet) return
+    resp = signed_post(
+        http,
+        relais.webhook_url,
+        secret.get_secret_value(),
+        dumps(creation_events([int(ids[0]), ghost, int(ids[1])])),
+    )
+    assert resp.status_code == 200
+    wait_for(lambda: all_owned(sandbox, ids), what="the two real contacts owned")
+    dead = wait_for(lambda: _events(db, Status.DEAD), timeout=30, what="ghost dead-lettered")
+    assert [e.record_key for e in dead] == [f"hubspot:contact:{ghost}"]
+    assert dead[0].attempts == relais.settings.retry_max_attempts
+    assert "not found in HubSpot" in (dead[0].last_error or "")

@@ -106,3 +106,17 @@ def test_a_broken_mappings_file_is_refused_with_the_file_and_the_key(
     with pytest.raises(MappingsError) as err:
         load_mappings(tmp_path)
     assert any(message in e for e in err.value.errors), err.value.errors
+
+
+def test_a_nested_sqlite_transaction_fails_loudly_instead_of_hanging(database_url: str) -> None:
+    from app.db import Database
+
+    db = Database(database_url)
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL allows concurrent transactions")
+    with db.transaction(), pytest.raises(RuntimeError, match="nested transaction"):
+        with db.transaction():
+            pass
+    with db.transaction():  # the lock was released
+        pass
+    db.dispose()
