@@ -114,7 +114,7 @@ def test_a_nested_sqlite_transaction_fails_loudly_instead_of_hanging(database_ur
     db = Database(database_url)
     if db.dialect != "sqlite":
         pytest.skip("PostgreSQL allows concurrent transactions")
-    with db.transaction(), pytest.raises(RuntimeError, match="nested transaction"):
+    with db.transaction(), pytest.raises(RuntimeError, match="nested transaction"):  # noqa: SIM117
         with db.transaction():
             pass
     with db.transaction():  # the lock was released
