@@ -26,6 +26,7 @@ cli.add_typer(dead_cli, name="dead-letters")
 
 @cli.callback()
 def _setup() -> None:
+    get_settings.cache_clear()  # each invocation reads the environment afresh
     s = get_settings()
     configure(s.log_level, s.log_json)
 

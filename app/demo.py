@@ -6,7 +6,6 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,8 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
                 names = {}
                 for rep in reps:
                     first, _, last = rep.name.partition(" ")
-                    names[sandbox.hubspot.add_owner(rep.email, first, last).id] = rep.name
+                    label = rep.name if rep.active else f"{rep.name} (inactive)"
+                    names[sandbox.hubspot.add_owner(rep.email, first, last).id] = label
                 sandbox.hubspot.state.latency_ms = latency_ms
                 _configure_webhooks(sandbox, f"{relais.url}/webhooks/hubspot", secret)
                 typer.echo(f"  sandbox HubSpot at {sandbox.url}, Relais at {relais.url}")
@@ -131,8 +131,8 @@ def _report(
         f"(decisions: {', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))})"
     )
     typer.echo("  owners:")
-    for owner_id, count in sorted(per_owner.items(), key=lambda kv: -kv[1]):
-        typer.echo(f"    {names.get(owner_id, owner_id):20s} {count:5d}")
+    for owner_id, name in names.items():
+        typer.echo(f"    {name:28s} {per_owner.get(owner_id, 0):5d}")
     if latencies:
         typer.echo(
             f"  webhook -> owner:     p50 {statistics.median(latencies):.0f} ms, "
@@ -149,6 +149,8 @@ def _report(
         f"  scores:               {ready} of {len(scores)} leads at or above the "
         f"threshold of {threshold} (sales-ready)"
     )
-    deliveries = stats["deliveries"]
-    typer.echo(f"  webhooks delivered:   {deliveries}")
-    typer.echo(f"  owner distribution:   {dict(Counter(per_owner.values()))} (count: reps)")
+    d = stats["deliveries"]
+    typer.echo(
+        f"  webhooks received:    {d['requests']} signed requests carrying {d['events']} events "
+        f"({d['failures']} failed deliveries); the echoes of our own owner writes are ignored"
+    )
