@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db import Database, metadata
 from app.main import create_app
 from app.runtime import Runtime
+from connectors.salesforce import SalesforceSettings
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.server import ThreadedServer
 from connectors.sandbox.webhooks import WebhookConfig
@@ -121,6 +122,7 @@ def sandbox() -> Iterator[SandboxServer]:
     server = SandboxServer(hubspot_token=TOKEN).start()
     for email, first, last in REPS:
         server.hubspot.add_owner(email, first, last)
+        server.salesforce.add_user(email, first, last)
     yield server
     server.stop()
 
@@ -200,3 +202,15 @@ def connect_webhooks(sandbox: SandboxServer, relais: Relais, **kwargs: Any) -> N
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10, trust_env=False) as client:
         yield client
+
+
+def salesforce_settings(sandbox: SandboxServer, **overrides: Any) -> SalesforceSettings:
+    """Connector settings for the sandbox org: client credentials, trusting its CA."""
+    values: dict[str, Any] = {
+        "login_url": sandbox.salesforce_url,
+        "client_id": sandbox.salesforce.state.client_id,
+        "client_secret": sandbox.salesforce.state.client_secret,
+        "ca_bundle": sandbox.ca_path,
+    }
+    values.update(overrides)
+    return SalesforceSettings(**values)

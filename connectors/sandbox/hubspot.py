@@ -197,9 +197,9 @@ class HubSpotSandbox:
             contacts = list(self.state.contacts.values())
             sent_at = self.webhooks.sent_at
             latencies = [
-                c.owner_set_at - sent_at[int(c.id)]
+                c.owner_set_at - sent_at[c.id]
                 for c in contacts
-                if c.owner_set_at is not None and int(c.id) in sent_at
+                if c.owner_set_at is not None and c.id in sent_at
             ]
             per_owner = Counter(
                 c.properties.get(OWNER_PROPERTY)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import trustme
 import uvicorn
 from fastapi import FastAPI
 
 from connectors.sandbox.hubspot import HubSpotSandbox
+from connectors.sandbox.salesforce import SalesforceSandbox
 
 
-def build_app(hubspot: HubSpotSandbox) -> FastAPI:
+def build_app(hubspot: HubSpotSandbox, salesforce: SalesforceSandbox) -> FastAPI:
     app = FastAPI(title="Relais sandbox CRMs", docs_url="/_sandbox/docs", openapi_url=None)
     app.include_router(hubspot.router)
+    app.include_router(salesforce.router)
 
     @app.get("/_sandbox/healthz")
     async def healthz() -> dict[str, str]:
@@ -25,32 +30,74 @@ def build_app(hubspot: HubSpotSandbox) -> FastAPI:
 
 
 class SandboxServer:
-    """The sandbox on ``http://127.0.0.1:<port>``; ``port=0`` picks a free one."""
+    """The sandbox: HubSpot and the control API on ``http://127.0.0.1:<port>``, Salesforce on
+    ``https://127.0.0.1:<tls_port>`` with a certificate authority generated at start (the
+    connector must be told to trust ``ca_path``; nothing turns verification off).
+    Port 0 picks a free port."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, hubspot_token: str = "sandbox-token"
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_port: int = 0,
+        hubspot_token: str = "sandbox-token",
     ) -> None:
         self.hubspot = HubSpotSandbox(access_token=hubspot_token)
-        self.app = build_app(self.hubspot)
-        self._http = ThreadedServer(self.app, host=host, port=port, lifespan="off")
+        self.salesforce = SalesforceSandbox()
+        self.app = build_app(self.hubspot, self.salesforce)
+        self._tmp = tempfile.TemporaryDirectory(prefix="relais-sandbox-tls-")
+        ca = trustme.CA(organization_name="Relais sandbox CA")
+        server_pem = Path(self._tmp.name) / "server.pem"
+        ca.issue_cert(host, "localhost").private_key_and_cert_chain_pem.write_to_path(
+            str(server_pem)
+        )
+        self.ca_path = Path(self._tmp.name) / "sandbox-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        # A fake CRM need not wait for its clients' idle keep-alive connections to close.
+        self._http = ThreadedServer(
+            self.app, host=host, port=port, lifespan="off", graceful_seconds=0
+        )
+        self._https = ThreadedServer(
+            self.app,
+            host=host,
+            port=tls_port,
+            lifespan="off",
+            ssl_pem=server_pem,
+            graceful_seconds=0,
+        )
+        self.salesforce.instance_url = self.salesforce_url
 
     @property
     def url(self) -> str:
         return self._http.url
 
+    @property
+    def salesforce_url(self) -> str:
+        return f"https://{self._https.host}:{self._https.port}"
+
     def start(self) -> SandboxServer:
         self._http.start()
+        self._https.start()
         return self
 
     def serve_forever(self) -> None:
+        self._https.start()
         try:
             self._http._server.run(sockets=[self._http._sock])
         finally:
-            self.hubspot.webhooks.close()
+            self._https.stop()
+            self.close()
+
+    def close(self) -> None:
+        self.hubspot.webhooks.close()
+        self.salesforce.notifications.close()
+        self._tmp.cleanup()
 
     def stop(self) -> None:
         self._http.stop()
-        self.hubspot.webhooks.close()
+        self._https.stop()
+        self.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -63,7 +110,14 @@ class ThreadedServer:
     """Any ASGI app on a free loopback port in a daemon thread (tests, demo, benchmarks)."""
 
     def __init__(
-        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, lifespan: str = "on"
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: str = "on",
+        ssl_pem: Path | None = None,
+        graceful_seconds: int = 2,
     ) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -74,8 +128,10 @@ class ThreadedServer:
             log_level="warning",
             access_log=False,
             lifespan=lifespan,  # type: ignore[arg-type]
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=graceful_seconds,
             http="httptools",
+            ssl_certfile=str(ssl_pem) if ssl_pem else None,
+            ssl_keyfile=str(ssl_pem) if ssl_pem else None,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

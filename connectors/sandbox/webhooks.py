@@ -1,5 +1,5 @@
-"""The sandbox playing HubSpot's webhook sender: batches of up to 100 events, signed v3,
-at most 10 requests in flight, retried on any failure like HubSpot does (faster)."""
+"""The sandbox playing a CRM's webhook sender: events batched, signed or wrapped as the CRM
+does, at most 10 requests in flight, retried on any failure like the CRMs do (faster)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,6 @@ import structlog
 from hubspot.utils.signature import Signature
 
 log = structlog.get_logger("relais.sandbox.webhooks")
-MAX_EVENTS_PER_REQUEST = 100
 MAX_CONCURRENT_REQUESTS = 10
 
 
@@ -32,6 +32,8 @@ def sign_v3(secret: str, method: str, uri: str, body: str, timestamp_ms: int) ->
 
 @dataclass
 class WebhookConfig:
+    """Where HubSpot-style webhooks go and how."""
+
     target_url: str
     client_secret: str
     portal_id: int = 4242
@@ -40,6 +42,7 @@ class WebhookConfig:
     duplicates: int = 1  # >1: each batch is delivered that many times, concurrently
     retry_delays: list[float] = field(default_factory=lambda: [0.2, 0.5, 1, 2, 4, 8, 16, 32, 60])
     timeout_seconds: float = 5.0  # HubSpot gives up on a delivery after 5 seconds
+    max_batch: int = 100
 
 
 @dataclass
@@ -51,23 +54,40 @@ class DeliveryStats:
     given_up: int = 0
 
 
-class WebhookSender:
-    """Collects events and delivers them in signed batches from a background thread."""
+@dataclass(frozen=True)
+class Rendered:
+    body: str
+    headers: dict[str, str]
 
-    def __init__(self) -> None:
-        self.config: WebhookConfig | None = None
+
+class BatchSender:
+    """Collects events and delivers them in batches from a background thread.
+
+    ``render`` turns a batch into a request body and headers; ``accepted`` says whether the
+    answer acknowledges it; ``record_of`` names the record an event concerns (for timings).
+    """
+
+    def __init__(
+        self,
+        render: Callable[[Any, list[dict[str, Any]]], Rendered],
+        accepted: Callable[[httpx.Response], bool],
+        record_of: Callable[[dict[str, Any]], str],
+        name: str,
+    ) -> None:
+        self.config: Any = None
         self.stats = DeliveryStats()
+        self._render, self._accepted, self._record_of = render, accepted, record_of
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._pool = ThreadPoolExecutor(MAX_CONCURRENT_REQUESTS, thread_name_prefix="hs-webhook")
+        self._pool = ThreadPoolExecutor(MAX_CONCURRENT_REQUESTS, thread_name_prefix=name)
         self._http = httpx.Client(timeout=5.0, trust_env=False)
         self._lock = threading.Lock()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
-        self._thread = threading.Thread(target=self._run, name="hs-webhook-batcher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{name}-batcher", daemon=True)
         self._thread.start()
-        self.sent_at: dict[int, float] = {}  # objectId -> first delivery attempt (epoch s)
+        self.sent_at: dict[str, float] = {}  # record -> first delivery attempt (epoch s)
 
-    def configure(self, config: WebhookConfig | None) -> None:
+    def configure(self, config: Any) -> None:
         self.config = config
 
     def emit(self, event: dict[str, Any]) -> None:
@@ -95,8 +115,9 @@ class WebhookSender:
             batch = [first]
             config = self.config
             window = (config.batch_window_ms if config else 0) / 1000
+            limit = config.max_batch if config else 100
             deadline = time.monotonic() + window
-            while len(batch) < MAX_EVENTS_PER_REQUEST:
+            while len(batch) < limit:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -116,12 +137,14 @@ class WebhookSender:
             if config is None:
                 return
             now = time.time()
-            for e in events:
-                self.sent_at.setdefault(int(e["objectId"]), now)
+            with self._lock:
+                for e in events:
+                    self.sent_at.setdefault(self._record_of(e), now)
             for attempt in range(len(config.retry_delays) + 1):
                 for e in events:
-                    e["attemptNumber"] = attempt
-                copies = max(1, config.duplicates)
+                    if "attemptNumber" in e:
+                        e["attemptNumber"] = attempt
+                copies = max(1, getattr(config, "duplicates", 1))
                 if copies == 1:
                     ok = self._deliver_once(config, events)
                 else:
@@ -133,16 +156,49 @@ class WebhookSender:
                     return
                 if attempt < len(config.retry_delays):
                     time.sleep(config.retry_delays[attempt])
-            self.stats.given_up += 1
+            with self._lock:
+                self.stats.given_up += 1
+        except Exception:
+            log.exception("sandbox.delivery_crashed")
         finally:
             with self._idle:
                 self._in_flight -= len(events)
                 self._idle.notify_all()
 
-    def _deliver_once(self, config: WebhookConfig, events: list[dict[str, Any]]) -> bool:
-        body = json.dumps(events, separators=(",", ":"))
-        ts = int(time.time() * 1000)
-        headers = {
+    def _deliver_once(self, config: Any, events: list[dict[str, Any]]) -> bool:
+        rendered = self._render(config, events)
+        with self._lock:
+            self.stats.requests += 1
+        try:
+            resp = self._http.post(
+                config.target_url,
+                content=rendered.body.encode(),
+                headers=rendered.headers,
+                timeout=config.timeout_seconds,
+            )
+        except httpx.HTTPError as exc:
+            with self._lock:
+                self.stats.failures += 1
+                self.stats.statuses[type(exc).__name__] += 1
+            return False
+        ok = self._accepted(resp)
+        with self._lock:
+            self.stats.statuses[str(resp.status_code)] += 1
+            if ok:
+                self.stats.events += len(events)
+            else:
+                self.stats.failures += 1
+        if not ok:
+            log.info("sandbox.webhook_refused", status=resp.status_code, body=resp.text[:200])
+        return ok
+
+
+def _render_hubspot(config: WebhookConfig, events: list[dict[str, Any]]) -> Rendered:
+    body = json.dumps(events, separators=(",", ":"))
+    ts = int(time.time() * 1000)
+    return Rendered(
+        body,
+        {
             "Content-Type": "application/json",
             "User-Agent": "HubSpot Connect 2.0 (http://dev.hubspot.com/) - Relais sandbox",
             "X-HubSpot-Signature-v3": sign_v3(
@@ -150,20 +206,17 @@ class WebhookSender:
             ),
             "X-HubSpot-Request-Timestamp": str(ts),
             "X-HubSpot-Timeout-Millis": str(int(config.timeout_seconds * 1000)),
-        }
-        self.stats.requests += 1
-        try:
-            resp = self._http.post(
-                config.target_url, content=body, headers=headers, timeout=config.timeout_seconds
-            )
-        except httpx.HTTPError as exc:
-            self.stats.failures += 1
-            self.stats.statuses[type(exc).__name__] += 1
-            return False
-        self.stats.statuses[str(resp.status_code)] += 1
-        if 200 <= resp.status_code < 300:
-            self.stats.events += len(events)
-            return True
-        self.stats.failures += 1
-        log.info("sandbox.webhook_refused", status=resp.status_code, body=resp.text[:200])
-        return False
+        },
+    )
+
+
+class WebhookSender(BatchSender):
+    """HubSpot's webhooks: JSON arrays of up to 100 events, signed v3; any 2xx acknowledges."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _render_hubspot,
+            lambda resp: 200 <= resp.status_code < 300,
+            lambda e: str(e["objectId"]),
+            "hs-webhook",
+        )

@@ -1,0 +1,424 @@
+"""Salesforce connector on simple-salesforce, with our own auth, retries and classification.
+
+simple-salesforce builds ``https://`` URLs from the instance host, has no timeout and no retry
+(except a re-login it can only do when it holds a password), and has no sObject Collections
+wrapper. So: we obtain the OAuth token ourselves from a configurable login URL, hand it
+``session_id`` + ``instance_url`` and a ``requests.Session`` that trusts the configured CA
+(``trust_env`` off: REQUESTS_CA_BUNDLE would otherwise override ``verify``), pass a timeout on
+every call, renew an expired session once and replay, and call ``composite/sobjects`` through
+``restful``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import jwt
+import requests
+import structlog
+from prometheus_client import Gauge
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from connectors.errors import (
+    AdminActionRequired,
+    CrmError,
+    IntegrationBug,
+    QuotaExhausted,
+    RetryableError,
+)
+from connectors.hubspot.port import UpdateFailure
+from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
+from connectors.salesforce.port import (
+    COLLECTION_LIMIT,
+    QUERY_IDS_PER_CALL,
+    OwnerUpdate,
+    SalesforceSettings,
+    SfQueue,
+    SfRecord,
+    SfUpdateResult,
+    SfUser,
+)
+from connectors.salesforce_ids import to18
+
+log = structlog.get_logger("relais.salesforce")
+T = TypeVar("T")
+API_USAGE = Gauge(
+    "relais_salesforce_api_usage", "Salesforce API requests used / allocated", ["kind"]
+)
+LOCKED = "UNABLE_TO_LOCK_ROW"
+# Per-record errors an admin must fix (data, validation rules, owners); retrying cannot help.
+ADMIN_RECORD_ERRORS = {
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+    "INVALID_CROSS_REFERENCE_KEY",
+    "INACTIVE_OWNER_OR_USER",
+    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+    "INSUFFICIENT_ACCESS_OR_READONLY",
+    "FIELD_INTEGRITY_EXCEPTION",
+    "ENTITY_IS_DELETED",
+    "REQUIRED_FIELD_MISSING",
+    "CANNOT_EXECUTE_FLOW_TRIGGER",
+}
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def soql_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _errors(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, bytes | str):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            return []
+    if isinstance(content, dict):
+        content = [content]
+    return [e for e in content if isinstance(e, dict)] if isinstance(content, list) else []
+
+
+def classify(status: int, content: Any) -> CrmError:
+    """Turn a Salesforce error answer into the error the worker knows how to handle."""
+    errors = _errors(content)
+    code = str(errors[0].get("errorCode")) if errors else None
+    message = str(errors[0].get("message")) if errors else f"Salesforce answered HTTP {status}"
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        if "TotalRequests" in message:
+            # The org's rolling 24-hour allocation: stop calling, alert an admin.
+            return QuotaExhausted(message, status=status, category=code)
+        # Too many concurrent long requests: back off and come back.
+        return RetryableError(message, status=status, category=code, retry_after=5.0)
+    if status >= 500 or code in ("SERVER_UNAVAILABLE", LOCKED):
+        return RetryableError(message, status=status, category=code)
+    if status in (401, 403):
+        return AdminActionRequired(
+            f"Salesforce refused access ({code}: {message}). Check the connected app, the "
+            "integration user's permissions and RELAIS_SALESFORCE_* credentials.",
+            status=status,
+            category=code,
+        )
+    if code in ("INVALID_FIELD", "INVALID_TYPE", "INVALID_FIELD_FOR_INSERT_UPDATE"):
+        return AdminActionRequired(f"{code}: {message}", status=status, category=code)
+    return IntegrationBug(f"{code}: {message}", status=status, category=code)
+
+
+class SalesforceClient:
+    """The Salesforce port on simple-salesforce. Thread-safe: one session, re-login locked."""
+
+    name = "salesforce"
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._session = requests.Session()
+        self._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override verify
+        self._session.verify = str(settings.ca_bundle) if settings.ca_bundle else True
+        self._lock = threading.Lock()
+        self._sf: Salesforce | None = None
+        self._usage: tuple[int, int] | None = None
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def _token_request(self) -> dict[str, str]:
+        s = self.settings
+        secret = s.client_secret.get_secret_value() if s.client_secret else None
+        if s.auth == "client_credentials":
+            return {
+                "grant_type": "client_credentials",
+                "client_id": s.client_id,
+                "client_secret": secret or "",
+            }
+        if s.auth == "password":
+            token = s.security_token.get_secret_value() if s.security_token else ""
+            password = (s.password.get_secret_value() if s.password else "") + token
+            return {
+                "grant_type": "password",
+                "client_id": s.client_id,
+                "client_secret": secret or "",
+                "username": s.username or "",
+                "password": password,
+            }
+        if s.private_key is None or not s.username:
+            raise AdminActionRequired(
+                "the JWT bearer flow needs RELAIS_SALESFORCE_USERNAME and "
+                "RELAIS_SALESFORCE_PRIVATE_KEY"
+            )
+        assertion = jwt.encode(
+            {
+                "iss": s.client_id,
+                "sub": s.username,
+                "aud": s.login_url.rstrip("/"),
+                "exp": int(time.time()) + 180,
+            },
+            s.private_key.get_secret_value(),
+            algorithm="RS256",
+        )
+        return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+
+    def _login(self) -> Salesforce:
+        url = self.settings.login_url.rstrip("/") + "/services/oauth2/token"
+        started = time.perf_counter()
+        try:
+            resp = self._session.post(
+                url, data=self._token_request(), timeout=self.settings.timeout_seconds
+            )
+        except requests.exceptions.SSLError as exc:
+            raise self._tls_error(exc) from exc
+        except requests.RequestException as exc:
+            raise RetryableError(f"Salesforce login unreachable: {type(exc).__name__}") from exc
+        finally:
+            CRM_CALL_SECONDS.labels(self.name, "oauth.token").observe(time.perf_counter() - started)
+        CRM_CALLS.labels(self.name, "oauth.token", str(resp.status_code)).inc()
+        if resp.status_code >= 500:
+            raise RetryableError(
+                f"Salesforce login answered HTTP {resp.status_code}", status=resp.status_code
+            )
+        body = resp.json() if resp.content else {}
+        if resp.status_code != 200 or "access_token" not in body:
+            raise AdminActionRequired(
+                f"Salesforce login failed ({body.get('error')}: "
+                f"{body.get('error_description')}); check RELAIS_SALESFORCE_AUTH, CLIENT_ID and "
+                "the matching secret or key",
+                status=resp.status_code,
+                category=str(body.get("error")),
+            )
+        log.info("salesforce.logged_in", instance=body["instance_url"])
+        return Salesforce(
+            session_id=body["access_token"],
+            instance_url=body["instance_url"],
+            session=self._session,
+            version=self.settings.api_version,
+        )
+
+    def _tls_error(self, exc: Exception) -> AdminActionRequired:
+        return AdminActionRequired(
+            f"Salesforce's TLS certificate is not trusted ({type(exc).__name__}); set "
+            "RELAIS_SALESFORCE_CA_BUNDLE to the certificate authority to trust"
+        )
+
+    def _client(self, renew: bool = False) -> Salesforce:
+        with self._lock:
+            if self._sf is None or renew:
+                self._sf = self._login()
+            return self._sf
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _once(self, operation: str, fn: Callable[[Salesforce], T]) -> T:
+        """One call; an expired session is renewed once and the call replayed."""
+        for renewed in (False, True):
+            sf = self._client(renew=renewed)
+            started = time.perf_counter()
+            try:
+                result = fn(sf)
+            except SalesforceExpiredSession as exc:
+                CRM_CALLS.labels(self.name, operation, "401").inc()
+                if renewed:
+                    raise classify(401, exc.content) from exc
+                log.info("salesforce.session_expired_renewing", operation=operation)
+                continue
+            except SalesforceError as exc:
+                CRM_CALLS.labels(self.name, operation, str(exc.status)).inc()
+                raise classify(exc.status, exc.content) from exc
+            except requests.exceptions.SSLError as exc:
+                raise self._tls_error(exc) from exc
+            except requests.RequestException as exc:
+                CRM_CALLS.labels(self.name, operation, "network").inc()
+                raise RetryableError(
+                    f"Salesforce unreachable: {type(exc).__name__}: {exc}"
+                ) from exc
+            finally:
+                CRM_CALL_SECONDS.labels(self.name, operation).observe(time.perf_counter() - started)
+            CRM_CALLS.labels(self.name, operation, "200").inc()
+            self._read_usage(sf)
+            return result
+        raise AssertionError("unreachable")
+
+    def _call(self, operation: str, fn: Callable[[Salesforce], T]) -> T:
+        settings = self.settings
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetryableError) and exc.retry_after is not None:
+                return min(exc.retry_after, 5.0)
+            return float(min(0.25 * 2 ** (state.attempt_number - 1), 2.0))
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetryableError),
+            stop=lambda state: state.attempt_number >= settings.max_attempts,
+            wait=wait,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda s: log.warning(
+                "salesforce.retry",
+                operation=operation,
+                attempt=s.attempt_number,
+                error=str(s.outcome.exception()) if s.outcome else None,
+            ),
+        )
+        result: T = retrying(self._once, operation, fn)
+        return result
+
+    def _read_usage(self, sf: Salesforce) -> None:
+        usage = sf.api_usage.get("api-usage")
+        if usage is not None:
+            self._usage = (int(usage.used), int(usage.total))
+            API_USAGE.labels("used").set(usage.used)
+            API_USAGE.labels("allocated").set(usage.total)
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        return self._usage
+
+    # -- the port ---------------------------------------------------------------------------
+
+    def _query(self, soql: str) -> list[dict[str, Any]]:
+        timeout = self.settings.timeout_seconds
+        result = self._call("query", lambda sf: sf.query_all(soql, timeout=timeout))
+        return list(result.get("records", []))
+
+    @staticmethod
+    def _record(sobject: str, row: dict[str, Any]) -> SfRecord:
+        fields = {k: v for k, v in row.items() if k != "attributes"}
+        return SfRecord(id=to18(str(row["Id"])), sobject=sobject, fields=fields)
+
+    def read_records(
+        self, sobject: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, SfRecord]:
+        wanted = list(dict.fromkeys(to18(i) for i in ids))
+        columns = ", ".join(dict.fromkeys(["Id", *fields]))
+        found: dict[str, SfRecord] = {}
+        for chunk in chunks(wanted, QUERY_IDS_PER_CALL):
+            soql = (
+                # values go through soql_quote; names come from our code, not from input
+                f"SELECT {columns} FROM {sobject} WHERE Id IN "  # noqa: S608
+                f"({', '.join(soql_quote(i) for i in chunk)})"
+            )
+            for row in self._query(soql):
+                rec = self._record(sobject, row)
+                found[rec.id] = rec
+        return found
+
+    def find_by_email(
+        self, sobject: str, emails: Sequence[str], fields: Sequence[str]
+    ) -> list[SfRecord]:
+        columns = ", ".join(dict.fromkeys(["Id", "Email", "CreatedDate", *fields]))
+        unique = list(dict.fromkeys(e.lower() for e in emails if e))
+        out: list[SfRecord] = []
+        converted = " AND IsConverted = false" if sobject == "Lead" else ""
+        for chunk in chunks(unique, QUERY_IDS_PER_CALL):
+            soql = (
+                f"SELECT {columns} FROM {sobject} WHERE Email IN "  # noqa: S608
+                f"({', '.join(soql_quote(e) for e in chunk)}){converted} "
+                "ORDER BY CreatedDate, Id"
+            )
+            out.extend(self._record(sobject, row) for row in self._query(soql))
+        return out
+
+    def list_users(self) -> list[SfUser]:
+        rows = self._query("SELECT Id, Email, IsActive FROM User WHERE IsActive = true")
+        return [
+            SfUser(to18(r["Id"]), str(r.get("Email") or "").lower(), bool(r["IsActive"]))
+            for r in rows
+            if r.get("Email")
+        ]
+
+    def list_queues(self) -> list[SfQueue]:
+        rows = self._query("SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue'")
+        return [SfQueue(to18(r["Id"]), str(r["Name"]), str(r["DeveloperName"])) for r in rows]
+
+    def _collection(self, updates: Sequence[OwnerUpdate]) -> list[dict[str, Any]]:
+        body = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": u.sobject}, "id": u.id, "OwnerId": u.owner_id}
+                for u in updates
+            ],
+        }
+        timeout = self.settings.timeout_seconds
+        result = self._call(
+            "composite.sobjects.update",
+            lambda sf: sf.restful(
+                "composite/sobjects",
+                method="PATCH",
+                json=body,
+                timeout=timeout,
+                # Without it the org's Lead assignment rules may overwrite the owner we set.
+                headers={"Sforce-Auto-Assign": "FALSE"},
+            ),
+        )
+        return list(result or [])
+
+    def update_owners(self, updates: Sequence[OwnerUpdate]) -> SfUpdateResult:
+        result = SfUpdateResult()
+        locked: list[OwnerUpdate] = []
+        for chunk in chunks(list(updates), COLLECTION_LIMIT):
+            for update, outcome in zip(chunk, self._collection(chunk), strict=False):
+                self._settle(update, outcome, result, locked)
+        for update in locked:
+            self._retry_locked(update, result)
+        return result
+
+    def _settle(
+        self,
+        update: OwnerUpdate,
+        outcome: dict[str, Any],
+        result: SfUpdateResult,
+        locked: list[OwnerUpdate],
+    ) -> None:
+        # Each record's result sits inside the HTTP 200: inspect every one.
+        if outcome.get("success"):
+            result.updated.append(update.id)
+            return
+        errors = outcome.get("errors") or [{}]
+        code = str(errors[0].get("statusCode"))
+        if code == LOCKED:
+            locked.append(update)
+            return
+        fields = ", ".join(errors[0].get("fields") or []) or "(no field)"
+        result.failed.append(
+            UpdateFailure(
+                update.id,
+                f"{code} on {update.sobject} {update.id}, field {fields}: "
+                f"{errors[0].get('message')}",
+                code,
+            )
+        )
+
+    def _retry_locked(self, update: OwnerUpdate, result: SfUpdateResult) -> None:
+        """A locked record is retried alone, with jittered back-off."""
+        for attempt in range(self.settings.lock_retries):
+            base = self.settings.lock_backoff_seconds * 2**attempt
+            self._sleep(self._rng.uniform(base / 2, base))
+            [outcome] = self._collection([update]) or [{}]
+            again: list[OwnerUpdate] = []
+            self._settle(update, outcome, result, again)
+            if not again:
+                return
+        result.failed.append(
+            UpdateFailure(
+                update.id,
+                f"{LOCKED}: record still locked after {self.settings.lock_retries} tries",
+                LOCKED,
+            )
+        )
+
+    def close(self) -> None:
+        self._session.close()
