@@ -79,6 +79,7 @@ def parse_event(event: Any) -> ParsedEvent:
     if (
         action == "propertyChange"
         and event.get("changeSource") == "INTEGRATION"
+        and event.get("appId") is not None
         and str(event.get("sourceId")) == str(event.get("appId"))
         and event.get("propertyName") in WRITTEN_BY_RELAIS
     ):

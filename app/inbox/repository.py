@@ -35,6 +35,12 @@ class ClaimedEvent:
     payload: dict[str, Any]
 
 
+LEASE_EXPIRED_ERROR = (
+    "the lease expired on the last attempt: the worker died or hung while processing this "
+    "event every time (see the worker logs), so it is not taken again"
+)
+
+
 class InboxRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -43,8 +49,11 @@ class InboxRepository:
 
     def store(self, rows: Sequence[dict[str, Any]]) -> StoreResult:
         """Insert events, silently skipping those already stored (redeliveries, concurrency)."""
+        # One key order for every transaction: two deliveries of overlapping events in
+        # different orders cannot deadlock on PostgreSQL.
+        ordered = sorted(rows, key=lambda r: str(r["dedupe_key"]))
         statuses = insert_ignoring_conflicts(
-            self.session, table_of(InboxEvent), rows, ["source", "dedupe_key"], "status"
+            self.session, table_of(InboxEvent), ordered, ["source", "dedupe_key"], "status"
         )
         ignored = sum(1 for status in statuses if status == Status.IGNORED)
         return StoreResult(len(statuses), len(rows) - len(statuses), ignored)
@@ -59,15 +68,38 @@ class InboxRepository:
         )
 
     def claim(
-        self, worker_id: str, now: datetime, lease: timedelta, limit: int
+        self, worker_id: str, now: datetime, lease: timedelta, limit: int, max_attempts: int
     ) -> list[ClaimedEvent]:
         """Lease up to ``limit`` due events, never two workers on the same record.
 
         A record is taken by upserting its row in ``record_leases`` only where the previous
-        lease has expired; events of records another worker holds stay where they are.
-        Claiming counts an attempt, so an event that kills its worker still dead-letters.
+        lease has expired; events of records another worker holds are not even candidates.
+        Claiming counts an attempt, and an event whose lease expired on its last attempt (its
+        worker died or hung every time) is dead-lettered here instead of being taken again.
         """
         E = InboxEvent
+        self.session.execute(
+            update(E)
+            .where(
+                col(E.status) == Status.PROCESSING,
+                col(E.leased_until) < now,
+                col(E.attempts) >= max_attempts,
+            )
+            .values(
+                status=Status.DEAD,
+                finished_at=now,
+                leased_until=None,
+                last_error=LEASE_EXPIRED_ERROR,
+            )
+        )
+        live_lease = (
+            select(RecordLease.record_key)  # type: ignore[call-overload]
+            .where(
+                col(RecordLease.record_key) == col(E.record_key),
+                col(RecordLease.leased_until) >= now,
+            )
+            .exists()
+        )
         due = or_(
             and_(col(E.status) == Status.PENDING, col(E.available_at) <= now),
             and_(col(E.status) == Status.PROCESSING, col(E.leased_until) < now),
@@ -75,7 +107,7 @@ class InboxRepository:
         paused = self.paused_sources(now)
         query = (
             select(col(E.id), col(E.record_key))
-            .where(due, col(E.record_key).is_not(None))
+            .where(due, col(E.record_key).is_not(None), ~live_lease)
             .order_by(col(E.available_at), col(E.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -170,7 +202,18 @@ class InboxRepository:
                 )
             )
             ok = ok and rowcount(res) == 1
-        self._release((e.record_key for e in events), worker_id)
+        keys = sorted({e.record_key for e in events})
+        if keys:
+            held = self.session.scalar(
+                select(func.count())
+                .select_from(RecordLease)
+                .where(
+                    col(RecordLease.record_key).in_(keys),
+                    col(RecordLease.lease_owner) == worker_id,
+                )
+            )
+            ok = ok and held == len(keys)
+        self._release(keys, worker_id)
         return ok
 
     def fail(

@@ -40,9 +40,25 @@ class OutboxRepository:
         now: datetime,
         lease: timedelta,
         limit: int,
+        max_attempts: int,
         paused: Sequence[str] = (),
     ) -> list[ClaimedWrite]:
+        """Lease due writes; a write whose lease expired on its last attempt is dead."""
         W = OutboxWrite
+        self.session.execute(
+            update(W)
+            .where(
+                col(W.status) == Status.PROCESSING,
+                col(W.leased_until) < now,
+                col(W.attempts) >= max_attempts,
+            )
+            .values(
+                status=Status.DEAD,
+                leased_until=None,
+                last_error="the lease expired on the last attempt: the worker died or hung "
+                "while sending this write every time",
+            )
+        )
         due = or_(
             and_(col(W.status) == Status.PENDING, col(W.available_at) <= now),
             and_(col(W.status) == Status.PROCESSING, col(W.leased_until) < now),
@@ -131,6 +147,19 @@ class OutboxRepository:
             .values(leased_until=None, last_error=error[:4000], **values)
         )
         return dead
+
+    def overtaken(self, writes: Sequence[ClaimedWrite], worker_id: str, now: datetime) -> None:
+        """Settle writes that someone else's owner change made moot: not sent, not retried."""
+        W = OutboxWrite
+        self.session.execute(
+            update(W)
+            .where(col(W.id).in_([w.id for w in writes]), col(W.lease_owner) == worker_id)
+            .values(
+                status=Status.DONE,
+                leased_until=None,
+                last_error="not written: the record got another owner in the CRM meanwhile",
+            )
+        )
 
     def postpone(self, writes: Sequence[ClaimedWrite], worker_id: str, until: datetime) -> None:
         W = OutboxWrite

@@ -112,6 +112,7 @@ class ContactPipeline:
             already = decisions.assigned(list(groups))  # again, under the pool lock
             results: dict[int, str] = {}
             missing: list[ClaimedEvent] = []
+            broken: list[tuple[list[ClaimedEvent], str]] = []
             now = utcnow()
             for record_key, group in groups.items():
                 event_ids = [e.id for e in group]
@@ -120,20 +121,30 @@ class ContactPipeline:
                     outcome, note = Outcome.ALREADY_ASSIGNED, f"owned by {already[record_key]}"
                 else:
                     contact = contacts.found.get(_object_id(record_key)) if contacts else None
-                    outcome, note, state = self._decide(
-                        session_repos=(decisions, outbox),
-                        mappings=m,
-                        pool_name=pool.name,
-                        pool_members=pool.members,
-                        eligible=owner_ids,
-                        state=state,
-                        record_key=record_key,
-                        contact=contact,
-                        event_ids=event_ids,
-                        first_received=first_received,
-                        now=now,
-                        fetch_ms=fetch_ms,
-                    )
+                    try:
+                        # A savepoint per record: one record's bug fails that record only.
+                        with session.begin_nested():
+                            outcome, note, state = self._decide(
+                                session_repos=(decisions, outbox),
+                                mappings=m,
+                                pool_name=pool.name,
+                                pool_members=pool.members,
+                                eligible=owner_ids,
+                                state=state,
+                                record_key=record_key,
+                                contact=contact,
+                                event_ids=event_ids,
+                                first_received=first_received,
+                                now=now,
+                                fetch_ms=fetch_ms,
+                            )
+                    except AdminActionRequired:
+                        raise  # a configuration problem: the whole batch waits for the fix
+                    except Exception as exc:
+                        log.exception("pipeline.record_failed", record=record_key)
+                        broken.append((group, f"{type(exc).__name__}: {exc}"))
+                        outcomes["error"] += 1
+                        continue
                 outcomes[outcome] += 1
                 DECISIONS.labels(outcome).inc()
                 if outcome == Outcome.NOT_FOUND:
@@ -148,6 +159,8 @@ class ContactPipeline:
                 raise LeaseLost()
             if missing:
                 inbox.fail(missing, worker_id, utcnow(), NOT_FOUND_ERROR, policy)
+            for group, error in broken:
+                inbox.fail(group, worker_id, utcnow(), error, policy)
         return dict(outcomes)
 
     def _decide(

@@ -71,30 +71,59 @@ class HubSpotSignatureV3:
         body = await read_bounded_body(request, settings.max_body_bytes)
         signature = request.headers.get("x-hubspot-signature-v3")
         timestamp = request.headers.get("x-hubspot-request-timestamp")
-        if not signature or not timestamp:
-            raise _unauthorized("missing signature headers")
-        if not timestamp.isdigit():
-            raise _unauthorized("malformed timestamp")
-        skew = abs(time.time() * 1000 - int(timestamp)) / 1000
-        if skew > settings.signature_window_seconds:
-            # The SDK refuses stale timestamps but accepts future ones; we refuse both.
-            raise _unauthorized("timestamp outside the 5-minute window")
-        try:
-            text = body.decode("utf-8")
-            valid = Signature.is_valid(
-                signature=signature,
-                client_secret=secret.get_secret_value(),
-                request_body=text,
-                http_uri=signed_uri(request, settings),
-                http_method=request.method,
-                signature_version="v3",
-                timestamp=timestamp,
-            )
-        except (UnicodeDecodeError, InvalidSignatureTimestampError):
-            valid = False
-        if not valid:
-            raise _unauthorized("signature does not match")
+        reason = verify_v3(
+            secret=secret.get_secret_value(),
+            method=request.method,
+            uri=signed_uri(request, settings),
+            body=body,
+            signature=signature,
+            timestamp=timestamp,
+            window_seconds=settings.signature_window_seconds,
+            now_ms=int(time.time() * 1000),
+        )
+        if reason is not None:
+            raise _unauthorized(reason)
         return body
+
+
+def verify_v3(
+    *,
+    secret: str,
+    method: str,
+    uri: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    window_seconds: int,
+    now_ms: int,
+) -> str | None:
+    """Why a request fails HubSpot's v3 check, or None when it passes.
+
+    The comparison itself is the SDK's ``Signature.is_valid``; around it we refuse what the SDK
+    lets through or chokes on: timestamps in the future, absurd header values, non-UTF-8.
+    """
+    if not signature or not timestamp:
+        return "missing signature headers"
+    if not timestamp.isdigit() or len(timestamp) > 16:
+        return "malformed timestamp"
+    if abs(now_ms - int(timestamp)) > window_seconds * 1000:
+        # The SDK refuses stale timestamps but accepts future ones; we refuse both.
+        return "timestamp outside the 5-minute window"
+    if len(signature) > 128 or not signature.isascii():
+        return "malformed signature"
+    try:
+        valid = Signature.is_valid(
+            signature=signature,
+            client_secret=secret,
+            request_body=body.decode("utf-8"),
+            http_uri=uri,
+            http_method=method,
+            signature_version="v3",
+            timestamp=timestamp,
+        )
+    except (UnicodeDecodeError, InvalidSignatureTimestampError, TypeError):
+        valid = False
+    return None if valid else "signature does not match"
 
 
 def _rows(events: list[Any]) -> list[dict[str, Any]]:

@@ -15,10 +15,10 @@ from prometheus_client import Counter
 from app.db import Database, utcnow
 from app.inbox.repository import ClaimedEvent, InboxRepository
 from app.mappings.loader import MappingsError
-from app.outbox.service import OutboxDispatcher
+from app.outbox.service import ADMIN_PAUSE, OutboxDispatcher
 from app.pipeline.service import ContactPipeline, LeaseLost
 from app.queue import RetryPolicy
-from connectors.errors import CrmError, ErrorKind, QuotaExhausted
+from connectors.errors import AdminActionRequired, CrmError, ErrorKind, QuotaExhausted
 
 log = structlog.get_logger("relais.worker")
 EVENTS = Counter("relais_inbox_events_settled_total", "Inbox events settled", ["outcome"])
@@ -51,6 +51,7 @@ class Worker:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.pause_for = pause_for
+        self.admin_pause_for = ADMIN_PAUSE
         self.wakeup = wakeup or threading.Event()
         self.id = worker_id or new_worker_id()
 
@@ -70,7 +71,9 @@ class Worker:
     def step(self) -> int:
         """Claim and process one batch of events, then send due writes; returns work done."""
         with self.db.transaction() as session:
-            events = InboxRepository(session).claim(self.id, utcnow(), self.lease, self.batch_size)
+            events = InboxRepository(session).claim(
+                self.id, utcnow(), self.lease, self.batch_size, self.policy.max_attempts
+            )
         if events:
             self._process(events)
         sent = self.outbox.dispatch(self.id)
@@ -82,8 +85,15 @@ class Worker:
         except LeaseLost:
             log.warning("worker.lease_lost", worker=self.id, events=len(events))
             return
-        except QuotaExhausted as exc:
-            until = utcnow() + self.pause_for
+        except (QuotaExhausted, AdminActionRequired) as exc:
+            if isinstance(exc, AdminActionRequired) and exc.status not in (401, 403):
+                self._fail(events, str(exc), retry_after=exc.retry_after or 0.0)
+                return
+            # Quota spent, or credentials refused: every call would fail the same way, so stop
+            # calling this CRM and keep the events' attempts for when it works again.
+            until = utcnow() + (
+                self.pause_for if isinstance(exc, QuotaExhausted) else self.admin_pause_for
+            )
             with self.db.transaction() as session:
                 repo = InboxRepository(session)
                 repo.pause_connector(events[0].source, until, str(exc))
