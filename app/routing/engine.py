@@ -1,22 +1,24 @@
 """Pure round robin over per-member state.
 
-Each member keeps its own count of leads and the sequence number of its last one; the next
-lead goes to the eligible member with the fewest leads, then the longest wait, then the
-configured order. Because the state is per member (not a list position), a rep who pauses
-shifts nobody, and a rep who joins starts level with the least-served member instead of
-flooding or starving.
+Each member keeps its own count of leads, the sequence number of its last lead, and the
+sequence at which it was last available. The next lead goes to the available member with the
+fewest leads, then the longest wait, then the configured order. Because the state is per
+member (not a list position), a rep who pauses shifts nobody; a rep who joins, or comes back
+after missing rounds, starts level with the least-served available member: no flood of
+catch-up leads, and no starvation either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class MemberState:
     assigned_count: int = 0
     last_seq: int = 0
+    seen_seq: int = 0  # the pool's seq when this member was last available
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,26 @@ class PoolState:
 
 def join(members: Sequence[str], state: PoolState) -> PoolState:
     """Bring members missing from the state in at the current floor (no flood, no starvation)."""
-    known = {m: s for m, s in state.members.items()}
+    known = dict(state.members)
     floor = min((s.assigned_count for m, s in known.items() if m in members), default=0)
     for member in members:
         if member not in known:
-            known[member] = MemberState(assigned_count=floor, last_seq=state.seq)
+            known[member] = MemberState(floor, last_seq=state.seq, seen_seq=state.seq)
     return PoolState(state.seq, known)
+
+
+def _level_returning(candidates: Sequence[str], state: PoolState) -> PoolState:
+    """Members available now but not at the previous lead are raised to the floor of those
+    who were: they missed leads while away and must not take them all back at once."""
+    steady = [m for m in candidates if state.members[m].seen_seq >= state.seq]
+    if not steady or len(steady) == len(candidates):
+        return state
+    floor = min(state.members[m].assigned_count for m in steady)
+    members = dict(state.members)
+    for m in candidates:
+        if members[m].seen_seq < state.seq and members[m].assigned_count < floor:
+            members[m] = replace(members[m], assigned_count=floor)
+    return PoolState(state.seq, members)
 
 
 def pick(
@@ -43,12 +59,17 @@ def pick(
     candidates = [m for m in members if m in eligible]
     if not candidates:
         return None, state
+    state = _level_returning(candidates, state)
     order = {m: i for i, m in enumerate(members)}
     chosen = min(
         candidates,
         key=lambda m: (state.members[m].assigned_count, state.members[m].last_seq, order[m]),
     )
     seq = state.seq + 1
-    updated = dict(state.members)
-    updated[chosen] = MemberState(state.members[chosen].assigned_count + 1, seq)
+    updated = {
+        m: replace(s, seen_seq=seq) if m in candidates else s for m, s in state.members.items()
+    }
+    updated[chosen] = replace(
+        updated[chosen], assigned_count=updated[chosen].assigned_count + 1, last_seq=seq
+    )
     return chosen, PoolState(seq, updated)

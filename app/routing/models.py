@@ -22,3 +22,6 @@ class RotationMember(SQLModel, table=True):
     member: str = Field(sa_column=Column(String(320), primary_key=True))
     assigned_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     last_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    seen_seq: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )

@@ -27,7 +27,9 @@ class RotationRepository:
         ).all()
         return PoolState(
             seq=row.seq,
-            members={m.member: MemberState(m.assigned_count, m.last_seq) for m in members},
+            members={
+                m.member: MemberState(m.assigned_count, m.last_seq, m.seen_seq) for m in members
+            },
         )
 
     def save(self, pool: str, before: PoolState, after: PoolState) -> None:
@@ -45,7 +47,10 @@ class RotationRepository:
                         member=member,
                         assigned_count=state.assigned_count,
                         last_seq=state.last_seq,
+                        seen_seq=state.seen_seq,
                     )
                 )
             else:
-                existing.assigned_count, existing.last_seq = state.assigned_count, state.last_seq
+                existing.assigned_count = state.assigned_count
+                existing.last_seq = state.last_seq
+                existing.seen_seq = state.seen_seq

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -13,6 +15,7 @@ from app.db import Database
 from app.decisions.models import Assignment, Decision
 from app.demo_data import make_leads
 from app.inbox.models import InboxEvent
+from app.mappings.fields import LeadField
 from app.outbox.models import OutboxWrite
 from app.queue import Status
 from connectors.sandbox import SandboxServer
@@ -314,3 +317,61 @@ def test_a_contact_hubspot_cannot_find_is_retried_then_dead_lettered_not_dropped
     assert [e.record_key for e in dead] == [f"hubspot:contact:{ghost}"]
     assert dead[0].attempts == relais.settings.retry_max_attempts
     assert "not found in HubSpot" in (dead[0].last_error or "")
+
+
+def test_a_retried_write_never_overwrites_an_owner_a_person_set_meanwhile(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    hs = sandbox.hubspot
+    hs.state.faults.append(Fault(operation="contacts.batch_update", status=503, times=2))
+    connect_webhooks(sandbox, relais)
+    [cid] = hs.create_contacts([{"email": "m@meca.fr"}])
+    wait_for(lambda: hs.stats()["calls"].get("contacts.batch_update", 0) >= 2, what="a failure")
+    with db.transaction() as session:
+        decided = session.scalars(select(OutboxWrite)).one().properties["hubspot_owner_id"]
+    manager_pick = next(o for o in hs.state.owners if o != decided)
+    with hs.lock:  # a manager assigns the lead by hand while our write waits to be retried
+        hs.state.contacts[cid].properties["hubspot_owner_id"] = manager_pick
+    wait_for(lambda: _idle(db), what="the write settled")
+    assert owners_of(sandbox, [cid]) == [manager_pick]
+    with db.transaction() as session:
+        [write] = session.scalars(select(OutboxWrite)).all()
+    assert write.status == Status.DONE and "another owner" in (write.last_error or "")
+
+
+def test_refused_credentials_pause_the_connector_without_spending_attempts(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    hs = sandbox.hubspot
+    hs.state.access_token = "rotated-by-an-admin"  # our token no longer works
+    connect_webhooks(sandbox, relais)
+    hs.create_contacts(make_leads(2))
+    wait_for(lambda: _pause(db), what="connector paused")
+    events = _events(db, Status.PENDING)
+    assert len(events) == 2 and all(e.attempts == 0 for e in events)
+    from app.inbox.models import ConnectorPause
+
+    with db.transaction() as session:
+        pause = session.get(ConnectorPause, "hubspot")
+        assert pause is not None and "RELAIS_HUBSPOT_ACCESS_TOKEN" in pause.reason
+
+
+def test_one_record_that_breaks_the_pipeline_fails_alone(
+    sandbox: SandboxServer, relais: Relais, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.scoring import engine
+
+    real_score = engine.score
+
+    def score_or_crash(lead: engine.Lead, model: Any) -> engine.ScoreResult:
+        if lead.get(LeadField.EMAIL) == "crash@bug.fr":
+            raise ZeroDivisionError("a scoring bug on an odd value")
+        return real_score(lead, model)
+
+    monkeypatch.setattr(engine, "score", score_or_crash)  # fault injection on one record
+    connect_webhooks(sandbox, relais, batch_window_ms=200)
+    ids = sandbox.hubspot.create_contacts([*make_leads(3), {"email": "crash@bug.fr"}])
+    wait_for(lambda: all_owned(sandbox, ids[:3]), what="the three healthy contacts owned")
+    dead = wait_for(lambda: _events(db, Status.DEAD), timeout=30, what="the broken one dead")
+    assert [e.record_key for e in dead] == [f"hubspot:contact:{ids[3]}"]
+    assert "ZeroDivisionError" in (dead[0].last_error or "")

@@ -35,7 +35,9 @@ def test_lists_every_owner_across_pages_with_owner_ids_not_user_ids(
     owners = client(sandbox).list_owners()
     assert len(owners) == 605
     assert sandbox.hubspot.stats()["calls"]["owners.list"] == 2
-    assert all(o.id != str(o.user_id) for o in owners)
+    # the ids are the owners API's `id` (what hubspot_owner_id takes), never the userId
+    assert {o.id for o in owners} == set(sandbox.hubspot.state.owners)
+    assert not {o.id for o in owners} & {str(o.user_id) for o in owners}
 
 
 def test_one_invalid_owner_id_does_not_block_the_rest_of_the_batch(

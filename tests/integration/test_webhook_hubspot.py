@@ -43,6 +43,8 @@ def test_given_a_signed_batch_then_every_event_is_stored_once_and_acknowledged(
         ("wrong_secret", 401),
         ("malformed_json", 400),
         ("not_an_array", 400),
+        ("non_ascii_signature", 401),
+        ("huge_timestamp", 401),
         ("too_large", 413),
         ("too_large_undeclared", 413),
     ],
@@ -65,6 +67,17 @@ def test_given_a_bad_request_then_it_is_refused_and_nothing_is_stored(
         resp = signed_post(http, url, secret, body, timestamp_ms=now - 301_000)
     elif case == "future_timestamp":
         resp = signed_post(http, url, secret, body, timestamp_ms=now + 301_000)
+    elif case == "non_ascii_signature":
+        resp = http.post(
+            url,
+            content=body,
+            headers=[
+                (b"X-HubSpot-Signature-v3", "sïgnature".encode("latin-1")),
+                (b"X-HubSpot-Request-Timestamp", str(now).encode()),
+            ],
+        )
+    elif case == "huge_timestamp":
+        resp = signed_post(http, url, secret, body, timestamp_ms=int("9" * 400))
     elif case == "wrong_secret":
         resp = signed_post(http, url, "not-the-secret", body)
     elif case == "malformed_json":

@@ -72,3 +72,44 @@ def _events(db: Database) -> list[InboxEvent]:
                 select(InboxEvent).where(col(InboxEvent.event_type) == "contact.creation")
             )
         )
+
+
+def test_given_a_worker_killed_while_sending_owners_then_the_decision_stands_and_lands_once(
+    sandbox: SandboxServer, relais_no_worker: Relais, db: Database
+) -> None:
+    hs = sandbox.hubspot
+    hs.state.faults.append(Fault(operation="contacts.batch_update", status=200, latency_ms=10_000))
+    connect_webhooks(sandbox, relais_no_worker, batch_window_ms=100)
+    ids = hs.create_contacts(make_leads(6))
+    assert hs.webhooks.wait_idle(10)
+
+    first = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
+    try:
+        wait_for(
+            lambda: hs.stats()["calls"].get("contacts.batch_update"),
+            timeout=30,
+            what="the first worker to be writing owners",
+        )
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop_worker(first)
+    with db.transaction() as session:
+        decided = {d.record_key: d.owner_crm_id for d in session.scalars(select(Decision))}
+    assert len(decided) == 6  # the decisions were committed before the send
+
+    second = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
+    try:
+        wait_for(
+            lambda: all(hs.state.contacts[i].properties.get("hubspot_owner_id") for i in ids),
+            timeout=30,
+            what="owners after the crash",
+        )
+    finally:
+        stop_worker(second)
+    for i in ids:  # each contact has the owner decided before the crash, no other
+        assert (
+            hs.state.contacts[i].properties["hubspot_owner_id"] == decided[f"hubspot:contact:{i}"]
+        )
+    with db.transaction() as session:
+        assert len(list(session.scalars(select(Assignment)))) == 6

@@ -69,3 +69,15 @@ def test_our_own_owner_write_echoing_back_is_recognised() -> None:
     assert parse_event(echo).ignored_because == "echo of a Relais write"
     by_a_rep = {**echo, "changeSource": "CRM_UI", "sourceId": "userId:42"}
     assert parse_event(by_a_rep).ignored_because is None
+
+
+def test_an_integration_change_without_app_ids_is_not_taken_for_our_echo() -> None:
+    event = {
+        **CREATION,
+        "subscriptionType": "contact.propertyChange",
+        "propertyName": "hubspot_owner_id",
+        "propertyValue": "1",
+        "changeSource": "INTEGRATION",
+    }
+    del event["appId"]
+    assert parse_event(event).ignored_because is None

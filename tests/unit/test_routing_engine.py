@@ -21,14 +21,27 @@ def test_given_a_fresh_pool_then_members_are_taken_in_rotation() -> None:
     assert picked == ["a", "b", "c", "d", "a", "b", "c", "d"]
 
 
-def test_given_a_paused_member_then_others_keep_their_order_and_nobody_is_skipped_twice() -> None:
+def test_given_a_paused_member_then_others_keep_their_order() -> None:
     picked, state = run(4, MEMBERS, set(MEMBERS), PoolState(0, {}))
     picked, state = run(6, MEMBERS, {"a", "c", "d"}, state)
     assert picked == ["a", "c", "d", "a", "c", "d"]
-    # b comes back: it is owed leads but does not flood (it is level in two picks at most)
-    picked, state = run(4, MEMBERS, set(MEMBERS), state)
-    assert picked[:2] == ["b", "b"]
-    counts = {m: s.assigned_count for m, s in state.members.items()}
+
+
+def test_given_a_rep_back_from_a_long_absence_then_no_flood_and_no_starvation() -> None:
+    _, state = run(4, MEMBERS, set(MEMBERS), PoolState(0, {}))
+    _, state = run(45, MEMBERS, {"a", "c", "d"}, state)  # b away: the others get 15 more each
+    picked, state = run(40, MEMBERS, set(MEMBERS), state)
+    # b rejoins level with the others: one lead in each round of four, like everyone
+    for start in range(0, 40, 4):
+        assert sorted(picked[start : start + 4]) == MEMBERS
+    assert picked[0] == "b"  # it waited longest, so it is first of its round
+
+
+def test_given_a_rep_who_missed_one_lead_then_the_rotation_is_unchanged_for_others() -> None:
+    _, state = run(4, MEMBERS, set(MEMBERS), PoolState(0, {}))
+    picked, state = run(1, MEMBERS, {"a", "c", "d"}, state)  # b out for one lead
+    picked, state = run(8, MEMBERS, set(MEMBERS), state)
+    counts = Counter(picked)
     assert max(counts.values()) - min(counts.values()) <= 1
 
 
@@ -42,7 +55,7 @@ def test_given_a_new_member_then_it_joins_at_the_floor_without_flooding() -> Non
 
 
 def test_given_no_eligible_member_then_no_one_is_picked_and_state_is_unchanged() -> None:
-    state = PoolState(3, {"a": MemberState(2, 3)})
+    state = PoolState(3, {"a": MemberState(2, 3, 3)})
     chosen, after = pick(MEMBERS, set(), state)
     assert chosen is None
     assert after.seq == 3

@@ -1,0 +1,88 @@
+"""The inbox's claiming rules, on the real database, without HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.db import Database, utcnow
+from app.inbox.hubspot_events import SOURCE
+from app.inbox.models import InboxEvent
+from app.inbox.repository import LEASE_EXPIRED_ERROR, ClaimedEvent, InboxRepository
+from app.queue import Status
+
+
+def add_events(db: Database, record_keys: list[str]) -> None:
+    now = utcnow()
+    rows = [
+        {
+            "source": SOURCE,
+            "dedupe_key": f"k{i}",
+            "record_key": rk,
+            "event_type": "contact.creation",
+            "received_at": now,
+            "available_at": now,
+            "payload": {},
+            "status": Status.PENDING,
+        }
+        for i, rk in enumerate(record_keys)
+    ]
+    with db.transaction() as session:
+        InboxRepository(session).store(rows)
+
+
+def claim(
+    db: Database, worker: str, lease: timedelta, limit: int = 10, max_attempts: int = 3
+) -> list[ClaimedEvent]:
+    with db.transaction() as session:
+        return InboxRepository(session).claim(worker, utcnow(), lease, limit, max_attempts)
+
+
+def test_an_event_whose_worker_dies_on_every_attempt_ends_dead_not_reclaimed_forever(
+    db: Database,
+) -> None:
+    add_events(db, ["hubspot:contact:1"])
+    expired = timedelta(seconds=-1)  # as if the worker died right after claiming
+    for attempt in (1, 2, 3):
+        [event] = claim(db, f"w{attempt}", expired)
+        assert event.attempts == attempt
+    assert claim(db, "w4", expired) == []
+    with db.transaction() as session:
+        row = session.get(InboxEvent, event.id)
+        assert row is not None
+        assert row.status == Status.DEAD and row.last_error == LEASE_EXPIRED_ERROR
+
+
+def test_a_record_held_by_another_worker_does_not_starve_the_others(db: Database) -> None:
+    add_events(db, ["hubspot:contact:1"])
+    [held] = claim(db, "a", timedelta(seconds=30))
+    with db.transaction() as session:
+        now = utcnow()
+        rows = [
+            {
+                "source": SOURCE,
+                "dedupe_key": f"more{i}",
+                "record_key": "hubspot:contact:1",
+                "event_type": "contact.propertyChange",
+                "received_at": now,
+                "available_at": now,
+                "payload": {},
+                "status": Status.PENDING,
+            }
+            for i in range(5)
+        ]
+        rows.append({**rows[0], "dedupe_key": "other", "record_key": "hubspot:contact:2"})
+        InboxRepository(session).store(rows)
+    # five events of the held record come first, yet the other record is claimed at limit 5
+    claimed = claim(db, "b", timedelta(seconds=30), limit=5)
+    assert [e.record_key for e in claimed] == ["hubspot:contact:2"]
+    assert held.record_key == "hubspot:contact:1"
+
+
+def test_completing_after_losing_the_record_lease_is_refused(db: Database) -> None:
+    add_events(db, ["hubspot:contact:7"])
+    [event] = claim(db, "a", timedelta(seconds=-1))  # a's lease is already over
+    [again] = claim(db, "b", timedelta(seconds=30))  # b takes the record and the event
+    with db.transaction() as session:
+        assert not InboxRepository(session).complete([event], "a", utcnow(), {})
+    with db.transaction() as session:
+        assert InboxRepository(session).complete([again], "b", utcnow(), {})
