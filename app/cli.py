@@ -153,6 +153,9 @@ def dead_list() -> None:
 def dead_replay(
     inbox: Annotated[list[int] | None, typer.Option(help="Inbox event id (repeatable)")] = None,
     outbox: Annotated[list[int] | None, typer.Option(help="Outbox write id (repeatable)")] = None,
+    replay_all: Annotated[
+        bool, typer.Option("--all", help="Every dead-lettered event and write")
+    ] = False,
 ) -> None:
     """Give dead-lettered events or writes a fresh set of attempts."""
     from app.db import Database, utcnow
@@ -161,8 +164,12 @@ def dead_replay(
 
     db = Database(get_settings().database_url)
     with db.transaction() as session:
-        n_in = InboxRepository(session).replay(inbox or [], utcnow())
-        n_out = OutboxRepository(session).replay(outbox or [], utcnow())
+        inbox_repo, outbox_repo = InboxRepository(session), OutboxRepository(session)
+        if replay_all:
+            inbox = [e.id for e in inbox_repo.dead(limit=1_000_000) if e.id is not None]
+            outbox = [w.id for w in outbox_repo.dead(limit=1_000_000) if w.id is not None]
+        n_in = inbox_repo.replay(inbox or [], utcnow())
+        n_out = outbox_repo.replay(outbox or [], utcnow())
     typer.echo(f"replayed {n_in} inbox event(s) and {n_out} outbox write(s)")
 
 

@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import structlog
+
 from app.config import Settings
 from app.db import Database
 from app.mappings.loader import MappingsStore
@@ -16,6 +18,8 @@ from app.team.directory import OwnerDirectory
 from app.worker.service import Worker
 from connectors.hubspot import HubSpotClient, HubSpotSettings
 from connectors.hubspot.port import HubSpotPort
+
+log = structlog.get_logger("relais.runtime")
 
 
 class NotConfigured(Exception):
@@ -68,6 +72,15 @@ class Runtime:
 
     def worker(self) -> Worker:
         s = self.settings
+        budget = s.hubspot_max_attempts * s.hubspot_timeout_seconds * 3  # read, owners, write
+        if s.worker_lease_seconds < budget:
+            log.warning(
+                "worker.lease_shorter_than_worst_case",
+                lease_seconds=s.worker_lease_seconds,
+                worst_case_seconds=budget,
+                hint="a slow CRM may outlast the lease: another worker would then redo the "
+                "batch (safely, but twice); raise RELAIS_WORKER_LEASE_SECONDS",
+            )
         lease = timedelta(seconds=s.worker_lease_seconds)
         pause = timedelta(seconds=s.daily_limit_pause_seconds)
         owners = OwnerDirectory(self.hubspot, s.hubspot_owner_cache_seconds)

@@ -174,12 +174,16 @@ def test_given_an_owner_write_that_keeps_failing_then_dead_lettered_and_replayed
     [cid] = hs.create_contacts([{"email": "w@beton.fr"}])
     wait_for(lambda: _dead_writes(db), timeout=30, what="dead write")
     hs.state.faults.clear()
-    dead_ids = [w.id for w in _dead_writes(db) if w.id is not None]
-    with db.transaction() as session:
-        from app.db import utcnow
-        from app.outbox.repository import OutboxRepository
+    from typer.testing import CliRunner
 
-        assert OutboxRepository(session).replay(dead_ids, utcnow()) == 1
+    from app.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["dead-letters", "replay", "--all"],
+        env={"RELAIS_DATABASE_URL": relais.settings.database_url},
+    )
+    assert "replayed 0 inbox event(s) and 1 outbox write(s)" in result.output
     relais.runtime.wakeup.set()
     wait_for(lambda: all_owned(sandbox, [cid]), what="owner after replay")
 
