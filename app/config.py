@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,30 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Back-off after a 10-second-window 429 without Retry-After"
     )
 
+    salesforce_org_id: str | None = Field(
+        None,
+        description="Our org (15 or 18 characters); Outbound Messages from another org "
+        "are refused. Without it the Outbound Message endpoint is disabled",
+    )
+    salesforce_outbound_token: SecretStr | None = Field(
+        None, description="Optional shared token Outbound Messages must carry (?token=...)"
+    )
+    salesforce_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC secret of POST /webhooks/salesforce; without it, disabled"
+    )
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_auth: Literal["client_credentials", "jwt", "password"] = "client_credentials"
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_private_key: SecretStr | None = None
+    salesforce_ca_bundle: Path | None = None
+    salesforce_api_version: str = "59.0"
+    salesforce_timeout_seconds: float = 10.0
+    salesforce_user_cache_seconds: float = 300.0
+
     max_body_bytes: int = Field(1024 * 1024, description="Largest webhook body accepted")
     signature_window_seconds: int = 300
 
@@ -53,7 +78,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
-    @field_validator("hubspot_access_token", "hubspot_client_secret", mode="before")
+    @field_validator(
+        "hubspot_access_token",
+        "hubspot_client_secret",
+        "salesforce_org_id",
+        "salesforce_outbound_token",
+        "salesforce_webhook_secret",
+        "salesforce_client_id",
+        "salesforce_client_secret",
+        "salesforce_password",
+        "salesforce_security_token",
+        "salesforce_private_key",
+        "salesforce_ca_bundle",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # An empty variable means "not configured", never "the empty string is the secret".

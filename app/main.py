@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.health.endpoints import router as health_router
 from app.runtime import Runtime
 from app.webhooks.hubspot import router as hubspot_router
+from app.webhooks.salesforce import router as salesforce_router
 
 log = structlog.get_logger("relais.app")
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     )
     app.state.runtime = runtime
     app.include_router(hubspot_router, tags=["webhooks"])
+    app.include_router(salesforce_router, tags=["webhooks"])
     app.include_router(health_router, tags=["probes"])
 
     @app.get("/metrics", include_in_schema=False)

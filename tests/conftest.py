@@ -148,6 +148,12 @@ def settings(database_url: str, sandbox: SandboxServer, secret: str) -> Settings
         daily_limit_pause_seconds=3600,
         hubspot_max_attempts=2,
         hubspot_rate_limit_wait_seconds=0.5,
+        salesforce_org_id=sandbox.salesforce.state.org_id,
+        salesforce_webhook_secret=f"flow-{secret}",
+        salesforce_login_url=sandbox.salesforce_url,
+        salesforce_client_id=sandbox.salesforce.state.client_id,
+        salesforce_client_secret=sandbox.salesforce.state.client_secret,
+        salesforce_ca_bundle=sandbox.ca_path,
     )
 
 

@@ -1,0 +1,228 @@
+"""Salesforce webhooks: Outbound Messages (SOAP) and Flow / Apex callouts (signed JSON).
+
+Both only verify, store each notification once, and acknowledge after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from xml.etree.ElementTree import Element, ParseError
+
+import structlog
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from prometheus_client import Counter
+
+from app.db import utcnow
+from app.inbox.repository import InboxRepository, StoreResult
+from app.inbox.salesforce_events import SOURCE, SfNotification
+from app.runtime import Runtime
+from app.webhooks.hubspot import WebhookAck, get_runtime
+from app.webhooks.security import read_bounded_body
+from connectors.salesforce_ids import same_id
+
+log = structlog.get_logger("relais.webhooks.salesforce")
+router = APIRouter()
+REJECTED = Counter(
+    "relais_salesforce_webhook_rejected_total", "Salesforce webhooks refused", ["reason"]
+)
+OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    "<soapenv:Body>"
+    f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true</Ack></notificationsResponse>'
+    "</soapenv:Body></soapenv:Envelope>"
+)
+
+
+def _refuse(code: int, reason: str, detail: str) -> HTTPException:
+    REJECTED.labels(reason).inc()
+    return HTTPException(code, detail)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _text(el: Element | None) -> str | None:
+    if el is None or el.get(f"{{{XSI_NS}}}nil") == "true":
+        return None
+    return (el.text or "").strip()
+
+
+def parse_outbound_message(body: bytes) -> tuple[str, list[SfNotification]]:
+    """(OrganizationId, notifications) of an Outbound Message, or ValueError saying why not.
+
+    defusedxml refuses DTDs, so no entity can expand and no external reference is fetched.
+    """
+    try:
+        root = fromstring(body, forbid_dtd=True)
+    except (ParseError, DefusedXmlException) as exc:
+        raise ValueError(f"not a safe, well-formed XML document: {type(exc).__name__}") from exc
+    notifications = root.find(f".//{{{OUTBOUND_NS}}}notifications")
+    if notifications is None:
+        raise ValueError("no notifications element in the outbound namespace")
+    org = _text(notifications.find(f"{{{OUTBOUND_NS}}}OrganizationId"))
+    if not org:
+        raise ValueError("OrganizationId is missing")
+    action = _text(notifications.find(f"{{{OUTBOUND_NS}}}ActionId"))
+    out = []
+    for n in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
+        nid = _text(n.find(f"{{{OUTBOUND_NS}}}Id"))
+        sobj = n.find(f"{{{OUTBOUND_NS}}}sObject")
+        if not nid or sobj is None:
+            raise ValueError("a Notification lacks its Id or sObject")
+        sobject = (sobj.get(f"{{{XSI_NS}}}type") or "").rsplit(":", 1)[-1]
+        fields = {_local(child.tag): _text(child) for child in sobj}
+        out.append(
+            SfNotification(
+                dedupe_key=f"om:{nid}",
+                sobject=sobject or "unknown",
+                record_id=fields.get("Id"),
+                fields={**fields, "_action_id": action},
+                occurred_at=None,
+                event_type=f"outbound_message.{sobject or 'unknown'}",
+            )
+        )
+    return org, out
+
+
+@router.post(
+    "/webhooks/salesforce/outbound-message",
+    responses={
+        200: {"content": {"text/xml": {}}, "description": "the SOAP Ack, after the commit"},
+        400: {"description": "malformed or unsafe XML"},
+        403: {"description": "another organization, or a wrong token"},
+        413: {"description": "body over the limit"},
+        503: {"description": "disabled: RELAIS_SALESFORCE_ORG_ID is not set"},
+    },
+)
+async def outbound_message(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> Response:
+    settings = runtime.settings
+    if not settings.salesforce_org_id:
+        raise _refuse(
+            503,
+            "disabled",
+            "Salesforce Outbound Messages are disabled: RELAIS_SALESFORCE_ORG_ID is not set",
+        )
+    body = await read_bounded_body(request, settings.max_body_bytes)
+    token = settings.salesforce_outbound_token
+    given = request.query_params.get("token", "")
+    if token is not None and not hmac.compare_digest(given, token.get_secret_value()):
+        raise _refuse(403, "token", "wrong or missing token")
+    try:
+        org, notifications = parse_outbound_message(body)
+    except ValueError as exc:
+        raise _refuse(400, "malformed", str(exc)) from exc
+    if not same_id(org, settings.salesforce_org_id):
+        log.warning("salesforce.foreign_org", organization=org)
+        raise _refuse(403, "organization", "OrganizationId is not this Relais's org")
+    await _store(runtime, notifications)
+    return Response(ACK, media_type="text/xml")
+
+
+async def _store(runtime: Runtime, notifications: list[SfNotification]) -> StoreResult:
+    now = utcnow()
+    rows = [n.row(now) for n in notifications]
+
+    def store() -> StoreResult:
+        with runtime.db.transaction() as session:
+            return InboxRepository(session).store(rows)
+
+    result = await run_in_threadpool(store)
+    if result.stored > result.ignored:
+        runtime.wakeup.set()
+    return result
+
+
+def flow_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """hex HMAC-SHA256 over the timestamp followed by the raw body."""
+    return hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).hexdigest()
+
+
+def _parse_flow(body: bytes) -> list[SfNotification]:
+    try:
+        data: Any = json.loads(body)
+    except ValueError as exc:
+        raise ValueError(f"malformed JSON: {exc}") from exc
+    events = data.get("events") if isinstance(data, dict) else data
+    if not isinstance(events, list):
+        raise ValueError('expected {"events": [...]} or a JSON array of events')
+    out = []
+    for e in events:
+        if not isinstance(e, dict) or not e.get("eventId") or not e.get("object"):
+            raise ValueError("every event needs an eventId and an object")
+        occurred = None
+        if isinstance(e.get("occurredAt"), str):
+            try:
+                occurred = datetime.fromisoformat(e["occurredAt"].replace("+0000", "+00:00"))
+                occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
+            except ValueError:
+                occurred = None
+        raw_fields = e.get("fields")
+        fields: dict[str, Any] = raw_fields if isinstance(raw_fields, dict) else {}
+        out.append(
+            SfNotification(
+                dedupe_key=f"flow:{e['eventId']}",
+                sobject=str(e["object"]),
+                record_id=str(e.get("recordId") or fields.get("Id") or "") or None,
+                fields=fields,
+                occurred_at=occurred,
+                event_type=f"flow.{e['object']}.{e.get('changeType', 'changed')}",
+            )
+        )
+    return out
+
+
+@router.post(
+    "/webhooks/salesforce",
+    response_model=WebhookAck,
+    responses={
+        400: {"description": "malformed JSON"},
+        401: {"description": "bad signature"},
+        413: {"description": "body over the limit"},
+        503: {"description": "disabled: RELAIS_SALESFORCE_WEBHOOK_SECRET is not set"},
+    },
+)
+async def flow_callout(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> WebhookAck:
+    settings = runtime.settings
+    secret = settings.salesforce_webhook_secret
+    if secret is None:
+        raise _refuse(
+            503,
+            "disabled",
+            "Salesforce JSON webhooks are disabled: RELAIS_SALESFORCE_WEBHOOK_SECRET is not set",
+        )
+    body = await read_bounded_body(request, settings.max_body_bytes)
+    ts = request.headers.get("x-relais-timestamp", "")
+    sig = request.headers.get("x-relais-signature", "")
+    if not ts.isdigit() or len(ts) > 16:
+        raise _refuse(401, "signature", "missing or malformed X-Relais-Timestamp")
+    if abs(time.time() * 1000 - int(ts)) > settings.signature_window_seconds * 1000:
+        raise _refuse(401, "signature", "timestamp outside the 5-minute window")
+    expected = flow_signature(secret.get_secret_value(), ts, body)
+    if not sig.isascii() or not hmac.compare_digest(sig.lower(), expected):
+        raise _refuse(401, "signature", "signature does not match")
+    try:
+        notifications = _parse_flow(body)
+    except ValueError as exc:
+        raise _refuse(400, "malformed", str(exc)) from exc
+    result = await _store(runtime, notifications)
+    return WebhookAck(stored=result.stored, duplicates=result.duplicates, ignored=result.ignored)
+
+
+__all__ = ["ACK", "SOURCE", "flow_signature", "parse_outbound_message", "router"]
