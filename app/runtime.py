@@ -12,12 +12,14 @@ from app.config import Settings
 from app.db import Database
 from app.mappings.loader import MappingsStore
 from app.outbox.service import OutboxDispatcher
-from app.pipeline.service import ContactPipeline
+from app.pipeline.records import RecordReader
+from app.pipeline.service import LeadPipeline
 from app.queue import RetryPolicy
 from app.team.directory import OwnerDirectory
 from app.worker.service import Worker
 from connectors.hubspot import HubSpotClient, HubSpotSettings
 from connectors.hubspot.port import HubSpotPort
+from connectors.salesforce import SalesforceClient, SalesforcePort, SalesforceSettings
 
 log = structlog.get_logger("relais.runtime")
 
@@ -33,6 +35,7 @@ class Runtime:
     mappings: MappingsStore
     wakeup: threading.Event = field(default_factory=threading.Event)
     _hubspot: HubSpotPort | None = None
+    _salesforce: SalesforcePort | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -62,6 +65,28 @@ class Runtime:
             )
         return self._hubspot
 
+    @property
+    def salesforce(self) -> SalesforcePort | None:
+        """The Salesforce connector, or None when RELAIS_SALESFORCE_CLIENT_ID is not set."""
+        s = self.settings
+        if self._salesforce is None and s.salesforce_client_id:
+            self._salesforce = SalesforceClient(
+                SalesforceSettings(
+                    login_url=s.salesforce_login_url,
+                    auth=s.salesforce_auth,
+                    client_id=s.salesforce_client_id,
+                    client_secret=s.salesforce_client_secret,
+                    username=s.salesforce_username,
+                    password=s.salesforce_password,
+                    security_token=s.salesforce_security_token,
+                    private_key=s.salesforce_private_key,
+                    ca_bundle=s.salesforce_ca_bundle,
+                    api_version=s.salesforce_api_version,
+                    timeout_seconds=s.salesforce_timeout_seconds,
+                )
+            )
+        return self._salesforce
+
     def retry_policy(self) -> RetryPolicy:
         s = self.settings
         return RetryPolicy(
@@ -83,10 +108,17 @@ class Runtime:
             )
         lease = timedelta(seconds=s.worker_lease_seconds)
         pause = timedelta(seconds=s.daily_limit_pause_seconds)
-        owners = OwnerDirectory(self.hubspot, s.hubspot_owner_cache_seconds)
-        pipeline = ContactPipeline(self.db, self.hubspot, self.mappings, owners)
+        owners = OwnerDirectory(self.hubspot, s.hubspot_owner_cache_seconds, self.salesforce)
+        reader = RecordReader(self.hubspot, self.salesforce)
+        pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
         outbox = OutboxDispatcher(
-            self.db, self.hubspot, self.retry_policy(), lease, pause, batch_size=s.worker_batch_size
+            self.db,
+            self.hubspot,
+            self.retry_policy(),
+            lease,
+            pause,
+            batch_size=s.worker_batch_size,
+            salesforce=self.salesforce,
         )
         return Worker(
             self.db,
@@ -103,4 +135,6 @@ class Runtime:
     def close(self) -> None:
         if self._hubspot is not None:
             self._hubspot.close()
+        if self._salesforce is not None:
+            self._salesforce.close()
         self.db.dispose()

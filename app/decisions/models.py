@@ -32,6 +32,9 @@ class Decision(SQLModel, table=True):
     first_received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     decided_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     fetch_ms: float | None = None
+    details: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     written_at: datetime | None = utc_field()
 
 

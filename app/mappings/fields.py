@@ -37,3 +37,32 @@ HUBSPOT_CONTACT_PROPERTIES: dict[LeadField, str] = {
     LeadField.LIFECYCLE_STAGE: "lifecyclestage",
     LeadField.LEAD_STATUS: "hs_lead_status",
 }
+
+
+# Salesforce fields feeding the canonical lead, per object (Contacts have no Company field).
+SALESFORCE_FIELDS: dict[str, dict[LeadField, str]] = {
+    "Lead": {
+        LeadField.EMAIL: "Email",
+        LeadField.FIRST_NAME: "FirstName",
+        LeadField.LAST_NAME: "LastName",
+        LeadField.TITLE: "Title",
+        LeadField.PHONE: "Phone",
+        LeadField.COMPANY: "Company",
+        LeadField.COUNTRY: "Country",
+        LeadField.COMPANY_SIZE: "NumberOfEmployees",
+        LeadField.INDUSTRY: "Industry",
+        LeadField.SOURCE: "LeadSource",
+        LeadField.LEAD_STATUS: "Status",
+    },
+    "Contact": {
+        LeadField.EMAIL: "Email",
+        LeadField.FIRST_NAME: "FirstName",
+        LeadField.LAST_NAME: "LastName",
+        LeadField.TITLE: "Title",
+        LeadField.PHONE: "Phone",
+        LeadField.COUNTRY: "MailingCountry",
+        LeadField.SOURCE: "LeadSource",
+    },
+}
+# HubSpot properties where the native Salesforce connector stores the linked record's id.
+HUBSPOT_SALESFORCE_ID_PROPERTIES = {"salesforceleadid": "Lead", "salesforcecontactid": "Contact"}

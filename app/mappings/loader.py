@@ -98,6 +98,10 @@ def _cross_check(team: Team, routing: Routing, errors: list[str]) -> None:
                 errors.append(
                     f"routing.yaml: pools.{i}.members.{j}: {member} is not a rep in team.yaml"
                 )
+    if routing.fallback_owner is not None and routing.fallback_owner.lower() not in seen:
+        errors.append(
+            f"routing.yaml: fallback_owner: {routing.fallback_owner} is not a rep in team.yaml"
+        )
     if routing.default_pool not in names:
         errors.append(
             f"routing.yaml: default_pool: no pool named {routing.default_pool!r} "

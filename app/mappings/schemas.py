@@ -51,6 +51,16 @@ Pool = Annotated[RoundRobinPool, Field(discriminator="type")]
 class Routing(Node):
     pools: list[Pool] = Field(min_length=1)
     default_pool: str = Field(description="Pool used for every lead (segment rules come later)")
+    fallback_owner: str | None = Field(
+        None,
+        description="Email of the person who receives a lead when no rep of the pool can "
+        "(all inactive, or unknown in a CRM the lead lives in); must exist in both CRMs",
+    )
+    owner_source_of_truth: Literal["salesforce", "hubspot"] = Field(
+        "salesforce",
+        description="When the owner of a linked lead changes in a CRM, the change is copied "
+        "to the other CRM only if it was made in this one",
+    )
 
 
 Operator = Literal["eq", "ne", "in", "contains", "gt", "gte", "lt", "lte", "exists", "missing"]

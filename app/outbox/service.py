@@ -1,7 +1,8 @@
-"""Send queued writes to the CRM in batches and settle each record's result."""
+"""Send queued writes to each CRM in batches and settle every record's result."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
 
 import structlog
@@ -12,11 +13,15 @@ from app.inbox.repository import InboxRepository
 from app.outbox.repository import ClaimedWrite, OutboxRepository
 from app.queue import RetryPolicy
 from connectors.errors import CrmError, ErrorKind, QuotaExhausted
-from connectors.hubspot.port import OWNER_PROPERTY, ContactUpdate, HubSpotPort
+from connectors.hubspot.port import OWNER_PROPERTY, ContactUpdate, HubSpotPort, UpdateFailure
+from connectors.salesforce.client import ADMIN_RECORD_ERRORS
+from connectors.salesforce.port import OwnerUpdate, SalesforcePort
 
 log = structlog.get_logger("relais.outbox")
 ADMIN_PAUSE = timedelta(minutes=5)
 WRITES = Counter("relais_outbox_writes_total", "CRM writes settled", ["connector", "outcome"])
+# Per-record failures that retrying cannot fix: dead-letter at once, with the CRM's words.
+FINAL_FAILURES = {"OBJECT_NOT_FOUND", *ADMIN_RECORD_ERRORS}
 
 
 class OutboxDispatcher:
@@ -28,92 +33,131 @@ class OutboxDispatcher:
         lease: timedelta,
         pause_for: timedelta,
         batch_size: int = 100,
+        salesforce: SalesforcePort | None = None,
     ) -> None:
         self.db = db
         self.hubspot = hubspot
+        self.salesforce = salesforce
         self.policy = policy
         self.lease = lease
         self.pause_for = pause_for
         self.batch_size = batch_size
 
     def dispatch(self, worker_id: str) -> int:
-        """Send one batch of due writes; returns how many were claimed."""
+        """Send one batch of due writes (grouped per CRM); returns how many were claimed."""
         now = utcnow()
         with self.db.transaction() as session:
             paused = InboxRepository(session).paused_sources(now)
             writes = OutboxRepository(session).claim(
                 worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, paused
             )
-        if not writes:
-            return 0
-        try:
+        by_connector: dict[str, list[ClaimedWrite]] = defaultdict(list)
+        for w in writes:
+            by_connector[w.connector].append(w)
+        for connector, group in by_connector.items():
+            try:
+                self._send(connector, group, worker_id)
+            except CrmError as exc:
+                self._settle_error(connector, group, worker_id, exc)
+        return len(writes)
+
+    def _send(self, connector: str, writes: list[ClaimedWrite], worker_id: str) -> None:
+        if connector == "hubspot":
             writes = self._drop_overtaken(writes, worker_id)
-        except CrmError as exc:
-            self._settle_error(writes, worker_id, exc)
-            return len(writes)
-        if not writes:
-            return 0
-        by_id = {w.object_id: w for w in writes}
-        try:
+            if not writes:
+                return
             result = self.hubspot.update_contacts(
                 [
-                    ContactUpdate(w.object_id, {k: str(v) for k, v in w.properties.items()})
+                    ContactUpdate(w.object_id, {OWNER_PROPERTY: str(w.properties[OWNER_PROPERTY])})
                     for w in writes
                 ]
             )
-        except CrmError as exc:
-            self._settle_error(writes, worker_id, exc)
-            return len(writes)
+            updated, failed = result.updated, result.failed
+        elif connector == "salesforce" and self.salesforce is not None:
+            sf = self.salesforce.update_owners(
+                [
+                    OwnerUpdate(
+                        w.object_id, str(w.properties["sobject"]), str(w.properties["OwnerId"])
+                    )
+                    for w in writes
+                ]
+            )
+            updated, failed = sf.updated, sf.failed
+        else:
+            updated, failed = (
+                [],
+                [
+                    UpdateFailure(
+                        w.object_id, f"connector {connector!r} is not configured", "NOT_CONFIGURED"
+                    )
+                    for w in writes
+                ],
+            )
+        self._settle(connector, writes, worker_id, updated, failed)
+
+    def _settle(
+        self,
+        connector: str,
+        writes: list[ClaimedWrite],
+        worker_id: str,
+        updated: list[str],
+        failed: list[UpdateFailure],
+    ) -> None:
+        by_id = {w.object_id: w for w in writes}
         with self.db.transaction() as session:
             repo = OutboxRepository(session)
-            done = [by_id[i] for i in result.updated if i in by_id]
+            done = [by_id[i] for i in updated if i in by_id]
             repo.sent(done, worker_id, utcnow())
-            WRITES.labels("hubspot", "sent").inc(len(done))
-            for failure in result.failed:
-                failed = by_id.get(failure.id)
-                if failed is None:
+            WRITES.labels(connector, "sent").inc(len(done))
+            for failure in failed:
+                write = by_id.get(failure.id)
+                if write is None:
                     continue
-                # A record missing in HubSpot will not come back by retrying.
                 dead = repo.fail(
-                    failed,
+                    write,
                     worker_id,
                     utcnow(),
                     failure.message,
                     self.policy,
-                    dead_now=failure.category == "OBJECT_NOT_FOUND",
+                    dead_now=failure.category in FINAL_FAILURES,
                 )
-                WRITES.labels("hubspot", "dead" if dead else "retry").inc()
-                log.warning("outbox.record_failed", object_id=failure.id, error=failure.message)
-        return len(writes)
+                WRITES.labels(connector, "dead" if dead else "retry").inc()
+                log.warning(
+                    "outbox.record_failed",
+                    connector=connector,
+                    object_id=failure.id,
+                    error=failure.message,
+                )
 
-    def _settle_error(self, writes: list[ClaimedWrite], worker_id: str, exc: CrmError) -> None:
+    def _settle_error(
+        self, connector: str, writes: list[ClaimedWrite], worker_id: str, exc: CrmError
+    ) -> None:
         if isinstance(exc, QuotaExhausted):
-            self._pause(writes, worker_id, exc, self.pause_for)
+            self._pause(connector, writes, worker_id, exc, self.pause_for)
         elif exc.kind is ErrorKind.ADMIN and exc.status in (401, 403):
             # Credentials refused: nothing can be written until an admin fixes them.
-            self._pause(writes, worker_id, exc, ADMIN_PAUSE)
+            self._pause(connector, writes, worker_id, exc, ADMIN_PAUSE)
         else:
-            self._fail_all(writes, worker_id, exc)
-
-    def _fail_all(self, writes: list[ClaimedWrite], worker_id: str, exc: CrmError) -> None:
-        with self.db.transaction() as session:
-            repo = OutboxRepository(session)
-            for w in writes:
-                dead = repo.fail(
-                    w,
-                    worker_id,
-                    utcnow(),
-                    str(exc),
-                    self.policy,
-                    retry_after=exc.retry_after or 0.0,
-                    dead_now=exc.kind is ErrorKind.BUG,
-                )
-                WRITES.labels("hubspot", "dead" if dead else "retry").inc()
-        log.warning("outbox.batch_failed", size=len(writes), error=str(exc))
+            with self.db.transaction() as session:
+                repo = OutboxRepository(session)
+                for w in writes:
+                    dead = repo.fail(
+                        w,
+                        worker_id,
+                        utcnow(),
+                        str(exc),
+                        self.policy,
+                        retry_after=exc.retry_after or 0.0,
+                        dead_now=exc.kind is ErrorKind.BUG,
+                    )
+                    WRITES.labels(connector, "dead" if dead else "retry").inc()
+            log.warning(
+                "outbox.batch_failed", connector=connector, size=len(writes), error=str(exc)
+            )
 
     def _drop_overtaken(self, writes: list[ClaimedWrite], worker_id: str) -> list[ClaimedWrite]:
-        """A write sent again (retry, replay, crashed worker) must not overwrite an owner that
-        a person set in the meantime: re-read those contacts and settle the overtaken ones."""
+        """A HubSpot write sent again (retry, replay, crashed worker) must not overwrite an
+        owner that a person set meanwhile: re-read those contacts and settle the overtaken."""
         again = [w for w in writes if w.attempts > 1]
         if not again:
             return writes
@@ -134,10 +178,15 @@ class OutboxDispatcher:
         return [w for w in writes if w.id not in done]
 
     def _pause(
-        self, writes: list[ClaimedWrite], worker_id: str, exc: CrmError, duration: timedelta
+        self,
+        connector: str,
+        writes: list[ClaimedWrite],
+        worker_id: str,
+        exc: CrmError,
+        duration: timedelta,
     ) -> None:
         until = utcnow() + duration
         with self.db.transaction() as session:
-            InboxRepository(session).pause_connector("hubspot", until, str(exc))
+            InboxRepository(session).pause_connector(connector, until, str(exc))
             OutboxRepository(session).postpone(writes, worker_id, until)
-        log.error("connector.paused", connector="hubspot", until=until.isoformat(), reason=str(exc))
+        log.error("connector.paused", connector=connector, until=until.isoformat(), reason=str(exc))

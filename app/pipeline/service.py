@@ -1,8 +1,9 @@
-"""From claimed inbox events to decisions and queued CRM writes.
+"""From claimed inbox events to decisions and queued CRM writes, for both CRMs.
 
-HTTP happens outside transactions: contacts are read first, then one transaction locks the
-pool's rotation state, re-checks the assignment ledger, records every decision with its
-outbox write, and marks the events done. A worker that lost its lease meanwhile rolls back.
+HTTP happens outside transactions: records are read and linked first, then one transaction
+locks the pool's rotation state, re-checks the assignment ledger, records every decision with
+its outbox writes (one per CRM the person lives in), and marks the events done. A worker that
+lost its lease meanwhile rolls back.
 """
 
 from __future__ import annotations
@@ -10,35 +11,42 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import structlog
 from prometheus_client import Counter
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app.db import Database, utcnow
 from app.decisions.models import Assignment, Decision
 from app.decisions.repository import DecisionRepository
-from app.inbox.hubspot_events import contact_record_key
 from app.inbox.repository import ClaimedEvent, InboxRepository
-from app.mappings.fields import HUBSPOT_CONTACT_PROPERTIES, LeadField
+from app.links.models import CrmLink
+from app.links.repository import LinkRepository
 from app.mappings.loader import Mappings, MappingsStore
 from app.outbox.models import OutboxWrite
 from app.outbox.repository import OutboxRepository
+from app.pipeline.records import Link, Record, RecordReader, parse_key
 from app.queue import RetryPolicy
 from app.routing import engine as routing
 from app.routing.repository import RotationRepository
 from app.scoring import engine as scoring
 from app.team.directory import OwnerDirectory
 from connectors.errors import AdminActionRequired
-from connectors.hubspot.port import OWNER_PROPERTY, Contact, HubSpotPort
+from connectors.hubspot.port import OWNER_PROPERTY
 
 log = structlog.get_logger("relais.pipeline")
 DECISIONS = Counter("relais_decisions_total", "Routing decisions", ["outcome"])
+CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 
 
-NOT_FOUND_ERROR = "contact not found in HubSpot (not readable yet, deleted or merged)"
+def not_found_error(key: str) -> str:
+    crm = CRM_NAMES.get(parse_key(key)[0], key)
+    return f"record not found in {crm} (not readable yet, deleted or merged)"
 
 
 class LeaseLost(Exception):
@@ -47,203 +55,376 @@ class LeaseLost(Exception):
 
 class Outcome:
     ASSIGNED = "assigned"
+    FALLBACK = "fallback"
     KEPT_OWNER = "kept_owner"
+    LINKED = "linked"
+    OWNER_SYNCED = "owner_synced"
     ALREADY_ASSIGNED = "already_assigned"
     NOT_FOUND = "not_found"
 
 
-@dataclass(frozen=True)
-class Batch:
-    """The claimed events of one worker step, grouped by CRM record."""
+def owner_write(
+    crm: str,
+    sobject: str,
+    object_id: str,
+    record_key: str,
+    owner_id: str,
+    decision_id: int | None,
+    now: datetime,
+) -> OutboxWrite:
+    props: dict[str, Any] = (
+        {OWNER_PROPERTY: owner_id}
+        if crm == "hubspot"
+        else {"OwnerId": owner_id, "sobject": sobject}
+    )
+    return OutboxWrite(
+        connector=crm,
+        record_key=record_key,
+        object_id=object_id,
+        properties=props,
+        decision_id=decision_id,
+        created_at=now,
+        available_at=now,
+    )
 
-    events: Sequence[ClaimedEvent]
 
-    def by_record(self) -> dict[str, list[ClaimedEvent]]:
-        groups: dict[str, list[ClaimedEvent]] = defaultdict(list)
-        for e in self.events:
-            groups[e.record_key].append(e)
-        return dict(groups)
+@dataclass
+class Step:
+    """What one transaction decides: shared by the per-record decisions of a batch."""
+
+    session: Session
+    mappings: Mappings
+    pool: str
+    members: Sequence[str]
+    owner_ids: dict[str, dict[str, str]]  # crm -> rep email -> owner id
+    ledger: dict[str, str]  # record key -> rep email
+    state: routing.PoolState
+    now: datetime
+    fetch_ms: float
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decisions(self) -> DecisionRepository:
+        return DecisionRepository(self.session)
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        return OutboxRepository(self.session)
 
 
-def lead_from_contact(contact: Contact) -> dict[LeadField, str | None]:
-    return {f: contact.properties.get(p) for f, p in HUBSPOT_CONTACT_PROPERTIES.items()}
-
-
-def _object_id(record_key: str) -> str:
-    return record_key.rsplit(":", 1)[1]
-
-
-class ContactPipeline:
-    """Routes HubSpot contacts. One instance per worker; safe to reuse across batches."""
+class LeadPipeline:
+    """Routes HubSpot contacts and Salesforce Leads/Contacts. One per worker, reusable."""
 
     def __init__(
-        self, db: Database, hubspot: HubSpotPort, mappings: MappingsStore, owners: OwnerDirectory
+        self, db: Database, reader: RecordReader, mappings: MappingsStore, owners: OwnerDirectory
     ) -> None:
         self.db = db
-        self.hubspot = hubspot
+        self.reader = reader
         self.mappings = mappings
         self.owners = owners
-        self.properties = sorted({*HUBSPOT_CONTACT_PROPERTIES.values(), OWNER_PROPERTY})
 
     def process(
         self, events: Sequence[ClaimedEvent], worker_id: str, policy: RetryPolicy
     ) -> dict[str, int]:
-        """Decide for every record of the batch; a contact HubSpot cannot find yet is retried
+        """Decide for every record of the batch; a record its CRM cannot find yet is retried
         alone (it may be a creation not yet readable) and dead-lettered if it never appears."""
-        groups = Batch(events).by_record()
+        groups: dict[str, list[ClaimedEvent]] = defaultdict(list)
+        for e in events:
+            groups[e.record_key].append(e)
+        keys = list(groups)
         with self.db.transaction() as session:
-            already = DecisionRepository(session).assigned(list(groups))
-        to_read = [_object_id(k) for k in groups if k not in already]
+            known = LinkRepository(session).counterparts(keys)
+            ledger = DecisionRepository(session).assigned([*keys, *known.values()])
+        settled = {k for k in keys if k in ledger or known.get(k) in ledger}
         started = time.perf_counter()
-        contacts = self.hubspot.read_contacts(to_read, self.properties) if to_read else None
+        records = self.reader.read([k for k in keys if k not in settled])
+        links = self.reader.link(list(records.values()), known)
         fetch_ms = (time.perf_counter() - started) * 1000
+
         m = self.mappings.current
         pool = next(p for p in m.routing.pools if p.name == m.routing.default_pool)
-        active = [e for e in pool.members if (rep := m.rep(e)) is not None and rep.active]
-        owner_ids = self.owners.hubspot_owner_ids(active) if to_read else {}
+        people = [e for e in pool.members if (rep := m.rep(e)) is not None and rep.active]
+        if m.routing.fallback_owner:
+            people.append(m.routing.fallback_owner.lower())
+        crms = {r.crm for r in records.values()} | {link.other.crm for link in links.values()}
+        crms |= {parse_key(k)[0] for k in settled}
+        owner_ids = {crm: self.owners.owner_ids(crm, people) for crm in sorted(crms)}
 
         outcomes: dict[str, int] = defaultdict(int)
         with self.db.transaction() as session:
-            decisions = DecisionRepository(session)
-            outbox = OutboxRepository(session)
             rotation = RotationRepository(session)
             before = rotation.lock(pool.name)
-            state = before
-            already = decisions.assigned(list(groups))  # again, under the pool lock
+            linked_keys = [link.other.key for link in links.values()]
+            step = Step(
+                session=session,
+                mappings=m,
+                pool=pool.name,
+                members=pool.members,
+                owner_ids=owner_ids,
+                ledger=DecisionRepository(session).assigned([*keys, *known.values(), *linked_keys]),
+                state=before,
+                now=utcnow(),
+                fetch_ms=fetch_ms,
+            )
             results: dict[int, str] = {}
-            missing: list[ClaimedEvent] = []
             broken: list[tuple[list[ClaimedEvent], str]] = []
-            now = utcnow()
-            for record_key, group in groups.items():
-                event_ids = [e.id for e in group]
-                first_received = min(e.received_at for e in group)
-                if record_key in already:
-                    outcome, note = Outcome.ALREADY_ASSIGNED, f"owned by {already[record_key]}"
-                else:
-                    contact = contacts.found.get(_object_id(record_key)) if contacts else None
-                    try:
-                        # A savepoint per record: one record's bug fails that record only.
-                        with session.begin_nested():
-                            outcome, note, state = self._decide(
-                                session_repos=(decisions, outbox),
-                                mappings=m,
-                                pool_name=pool.name,
-                                pool_members=pool.members,
-                                eligible=owner_ids,
-                                state=state,
-                                record_key=record_key,
-                                contact=contact,
-                                event_ids=event_ids,
-                                first_received=first_received,
-                                now=now,
-                                fetch_ms=fetch_ms,
-                            )
-                    except AdminActionRequired:
-                        raise  # a configuration problem: the whole batch waits for the fix
-                    except Exception as exc:
-                        log.exception("pipeline.record_failed", record=record_key)
-                        broken.append((group, f"{type(exc).__name__}: {exc}"))
-                        outcomes["error"] += 1
-                        continue
+            for key, group in groups.items():
+                try:
+                    with session.begin_nested():  # one record's bug fails that record only
+                        if key in step.ledger or known.get(key) in step.ledger:
+                            outcome, note = self._assigned(step, key, group, known.get(key))
+                        elif key not in records:
+                            outcome, note = Outcome.NOT_FOUND, not_found_error(key)
+                        else:
+                            outcome, note = self._decide(step, records[key], links.get(key), group)
+                except AdminActionRequired:
+                    raise  # a configuration problem: the whole batch waits for the fix
+                except Exception as exc:
+                    log.exception("pipeline.record_failed", record=key)
+                    broken.append((group, f"{type(exc).__name__}: {exc}"))
+                    outcomes["error"] += 1
+                    continue
                 outcomes[outcome] += 1
                 DECISIONS.labels(outcome).inc()
                 if outcome == Outcome.NOT_FOUND:
-                    missing.extend(group)
+                    broken.append((group, note))
                     continue
                 for e in group:
                     results[e.id] = f"{outcome}: {note}"
-            rotation.save(pool.name, before, state)
+            rotation.save(pool.name, before, step.state)
             inbox = InboxRepository(session)
             done = [e for e in events if e.id in results]
             if not inbox.complete(done, worker_id, utcnow(), results):
                 raise LeaseLost()
-            if missing:
-                inbox.fail(missing, worker_id, utcnow(), NOT_FOUND_ERROR, policy)
             for group, error in broken:
                 inbox.fail(group, worker_id, utcnow(), error, policy)
         return dict(outcomes)
 
+    # -- a person Relais already assigned ---------------------------------------------------
+
+    def _changed_owner(self, group: list[ClaimedEvent]) -> tuple[str, str] | None:
+        """(crm, rep email) when these events carry an owner set by a person to a known rep."""
+        for e in sorted(group, key=lambda ev: ev.id, reverse=True):
+            crm = e.source
+            if crm == "salesforce":
+                owner = (e.payload.get("fields") or {}).get("OwnerId")
+            elif e.payload.get("propertyName") == OWNER_PROPERTY:
+                owner = e.payload.get("propertyValue")
+            else:
+                owner = None
+            if owner:
+                email = self.owners.email_of(crm, str(owner))
+                if email:
+                    return crm, email
+        return None
+
+    def _assigned(
+        self, step: Step, key: str, group: list[ClaimedEvent], counterpart: str | None
+    ) -> tuple[str, str]:
+        rep = step.ledger.get(key) or step.ledger[str(counterpart)]
+        change = self._changed_owner(group)
+        if change is None or change[1] == rep:
+            return Outcome.ALREADY_ASSIGNED, f"owned by {rep}"
+        crm, new_rep = change
+        truth = step.mappings.routing.owner_source_of_truth
+        if crm != truth or counterpart is None:
+            why = (
+                f"{truth} is the owner's source of truth"
+                if crm != truth
+                else "no linked record in the other CRM"
+            )
+            return Outcome.ALREADY_ASSIGNED, (
+                f"owner changed in {crm} from {rep} to {new_rep}; not copied: {why}"
+            )
+        other_crm, other_sobject, other_id = parse_key(counterpart)
+        other_owner = step.owner_ids.get(other_crm, {}).get(new_rep)
+        if other_owner is None:
+            return Outcome.ALREADY_ASSIGNED, (
+                f"owner changed in {crm} to {new_rep}, who is unknown in {other_crm}: "
+                "not copied (see the team.rep_unknown_in_crm log)"
+            )
+        decision = step.decisions.add(
+            Decision(
+                record_key=key,
+                outcome=Outcome.OWNER_SYNCED,
+                owner_email=new_rep,
+                owner_crm_id=other_owner,
+                rule=f"owner changed in {crm} ({truth} is the source "
+                f"of truth): copied to {other_crm}",
+                mappings_version=step.mappings.version,
+                event_ids=[e.id for e in group],
+                first_received_at=min(e.received_at for e in group),
+                decided_at=step.now,
+                details={"from": rep, "to": new_rep, "copied_to": counterpart},
+            )
+        )
+        step.outbox.add(
+            owner_write(
+                other_crm, other_sobject, other_id, counterpart, other_owner, decision.id, step.now
+            )
+        )
+        step.session.execute(
+            update(Assignment)
+            .where(col(Assignment.record_key).in_([key, counterpart]))
+            .values(owner_email=new_rep)
+        )
+        return Outcome.OWNER_SYNCED, f"{new_rep} copied from {crm} to {other_crm}"
+
+    # -- a person not assigned yet ------------------------------------------------------------
+
     def _decide(
-        self,
-        *,
-        session_repos: tuple[DecisionRepository, OutboxRepository],
-        mappings: Mappings,
-        pool_name: str,
-        pool_members: Sequence[str],
-        eligible: dict[str, str],
-        state: routing.PoolState,
-        record_key: str,
-        contact: Contact | None,
-        event_ids: list[int],
-        first_received: datetime,
-        now: datetime,
-        fetch_ms: float,
-    ) -> tuple[str, str, routing.PoolState]:
-        decisions, outbox = session_repos
-        if contact is None:
-            return Outcome.NOT_FOUND, NOT_FOUND_ERROR, state
-        result = scoring.score(lead_from_contact(contact), mappings.scoring)
-        details = [{"rule": c.rule, "points": c.points} for c in result.contributions]
-        base: dict[str, Any] = {
-            "record_key": record_key,
-            "score": result.total,
-            "score_details": details,
-            "mappings_version": mappings.version,
-            "event_ids": event_ids,
-            "first_received_at": first_received,
-            "decided_at": now,
-            "fetch_ms": fetch_ms,
-        }
-        existing_owner = contact.properties.get(OWNER_PROPERTY)
-        if existing_owner:
-            decisions.add(
-                Decision(
-                    outcome=Outcome.KEPT_OWNER,
-                    owner_crm_id=existing_owner,
-                    rule="the contact already has an owner in HubSpot",
-                    **base,
+        self, step: Step, record: Record, link: Link | None, group: list[ClaimedEvent]
+    ) -> tuple[str, str]:
+        m = step.mappings
+        if link is not None:
+            LinkRepository(step.session).add(
+                CrmLink(
+                    hubspot_key=record.key if record.crm == "hubspot" else link.other.key,
+                    salesforce_key=link.other.key if record.crm == "hubspot" else record.key,
+                    method=link.method,
+                    note=link.note,
+                    created_at=step.now,
                 )
             )
-            return Outcome.KEPT_OWNER, f"HubSpot owner {existing_owner} kept", state
-        chosen, new_state = routing.pick(pool_members, eligible, state)
-        if chosen is None:
-            raise AdminActionRequired(
-                f"no rep of pool {pool_name!r} can take leads: every member is inactive in "
-                "team.yaml or has no HubSpot owner with the same email"
+        people = [record] + ([link.other] if link else [])
+        result = scoring.score(record.lead, m.scoring)
+        details: dict[str, Any] = {"records": [p.key for p in people]}
+        if link is not None:
+            details["link"] = {"method": link.method, "note": link.note}
+        base: dict[str, Any] = {
+            "record_key": record.key,
+            "score": result.total,
+            "score_details": [{"rule": c.rule, "points": c.points} for c in result.contributions],
+            "mappings_version": m.version,
+            "event_ids": [e.id for e in group],
+            "first_received_at": min(e.received_at for e in group),
+            "decided_at": step.now,
+            "fetch_ms": step.fetch_ms,
+        }
+
+        if link is not None and link.other.key in step.ledger:
+            rep = step.ledger[link.other.key]
+            outcome, rule = (
+                Outcome.LINKED,
+                (
+                    f"same person as {link.other.key} (linked by {link.method}), already "
+                    f"assigned to {rep}"
+                ),
             )
-        member = new_state.members[chosen]
-        rule = (
-            f"round robin in pool {pool_name}: {chosen} had the fewest leads "
-            f"({member.assigned_count - 1}) among {len(eligible)} available reps"
-        )
-        decision = decisions.add(
+        elif (existing := self._existing_owner(record))[0]:
+            rule = f"the {record.crm} record already has an owner ({existing[1] or record.owner})"
+            if existing[1] is None:  # an owner outside the team: keep it, write nothing
+                step.decisions.add(
+                    Decision(
+                        outcome=Outcome.KEPT_OWNER,
+                        owner_crm_id=record.owner,
+                        rule=rule,
+                        details=details,
+                        **base,
+                    )
+                )
+                return Outcome.KEPT_OWNER, f"{record.crm} owner {record.owner} kept"
+            rep, outcome = existing[1], Outcome.KEPT_OWNER
+        else:
+            crms = sorted({p.crm for p in people})
+            eligible = {
+                email
+                for email in step.members
+                if all(email in step.owner_ids.get(c, {}) for c in crms)
+            }
+            chosen, new_state = routing.pick(step.members, eligible, step.state)
+            if chosen is not None:
+                step.state, rep, outcome = new_state, chosen, Outcome.ASSIGNED
+                count = new_state.members[chosen].assigned_count - 1
+                rule = (
+                    f"round robin in pool {step.pool}: {chosen} had the fewest leads "
+                    f"({count}) among {len(eligible)} reps available in {', '.join(crms)}"
+                )
+            else:
+                rep, outcome = self._fallback(step, crms), Outcome.FALLBACK
+                rule = (
+                    f"no rep of pool {step.pool} is active and known in "
+                    f"{' and '.join(crms)}: fallback owner"
+                )
+        writes = []
+        for person in people:
+            owner_id = step.owner_ids.get(person.crm, {}).get(rep)
+            if owner_id is None:
+                raise AdminActionRequired(
+                    f"{rep} has no user in {person.crm}: cannot give "
+                    f"them {person.key}; add the user or fix team.yaml"
+                )
+            if person.owner != owner_id:
+                writes.append((person, owner_id))
+        own_id = step.owner_ids[record.crm][rep]
+        details["writes"] = {p.key: o for p, o in writes}
+        decision = step.decisions.add(
             Decision(
-                outcome=Outcome.ASSIGNED,
-                owner_email=chosen,
-                owner_crm_id=eligible[chosen],
-                pool=pool_name,
+                outcome=outcome,
+                owner_email=rep,
+                owner_crm_id=own_id,
+                pool=step.pool,
                 rule=rule,
+                details=details,
                 **base,
             )
         )
         assert decision.id is not None
-        decisions.add_assignment(
-            Assignment(
-                record_key=record_key, decision_id=decision.id, owner_email=chosen, assigned_at=now
+        for person in people:
+            if person.key not in step.ledger:
+                step.decisions.add_assignment(
+                    Assignment(
+                        record_key=person.key,
+                        decision_id=decision.id,
+                        owner_email=rep,
+                        assigned_at=step.now,
+                    )
+                )
+                step.ledger[person.key] = rep
+        for person, owner_id in writes:
+            step.outbox.add(
+                owner_write(
+                    person.crm,
+                    person.sobject,
+                    person.id,
+                    person.key,
+                    owner_id,
+                    decision.id,
+                    step.now,
+                )
             )
-        )
-        outbox.add(
-            OutboxWrite(
-                connector="hubspot",
-                record_key=record_key,
-                object_id=contact.id,
-                properties={OWNER_PROPERTY: eligible[chosen]},
-                decision_id=decision.id,
-                created_at=now,
-                available_at=now,
+        return outcome, f"{outcome} to {rep}"
+
+    def _existing_owner(self, record: Record) -> tuple[bool, str | None]:
+        """(already owned?, the owning rep's email when they are in the team).
+
+        HubSpot: any owner is kept. Salesforce: every Lead has an owner (its creator, a queue,
+        the integration user), so only an owner who is a rep of the team counts.
+        """
+        if not record.owner:
+            return False, None
+        email = self.owners.email_of(record.crm, record.owner)
+        in_team = email is not None and self.mappings.current.rep(email) is not None
+        if record.crm == "salesforce":
+            return in_team, email if in_team else None
+        return True, email if in_team else None
+
+    def _fallback(self, step: Step, crms: list[str]) -> str:
+        fallback = step.mappings.routing.fallback_owner
+        if fallback is None:
+            raise AdminActionRequired(
+                f"no rep of pool {step.pool!r} can take leads (inactive in team.yaml, or "
+                f"unknown in {' or '.join(crms)}) and routing.yaml has no fallback_owner"
             )
-        )
-        return Outcome.ASSIGNED, f"assigned to {chosen}", new_state
+        fallback = fallback.lower()
+        missing = [c for c in crms if fallback not in step.owner_ids.get(c, {})]
+        if missing:
+            raise AdminActionRequired(
+                f"no rep of pool {step.pool!r} can take leads, and the fallback owner "
+                f"{fallback} is unknown in {', '.join(missing)}"
+            )
+        log.warning("pipeline.fallback_owner", pool=step.pool, owner=fallback)
+        return fallback
 
 
-__all__ = ["ContactPipeline", "LeaseLost", "Outcome", "contact_record_key"]
+__all__ = ["LeadPipeline", "LeaseLost", "Outcome"]

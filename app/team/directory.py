@@ -1,4 +1,6 @@
-"""Resolve reps (by email) to HubSpot owner ids, cached, refreshed, and loud about gaps."""
+"""Reps (one person, identified by email) resolved to each CRM's owner id, cached, refreshed,
+and loud about gaps: a rep unknown on one side is logged once per refresh, never skipped
+silently."""
 
 from __future__ import annotations
 
@@ -9,46 +11,78 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from connectors.hubspot.port import HubSpotPort
+from connectors.salesforce.port import SalesforcePort
 
 log = structlog.get_logger("relais.team")
+CRMS = ("hubspot", "salesforce")
 
 
 class OwnerDirectory:
     def __init__(
-        self, hubspot: HubSpotPort, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        hubspot: HubSpotPort,
+        ttl_seconds: float,
+        salesforce: SalesforcePort | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._hubspot = hubspot
+        self._hubspot_port = hubspot
+        self._salesforce_port = salesforce
         self._ttl = ttl_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._owners: dict[str, str] = {}
-        self._fetched_at: float | None = None
-        self._warned: set[str] = set()
+        self._ids: dict[str, dict[str, str]] = {}  # crm -> email -> owner id
+        self._fetched_at: dict[str, float] = {}
+        self._warned: set[tuple[str, str]] = set()
 
     def invalidate(self) -> None:
         with self._lock:
-            self._fetched_at = None
+            self._fetched_at.clear()
 
-    def hubspot_owner_ids(self, emails: Iterable[str]) -> dict[str, str]:
-        """email -> owner id for the given reps; reps HubSpot does not know are left out."""
+    def _refresh(self, crm: str) -> dict[str, str]:
+        now = self._clock()
+        fetched = self._fetched_at.get(crm)
+        if fetched is not None and now - fetched <= self._ttl:
+            return self._ids[crm]
+        if crm == "hubspot":
+            ids = {o.email: o.id for o in self._hubspot().list_owners() if not o.archived}
+        else:
+            ids = {u.email: u.id for u in self._salesforce().list_users() if u.active}
+        self._ids[crm], self._fetched_at[crm] = ids, now
+        self._warned = {w for w in self._warned if w[0] != crm}
+        return ids
+
+    def _hubspot(self) -> HubSpotPort:
+        return self._hubspot_port
+
+    def _salesforce(self) -> SalesforcePort:
+        if self._salesforce_port is None:
+            raise RuntimeError("Salesforce is not configured")
+        return self._salesforce_port
+
+    def owner_ids(self, crm: str, emails: Iterable[str]) -> dict[str, str]:
+        """email -> owner id in ``crm`` for the given reps; unknown reps are logged, left out."""
         with self._lock:
-            now = self._clock()
-            if self._fetched_at is None or now - self._fetched_at > self._ttl:
-                self._owners = {
-                    o.email: o.id for o in self._hubspot.list_owners() if not o.archived
-                }
-                self._fetched_at = now
-                self._warned.clear()
+            ids = self._refresh(crm)
             found: dict[str, str] = {}
             for email in emails:
-                owner_id = self._owners.get(email)
+                owner_id = ids.get(email)
                 if owner_id is not None:
                     found[email] = owner_id
-                elif email not in self._warned:
-                    self._warned.add(email)
+                elif (crm, email) not in self._warned:
+                    self._warned.add((crm, email))
                     log.warning(
-                        "team.rep_without_hubspot_owner",
+                        "team.rep_unknown_in_crm",
                         rep=email,
-                        hint="create the user in HubSpot or fix the email in team.yaml",
+                        crm=crm,
+                        hint=f"create the user in {crm} with this email, or fix team.yaml",
                     )
             return found
+
+    def email_of(self, crm: str, owner_id: str) -> str | None:
+        """The rep email behind a CRM owner id (None when it is not a person we know)."""
+        with self._lock:
+            ids = self._refresh(crm)
+        return next((e for e, i in ids.items() if i == owner_id), None)
+
+    def hubspot_owner_ids(self, emails: Iterable[str]) -> dict[str, str]:
+        return self.owner_ids("hubspot", emails)

@@ -16,7 +16,7 @@ from app.db import Database, utcnow
 from app.inbox.repository import ClaimedEvent, InboxRepository
 from app.mappings.loader import MappingsError
 from app.outbox.service import ADMIN_PAUSE, OutboxDispatcher
-from app.pipeline.service import ContactPipeline, LeaseLost
+from app.pipeline.service import LeadPipeline, LeaseLost
 from app.queue import RetryPolicy
 from connectors.errors import AdminActionRequired, CrmError, ErrorKind, QuotaExhausted
 
@@ -32,7 +32,7 @@ class Worker:
     def __init__(
         self,
         db: Database,
-        pipeline: ContactPipeline,
+        pipeline: LeadPipeline,
         outbox: OutboxDispatcher,
         *,
         policy: RetryPolicy,

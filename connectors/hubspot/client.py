@@ -199,15 +199,45 @@ class HubSpotClient:
                 ),
             )
             for item in (data or {}).get("results", []):
-                props = {
-                    k: (None if v in (None, "") else str(v))
-                    for k, v in (item.get("properties") or {}).items()
-                }
-                result.found[str(item["id"])] = Contact(id=str(item["id"]), properties=props)
+                contact = self._contact(item)
+                result.found[contact.id] = contact
             for err in (data or {}).get("errors", []):
                 # 207: one error object lists every id that does not exist (or was deleted).
                 result.missing.extend(str(i) for i in (err.get("context") or {}).get("ids", []))
         return result
+
+    def read_contacts_by_email(
+        self, emails: Sequence[str], properties: Sequence[str]
+    ) -> dict[str, Contact]:
+        found: dict[str, Contact] = {}
+        wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e))
+        props = list(dict.fromkeys([*properties, "email"]))
+        for chunk in chunks(wanted):
+            body = {
+                "inputs": [{"id": e} for e in chunk],
+                "properties": props,
+                "idProperty": "email",
+            }
+            _, data, _ = self._with_retries(
+                "contacts.batch_read",
+                lambda body=body: self._batch.read(  # type: ignore[misc]
+                    body, archived=False, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+            for item in (data or {}).get("results", []):
+                contact = self._contact(item)
+                email = (contact.properties.get("email") or "").lower()
+                if email:
+                    found[email] = contact
+        return found
+
+    @staticmethod
+    def _contact(item: dict[str, Any]) -> Contact:
+        props = {
+            k: (None if v in (None, "") else str(v))
+            for k, v in (item.get("properties") or {}).items()
+        }
+        return Contact(id=str(item["id"]), properties=props)
 
     def list_owners(self) -> list[Owner]:
         owners: list[Owner] = []

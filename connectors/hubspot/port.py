@@ -76,6 +76,12 @@ class HubSpotPort(Protocol):
         """Batch-read contacts, 100 per call; ids that do not exist come back in ``missing``."""
         ...
 
+    def read_contacts_by_email(
+        self, emails: Sequence[str], properties: Sequence[str]
+    ) -> dict[str, Contact]:
+        """lower-cased email -> contact (HubSpot keeps one contact per email), 100 per call."""
+        ...
+
     def list_owners(self) -> list[Owner]:
         """Every active (non-archived) owner, all pages."""
         ...

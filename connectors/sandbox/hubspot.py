@@ -369,10 +369,17 @@ class HubSpotSandbox:
                 )
             started = time.time()
             props = body.get("properties")
+            by_email = body.get("idProperty") == "email"
             results, missing = [], []
             with self.lock:
+                emails = (
+                    {(c.properties.get("email") or "").lower(): c for c in st.contacts.values()}
+                    if by_email
+                    else {}
+                )
                 for item in inputs:
-                    c = st.contacts.get(str(item.get("id")))
+                    key = str(item.get("id"))
+                    c = emails.get(key.lower()) if by_email else st.contacts.get(key)
                     if c is None:
                         missing.append(str(item.get("id")))
                     else:

@@ -56,7 +56,7 @@ class SandboxServer:
         ca.cert_pem.write_to_path(str(self.ca_path))
         # A fake CRM need not wait for its clients' idle keep-alive connections to close.
         self._http = ThreadedServer(
-            self.app, host=host, port=port, lifespan="off", graceful_seconds=0
+            self.app, host=host, port=port, lifespan="off", graceful_seconds=1
         )
         self._https = ThreadedServer(
             self.app,
@@ -64,7 +64,7 @@ class SandboxServer:
             port=tls_port,
             lifespan="off",
             ssl_pem=server_pem,
-            graceful_seconds=0,
+            graceful_seconds=1,
         )
         self.salesforce.instance_url = self.salesforce_url
 

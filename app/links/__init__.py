@@ -1,0 +1,1 @@
+"""One person across two CRMs: a HubSpot contact linked to a Salesforce Lead or Contact."""
