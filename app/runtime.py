@@ -119,6 +119,7 @@ class Runtime:
             pause,
             batch_size=s.worker_batch_size,
             salesforce=self.salesforce,
+            owners=owners,
         )
         return Worker(
             self.db,

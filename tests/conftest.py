@@ -220,3 +220,25 @@ def salesforce_settings(sandbox: SandboxServer, **overrides: Any) -> SalesforceS
     }
     values.update(overrides)
     return SalesforceSettings(**values)
+
+
+def connect_salesforce(
+    sandbox: SandboxServer, relais: Relais, mode: str = "outbound_message", **kwargs: Any
+) -> None:
+    """The sandbox org sends Outbound Messages (or signed Flow JSON) to Relais."""
+    from connectors.sandbox.salesforce import NotificationSetup
+
+    if mode == "flow":
+        secret = relais.settings.salesforce_webhook_secret
+        assert secret is not None
+        setup = NotificationSetup(
+            target_url=f"{relais.url}/webhooks/salesforce",
+            mode="flow",
+            flow_secret=secret.get_secret_value(),
+            **kwargs,
+        )
+    else:
+        setup = NotificationSetup(
+            target_url=f"{relais.url}/webhooks/salesforce/outbound-message", **kwargs
+        )
+    sandbox.salesforce.notifications.configure(setup)

@@ -12,6 +12,7 @@ from app.db import Database, utcnow
 from app.inbox.repository import InboxRepository
 from app.outbox.repository import ClaimedWrite, OutboxRepository
 from app.queue import RetryPolicy
+from app.team.directory import OwnerDirectory
 from connectors.errors import CrmError, ErrorKind, QuotaExhausted
 from connectors.hubspot.port import OWNER_PROPERTY, ContactUpdate, HubSpotPort, UpdateFailure
 from connectors.salesforce.client import ADMIN_RECORD_ERRORS
@@ -34,8 +35,10 @@ class OutboxDispatcher:
         pause_for: timedelta,
         batch_size: int = 100,
         salesforce: SalesforcePort | None = None,
+        owners: OwnerDirectory | None = None,
     ) -> None:
         self.db = db
+        self.owners = owners
         self.hubspot = hubspot
         self.salesforce = salesforce
         self.policy = policy
@@ -155,6 +158,47 @@ class OutboxDispatcher:
                 "outbox.batch_failed", connector=connector, size=len(writes), error=str(exc)
             )
 
+    def _drop_reassigned_in_salesforce(
+        self, salesforce: SalesforcePort, writes: list[ClaimedWrite], worker_id: str
+    ) -> list[ClaimedWrite]:
+        """Every Salesforce record has an owner (creator, queue, integration user): only an
+        owner who is a rep of the team means a person assigned it since our decision. Such a
+        record is left to them (one query per 200 records)."""
+        if self.owners is None:
+            return writes
+        by_object: dict[str, list[ClaimedWrite]] = defaultdict(list)
+        for w in writes:
+            by_object[str(w.properties["sobject"])].append(w)
+        overtaken: list[ClaimedWrite] = []
+        for sobject, group in by_object.items():
+            current = salesforce.read_records(sobject, [w.object_id for w in group], ["OwnerId"])
+            for w in group:
+                rec = current.get(w.object_id)
+                owner = str(rec.fields.get("OwnerId") or "") if rec else ""
+                if (
+                    owner
+                    and owner != w.properties["OwnerId"]
+                    and self.owners.email_of("salesforce", owner)
+                ):
+                    overtaken.append(w)
+        return self._settle_overtaken("salesforce", writes, overtaken, worker_id)
+
+    def _settle_overtaken(
+        self,
+        connector: str,
+        writes: list[ClaimedWrite],
+        overtaken: list[ClaimedWrite],
+        worker_id: str,
+    ) -> list[ClaimedWrite]:
+        if not overtaken:
+            return writes
+        with self.db.transaction() as session:
+            OutboxRepository(session).overtaken(overtaken, worker_id, utcnow())
+        WRITES.labels(connector, "overtaken").inc(len(overtaken))
+        log.info("outbox.overtaken", connector=connector, count=len(overtaken))
+        done = {w.id for w in overtaken}
+        return [w for w in writes if w.id not in done]
+
     def _drop_overtaken(self, writes: list[ClaimedWrite], worker_id: str) -> list[ClaimedWrite]:
         """A HubSpot write sent again (retry, replay, crashed worker) must not overwrite an
         owner that a person set meanwhile: re-read those contacts and settle the overtaken."""
@@ -168,14 +212,7 @@ class OutboxDispatcher:
             owner = contact.properties.get(OWNER_PROPERTY) if contact else None
             if owner and owner != str(w.properties.get(OWNER_PROPERTY)):
                 overtaken.append(w)
-        if not overtaken:
-            return writes
-        with self.db.transaction() as session:
-            OutboxRepository(session).overtaken(overtaken, worker_id, utcnow())
-        WRITES.labels("hubspot", "overtaken").inc(len(overtaken))
-        log.info("outbox.overtaken", count=len(overtaken))
-        done = {w.id for w in overtaken}
-        return [w for w in writes if w.id not in done]
+        return self._settle_overtaken("hubspot", writes, overtaken, worker_id)
 
     def _pause(
         self,

@@ -147,7 +147,9 @@ class LeadPipeline:
         if m.routing.fallback_owner:
             people.append(m.routing.fallback_owner.lower())
         crms = {r.crm for r in records.values()} | {link.other.crm for link in links.values()}
-        crms |= {parse_key(k)[0] for k in settled}
+        crms |= {parse_key(k)[0] for k in settled} | {
+            parse_key(known[k])[0] for k in settled if k in known
+        }
         owner_ids = {crm: self.owners.owner_ids(crm, people) for crm in sorted(crms)}
 
         outcomes: dict[str, int] = defaultdict(int)

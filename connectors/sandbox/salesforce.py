@@ -149,6 +149,8 @@ class SalesforceSandbox:
             records={name: {} for name in PREFIX},
         )
         self.instance_url = ""  # set by the server once the TLS port is known
+        # The org's default lead owner (web-to-lead, imports): an admin, not a sales rep.
+        self.default_owner = self.add_user("integration@paieco.example", "Integration", "User")
         self.notifications = BatchSender(
             self._render, self._acked, lambda e: str(e["record"]["Id"]), "sf-outbound"
         )
@@ -190,7 +192,7 @@ class SalesforceSandbox:
         created = []
         now = time.time()
         with self.lock:
-            default_owner = next(iter(self.state.records["User"]), None)
+            default_owner = self.default_owner
             for fields in items:
                 rid = self.new_id(sobject)
                 rec = {

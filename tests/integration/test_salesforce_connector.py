@@ -52,7 +52,9 @@ def test_lists_active_users_and_queues(sandbox: SandboxServer) -> None:
     queue = sandbox.salesforce.add_queue("Relais fallback")
     sf, _ = client(sandbox)
     users = sf.list_users()
-    assert len(users) == 5 and all(u.active and u.id.startswith("005") for u in users)
+    assert len(users) == 6 and all(
+        u.active and u.id.startswith("005") for u in users
+    )  # 5 reps + integration user
     assert [q.id for q in sf.list_queues()] == [queue]
 
 

@@ -1,0 +1,245 @@
+"""Salesforce both ways, through the sandbox over real HTTP(S): leads in, owners out, one rep
+for one person across both CRMs."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.db import Database
+from app.decisions.models import Assignment, Decision
+from app.inbox.models import InboxEvent
+from app.links.models import CrmLink
+from app.outbox.models import OutboxWrite
+from app.queue import Status
+from connectors.sandbox import SandboxServer
+from connectors.sandbox.salesforce import ValidationRule
+from tests.conftest import REPS, Relais, connect_salesforce, connect_webhooks, wait_for
+
+ACTIVE = [email for email, *_ in REPS if not email.startswith("sarah")]
+
+
+def sf_user_email(sandbox: SandboxServer, user_id: str | None) -> str | None:
+    user = sandbox.salesforce.state.records["User"].get(user_id or "")
+    return str(user["Email"]) if user else None
+
+
+def hs_owner_email(sandbox: SandboxServer, owner_id: str | None) -> str | None:
+    owner = sandbox.hubspot.state.owners.get(owner_id or "")
+    return owner.email if owner else None
+
+
+def sf_lead(i: int, **extra: str) -> dict[str, str]:
+    return {
+        "Email": f"lead{i}@betonsud.fr",
+        "LastName": f"Durand{i}",
+        "FirstName": "Léa",
+        "Company": "BétonSud SAS",
+        "Title": "Responsable RH",
+        "NumberOfEmployees": "90",
+        "Industry": "CONSTRUCTION",
+        **extra,
+    }
+
+
+def owned_by_team(sandbox: SandboxServer, ids: list[str]) -> bool:
+    return all(
+        sf_user_email(sandbox, sandbox.salesforce.record("Lead", i)["OwnerId"]) in ACTIVE
+        for i in ids
+    )
+
+
+@pytest.mark.parametrize("mode", ["outbound_message", "flow"])
+def test_leads_created_in_salesforce_get_their_owner_in_salesforce(
+    sandbox: SandboxServer, relais: Relais, db: Database, mode: str
+) -> None:
+    connect_salesforce(sandbox, relais, mode=mode, batch_window_ms=100)
+    ids = sandbox.salesforce.create_records("Lead", [sf_lead(i) for i in range(8)])
+    wait_for(lambda: owned_by_team(sandbox, ids), what="owners in Salesforce")
+    owners = [
+        str(sf_user_email(sandbox, sandbox.salesforce.record("Lead", i)["OwnerId"])) for i in ids
+    ]
+    assert sorted(owners) == sorted(ACTIVE * 2)  # in rotation, the inactive rep excluded
+    st = sandbox.salesforce.state
+    assert st.auto_assign_headers.get("FALSE", 0) >= 1 and "TRUE" not in st.auto_assign_headers
+    with db.transaction() as session:
+        decisions = list(session.scalars(select(Decision)))
+    assert {d.outcome for d in decisions} == {"assigned"} and len(decisions) == 8
+    assert all(d.record_key.startswith("salesforce:Lead:") for d in decisions)
+
+
+def test_a_hubspot_contact_and_its_salesforce_lead_get_the_same_rep_on_both_sides(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(1)])  # before webhooks
+    connect_webhooks(sandbox, relais)
+    connect_salesforce(sandbox, relais)
+    [cid] = sandbox.hubspot.create_contacts([{"email": "LEAD1@betonsud.fr", "jobtitle": "DRH"}])
+
+    def both_owned() -> bool:
+        return bool(
+            sandbox.hubspot.state.contacts[cid].properties.get("hubspot_owner_id")
+            and sf_user_email(sandbox, sandbox.salesforce.record("Lead", lead_id)["OwnerId"])
+            in ACTIVE
+        )
+
+    wait_for(both_owned, what="the same person owned in both CRMs")
+    hs_rep = hs_owner_email(
+        sandbox, sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"]
+    )
+    sf_rep = sf_user_email(sandbox, sandbox.salesforce.record("Lead", lead_id)["OwnerId"])
+    assert hs_rep == sf_rep
+    with db.transaction() as session:
+        [link] = session.scalars(select(CrmLink)).all()
+        ledger = {a.record_key: a.owner_email for a in session.scalars(select(Assignment))}
+    assert link.hubspot_key == f"hubspot:contact:{cid}" and link.method == "email"
+    assert set(ledger.values()) == {hs_rep}
+    assert set(ledger) == {f"hubspot:contact:{cid}", f"salesforce:Lead:{lead_id}"}
+
+
+def test_a_salesforce_lead_created_after_its_hubspot_contact_gets_the_same_rep(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    connect_webhooks(sandbox, relais)
+    connect_salesforce(sandbox, relais)
+    [cid] = sandbox.hubspot.create_contacts([{"email": "late@acier.fr"}])
+    wait_for(
+        lambda: sandbox.hubspot.state.contacts[cid].properties.get("hubspot_owner_id"),
+        what="contact owned",
+    )
+    hs_rep = hs_owner_email(
+        sandbox, sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"]
+    )
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(2, Email="late@acier.fr")])
+    wait_for(
+        lambda: (
+            sf_user_email(sandbox, sandbox.salesforce.record("Lead", lead_id)["OwnerId"]) == hs_rep
+        ),
+        what="the lead given to the contact's rep",
+    )
+    with db.transaction() as session:
+        outcomes = [d.outcome for d in session.scalars(select(Decision).order_by(Decision.id))]  # type: ignore[arg-type]
+    assert outcomes == ["assigned", "linked"]
+
+
+def test_several_salesforce_leads_with_one_email_link_deterministically_and_are_reported(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    older, newer = sandbox.salesforce.create_records(
+        "Lead", [sf_lead(3, Email="dup@tole.fr"), sf_lead(4, Email="dup@tole.fr")]
+    )
+    connect_webhooks(sandbox, relais)
+    sandbox.hubspot.create_contacts([{"email": "dup@tole.fr"}])
+    wait_for(lambda: _decisions(db), what="a decision")
+    with db.transaction() as session:
+        [link] = session.scalars(select(CrmLink)).all()
+    assert link.salesforce_key == f"salesforce:Lead:{older}"
+    assert link.note is not None and newer in link.note and "2 Salesforce records" in link.note
+
+
+def test_a_rep_reassigning_in_salesforce_is_copied_to_hubspot_but_not_the_reverse(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(5)])
+    connect_webhooks(sandbox, relais)
+    connect_salesforce(sandbox, relais)
+    [cid] = sandbox.hubspot.create_contacts([{"email": "lead5@betonsud.fr"}])
+    wait_for(lambda: len(_assignments(db)) == 2, what="both sides assigned")
+    rep = _assignments(db)[f"hubspot:contact:{cid}"]
+    wait_for(
+        lambda: (
+            sf_user_email(sandbox, sandbox.salesforce.record("Lead", lead_id)["OwnerId"]) == rep
+        ),
+        what="our owner written in Salesforce",
+    )
+    other = next(e for e in ACTIVE if e != rep)
+    other_sf = next(
+        u for u, r in sandbox.salesforce.state.records["User"].items() if r["Email"] == other
+    )
+    sandbox.salesforce.change_record("Lead", lead_id, {"OwnerId": other_sf})  # a manager
+    wait_for(
+        lambda: (
+            hs_owner_email(
+                sandbox, sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"]
+            )
+            == other
+        ),
+        what="the new owner copied to HubSpot",
+    )
+    assert set(_assignments(db).values()) == {other}
+
+    third = next(e for e in ACTIVE if e not in (rep, other))
+    third_hs = next(o.id for o in sandbox.hubspot.state.owners.values() if o.email == third)
+    sandbox.hubspot.change_contact(cid, {"hubspot_owner_id": third_hs})  # HubSpot is not truth
+    wait_for(
+        lambda: any("not copied" in (e.result or "") for e in _events(db)),
+        what="the HubSpot change recorded, not copied",
+    )
+    assert sf_user_email(sandbox, sandbox.salesforce.record("Lead", lead_id)["OwnerId"]) == other
+
+
+def test_a_validation_rule_failure_ends_in_a_dead_letter_naming_the_field_and_the_rule(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    sandbox.salesforce.state.validation_rules.append(
+        ValidationRule(
+            field="Status",
+            equals="Closed - Not Converted",
+            name="Closed_Leads_Are_Locked",
+            message="A closed lead cannot change owner",
+        )
+    )
+    connect_salesforce(sandbox, relais)
+    [lead_id] = sandbox.salesforce.create_records(
+        "Lead", [sf_lead(6, Status="Closed - Not Converted")]
+    )
+    dead = wait_for(lambda: _dead_writes(db), timeout=30, what="dead-lettered write")
+    assert dead[0].record_key == f"salesforce:Lead:{lead_id}"
+    error = dead[0].last_error or ""
+    assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in error
+    assert "Status" in error and "Closed_Leads_Are_Locked" in error
+    assert dead[0].attempts == 1  # retrying cannot help: dead at once, for an admin to fix
+
+
+def test_a_rep_unknown_in_salesforce_gets_no_salesforce_leads_and_is_logged(
+    sandbox: SandboxServer, relais: Relais, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    users = sandbox.salesforce.state.records["User"]
+    hugo = next(u for u, r in users.items() if r["Email"].startswith("hugo"))
+    users[hugo]["IsActive"] = False  # Hugo left Salesforce but is still in team.yaml
+    connect_salesforce(sandbox, relais)
+    ids = sandbox.salesforce.create_records("Lead", [sf_lead(10 + i) for i in range(6)])
+    wait_for(
+        lambda: (
+            all(
+                sf_user_email(sandbox, sandbox.salesforce.record("Lead", i)["OwnerId"])
+                not in (None, "hugo.bernard@paieco.example")
+                and sandbox.salesforce.record("Lead", i)["OwnerId"] != hugo
+                for i in ids
+            )
+            and len(_decisions(db)) == 6
+        ),
+        what="leads owned by the others",
+    )
+    owners = {sf_user_email(sandbox, sandbox.salesforce.record("Lead", i)["OwnerId"]) for i in ids}
+    assert "hugo.bernard@paieco.example" not in owners
+
+
+def _decisions(db: Database) -> list[Decision]:
+    with db.transaction() as session:
+        return list(session.scalars(select(Decision)))
+
+
+def _assignments(db: Database) -> dict[str, str]:
+    with db.transaction() as session:
+        return {a.record_key: a.owner_email for a in session.scalars(select(Assignment))}
+
+
+def _events(db: Database) -> list[InboxEvent]:
+    with db.transaction() as session:
+        return list(session.scalars(select(InboxEvent)))
+
+
+def _dead_writes(db: Database) -> list[OutboxWrite]:
+    with db.transaction() as session:
+        return list(session.scalars(select(OutboxWrite).where(OutboxWrite.status == Status.DEAD)))  # type: ignore[arg-type]
