@@ -65,12 +65,16 @@ def worker() -> None:
     def _stop(*_: object) -> None:
         stop.set()
         runtime.wakeup.set()
+        runtime.outbox_wakeup.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        runtime.worker().run(stop)
+        for thread in runtime.start_workers(stop):
+            while thread.is_alive():
+                thread.join(timeout=0.5)  # short joins keep the signal handlers responsive
     finally:
+        stop.set()
         runtime.close()
 
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     )
     hubspot_timeout_seconds: float = 10.0
     hubspot_owner_cache_seconds: float = 300.0
+    hubspot_requests_per_10s: int = Field(
+        150, ge=1, description="This process's share of the app's 10-second budget"
+    )
     hubspot_max_attempts: int = Field(3, ge=1, description="Tries per call before requeueing")
     hubspot_rate_limit_wait_seconds: float = Field(
         10.0, gt=0, description="Back-off after a 10-second-window 429 without Retry-After"
@@ -65,6 +68,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, description="Largest webhook body accepted")
     signature_window_seconds: int = 300
 
+    worker_threads: int = Field(
+        1, ge=1, le=32, description="Worker loops per process; they coordinate like processes"
+    )
     worker_batch_size: int = Field(100, ge=1, le=1000)
     worker_poll_seconds: float = Field(0.2, gt=0)
     worker_lease_seconds: float = Field(30.0, gt=0)

@@ -1,4 +1,5 @@
-"""`relais demo`: the sandbox CRM and Relais on SQLite, end to end, over real HTTP."""
+"""`relais demo`: the sandbox CRMs (HubSpot, and Salesforce over TLS) and Relais on SQLite,
+end to end over real HTTP. Leads arrive from both CRMs; some people exist in both."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import typer
 from sqlalchemy import func, select
@@ -17,10 +18,25 @@ from app import migrations
 from app.config import Settings, get_settings
 from app.decisions.models import Decision
 from app.demo_data import make_leads
+from app.links.models import CrmLink
 from app.logging import configure
 from app.main import create_app
 from connectors.sandbox import SandboxServer
+from connectors.sandbox.salesforce import NotificationSetup
 from connectors.sandbox.server import ThreadedServer
+from connectors.sandbox.webhooks import WebhookConfig
+
+SF_FIELDS = {
+    "email": "Email",
+    "firstname": "FirstName",
+    "lastname": "LastName",
+    "jobtitle": "Title",
+    "company": "Company",
+    "numberofemployees": "NumberOfEmployees",
+    "industry": "Industry",
+    "country": "Country",
+    "phone": "Phone",
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -30,25 +46,41 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
+def as_salesforce_lead(lead: dict[str, str]) -> dict[str, str]:
+    out = {SF_FIELDS[k]: v for k, v in lead.items() if k in SF_FIELDS}
+    out["LeadSource"] = "Web"
+    return out
+
+
 def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
     base = get_settings()
-    # Progress lines tell the story; per-batch worker logs would drown them (RELAIS_LOG_LEVEL=INFO
-    # brings them back).
+    # Progress lines tell the story; per-batch worker logs would drown them
+    # (RELAIS_LOG_LEVEL=DEBUG brings them back).
     configure("WARNING" if base.log_level.upper() == "INFO" else base.log_level, base.log_json)
+    people = make_leads(leads)
+    from_sf = leads // 3  # a third of the leads are created in Salesforce...
+    both = from_sf // 4  # ...and a quarter of those people also exist in HubSpot
     with tempfile.TemporaryDirectory(prefix="relais-demo-") as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'relais-demo.db'}"
         secret = secrets.token_urlsafe(24)
         typer.echo(
-            f"Relais demo: {leads} leads at {rate:g}/s, sandbox latency {latency_ms:g} "
-            f"ms per call, database {db_url}"
+            f"Relais demo: {leads} leads at {rate:g}/s ({leads - from_sf} from HubSpot, "
+            f"{from_sf} from Salesforce, {both} people in both), sandbox latency "
+            f"{latency_ms:g} ms per call, database {db_url}"
         )
         with SandboxServer() as sandbox:
+            sf = sandbox.salesforce
             settings = Settings(
                 database_url=db_url,
                 mappings_dir=base.mappings_dir,
                 hubspot_base_url=sandbox.url,
                 hubspot_access_token="sandbox-token",
                 hubspot_client_secret=secret,
+                salesforce_org_id=sf.state.org_id,
+                salesforce_login_url=sandbox.salesforce_url,
+                salesforce_client_id=sf.state.client_id,
+                salesforce_client_secret=sf.state.client_secret,
+                salesforce_ca_bundle=sandbox.ca_path,
                 retry_base_seconds=0.5,
                 worker_poll_seconds=0.2,
                 log_level=base.log_level,
@@ -57,23 +89,32 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
             app = create_app(settings, embedded_worker=True)
             runtime = app.state.runtime
             with ThreadedServer(app) as relais:
-                reps = runtime.mappings.current.team.reps
-                names = {}
-                for rep in reps:
+                names: dict[str, str] = {}
+                for rep in runtime.mappings.current.team.reps:
                     first, _, last = rep.name.partition(" ")
                     label = rep.name if rep.active else f"{rep.name} (inactive)"
-                    names[sandbox.hubspot.add_owner(rep.email, first, last).id] = label
+                    names[rep.email] = label
+                    sandbox.hubspot.add_owner(rep.email, first, last)
+                    sf.add_user(rep.email, first, last)
                 sandbox.hubspot.state.latency_ms = latency_ms
-                _configure_webhooks(sandbox, f"{relais.url}/webhooks/hubspot", secret)
-                typer.echo(f"  sandbox HubSpot at {sandbox.url}, Relais at {relais.url}")
-                _feed(sandbox, make_leads(leads), rate)
+                sf.state.latency_ms = latency_ms
+                sandbox.hubspot.webhooks.configure(
+                    WebhookConfig(target_url=f"{relais.url}/webhooks/hubspot", client_secret=secret)
+                )
+                sf.notifications.configure(
+                    NotificationSetup(
+                        target_url=f"{relais.url}/webhooks/salesforce/outbound-message"
+                    )
+                )
+                typer.echo(
+                    f"  sandbox HubSpot at {sandbox.url}, sandbox Salesforce at "
+                    f"{sandbox.salesforce_url} (TLS), Relais at {relais.url}"
+                )
+                hs_ids, sf_ids = _feed(sandbox, people, from_sf, both, rate)
                 deadline = time.monotonic() + 60 + leads / 10
-                while time.monotonic() < deadline:
-                    stats = sandbox.hubspot.stats()
-                    if stats["owned"] >= leads:
-                        break
+                while time.monotonic() < deadline and not _all_owned(sandbox, hs_ids, sf_ids):
                     time.sleep(0.5)
-                stats = sandbox.hubspot.stats()
+                done = _all_owned(sandbox, hs_ids, sf_ids)
                 with runtime.db.transaction() as session:
                     outcomes = dict(
                         session.execute(
@@ -83,74 +124,131 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
                         ).all()
                     )
                     scores = list(session.scalars(select(col(Decision.score))))
-                threshold = runtime.mappings.current.scoring.threshold
-                _report(stats, names, leads, outcomes, scores, threshold)
-                return 0 if stats["owned"] >= leads else 1
+                    links = session.scalar(select(func.count()).select_from(CrmLink)) or 0
+                _report(
+                    sandbox,
+                    names,
+                    hs_ids,
+                    sf_ids,
+                    outcomes,
+                    scores,
+                    int(links),
+                    runtime.mappings.current.scoring.threshold,
+                )
+                return 0 if done else 1
 
 
-def _configure_webhooks(sandbox: SandboxServer, target: str, secret: str) -> None:
-    from connectors.sandbox.webhooks import WebhookConfig
+def _owners(sandbox: SandboxServer, hs_ids: list[str], sf_ids: list[str]) -> list[str | None]:
+    hs_owner = {o.id: o.email for o in sandbox.hubspot.state.owners.values()}
+    users = sandbox.salesforce.state.records["User"]
+    out: list[str | None] = []
+    with sandbox.hubspot.lock:
+        for i in hs_ids:
+            out.append(
+                hs_owner.get(
+                    sandbox.hubspot.state.contacts[i].properties.get("hubspot_owner_id") or ""
+                )
+            )
+    for i in sf_ids:
+        owner = sandbox.salesforce.record("Lead", i).get("OwnerId") or ""
+        email = users.get(owner, {}).get("Email")
+        out.append(None if owner == sandbox.salesforce.default_owner else email)
+    return out
 
-    sandbox.hubspot.webhooks.configure(WebhookConfig(target_url=target, client_secret=secret))
+
+def _all_owned(sandbox: SandboxServer, hs_ids: list[str], sf_ids: list[str]) -> bool:
+    return all(_owners(sandbox, hs_ids, sf_ids))
 
 
-def _feed(sandbox: SandboxServer, leads: list[dict[str, str]], rate: float) -> None:
-    """Create leads at ``rate`` per second, printing progress every second."""
+def _feed(
+    sandbox: SandboxServer, people: list[dict[str, str]], from_sf: int, both: int, rate: float
+) -> tuple[list[str], list[str]]:
+    """Create leads at ``rate`` per second in both CRMs, printing progress every second."""
     started = time.monotonic()
     last_print = started
-    for i, lead in enumerate(leads, 1):
-        sandbox.hubspot.create_contacts([lead])
+    hs_ids: list[str] = []
+    sf_ids: list[str] = []
+    for i, lead in enumerate(people, 1):
+        if i % 3 == 0 and len(sf_ids) < from_sf:
+            sf_ids += sandbox.salesforce.create_records("Lead", [as_salesforce_lead(lead)])
+            if len(sf_ids) <= both:  # the same person also fills a HubSpot form
+                hs_ids += sandbox.hubspot.create_contacts([lead])
+        else:
+            hs_ids += sandbox.hubspot.create_contacts([lead])
         ahead = i / rate - (time.monotonic() - started)
         if ahead > 0:
             time.sleep(ahead)
         if time.monotonic() - last_print >= 1:
             last_print = time.monotonic()
-            s = sandbox.hubspot.stats()
-            typer.echo(f"  {i:5d} leads created, {s['owned']:5d} owned")
+            owned = sum(1 for o in _owners(sandbox, hs_ids, sf_ids) if o)
+            typer.echo(f"  {i:5d} leads created, {owned:5d} records owned")
     typer.echo(
-        f"  {len(leads):5d} leads created in {time.monotonic() - started:.1f}s; "
+        f"  {len(people):5d} leads created in {time.monotonic() - started:.1f}s; "
         "waiting for the last owners..."
+    )
+    return hs_ids, sf_ids
+
+
+def _ms(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    ms = [v * 1000 for v in values]
+    return (
+        f"p50 {statistics.median(ms):.0f} ms, p95 {percentile(ms, 95):.0f} ms, max {max(ms):.0f} ms"
     )
 
 
 def _report(
-    stats: dict[str, Any],
+    sandbox: SandboxServer,
     names: dict[str, str],
-    leads: int,
+    hs_ids: list[str],
+    sf_ids: list[str],
     outcomes: dict[str, int],
     scores: list[int | None],
+    links: int,
     threshold: int,
 ) -> None:
-    latencies = [x * 1000 for x in stats["webhook_to_owner_seconds"]]
-    per_owner: dict[str, int] = stats["per_owner"]
-    calls: dict[str, int] = stats["calls"]
-    owned = int(stats["owned"])
+    hs, sf = sandbox.hubspot.stats(), sandbox.salesforce.stats()
+    owners = _owners(sandbox, hs_ids, sf_ids)
+    per_rep = Counter(o for o in owners if o)
+    hs_owned = sum(1 for o in owners[: len(hs_ids)] if o)
+    sf_owned = sum(1 for o in owners[len(hs_ids) :] if o)
     typer.echo("\nWhat happened")
     typer.echo(
-        f"  leads processed:      {owned} of {leads} owned in HubSpot "
-        f"(decisions: {', '.join(f'{k} {v}' for k, v in sorted(outcomes.items()))})"
+        f"  records owned:        HubSpot {hs_owned} of {len(hs_ids)}, Salesforce "
+        f"{sf_owned} of {len(sf_ids)}; {links} people linked across both CRMs"
     )
-    typer.echo("  owners:")
-    for owner_id, name in names.items():
-        typer.echo(f"    {name:28s} {per_owner.get(owner_id, 0):5d}")
-    if latencies:
-        typer.echo(
-            f"  webhook -> owner:     p50 {statistics.median(latencies):.0f} ms, "
-            f"p95 {percentile(latencies, 95):.0f} ms, max {max(latencies):.0f} ms"
-        )
-    total = sum(calls.values())
     typer.echo(
-        f"  HubSpot API calls:    {total} ({total / max(owned, 1):.3f} per lead: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+        "  decisions:            " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+    )
+    typer.echo("  records per rep (both CRMs):")
+    for email, name in names.items():
+        typer.echo(f"    {name:28s} {per_rep.get(email, 0):5d}")
+    typer.echo(f"  webhook -> owner:     HubSpot {_ms(hs['webhook_to_owner_seconds'])}")
+    typer.echo(f"                        Salesforce {_ms(sf['notification_to_owner_seconds'])}")
+    hs_calls, sf_calls = hs["calls"], sf["calls"]
+    n_hs, n_sf = max(len(hs_ids), 1), max(len(sf_ids), 1)
+    typer.echo(
+        f"  HubSpot API calls:    {sum(hs_calls.values())} "
+        f"({sum(hs_calls.values()) / n_hs:.3f} per HubSpot lead: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(hs_calls.items()))
+        + ")"
+    )
+    typer.echo(
+        f"  Salesforce API calls: {sum(sf_calls.values())} "
+        f"({sum(sf_calls.values()) / n_sf:.3f} per Salesforce lead: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(sf_calls.items()))
         + ")"
     )
     ready = sum(1 for s in scores if s is not None and s >= threshold)
     typer.echo(
-        f"  scores:               {ready} of {len(scores)} leads at or above the "
+        f"  scores:               {ready} of {len(scores)} decisions at or above the "
         f"threshold of {threshold} (sales-ready)"
     )
-    d = stats["deliveries"]
+    d, o = hs["deliveries"], sf["deliveries"]
     typer.echo(
-        f"  webhooks received:    {d['requests']} signed requests carrying {d['events']} events "
-        f"({d['failures']} failed deliveries); the echoes of our own owner writes are ignored"
+        f"  webhooks received:    HubSpot {d['requests']} signed requests carrying "
+        f"{d['events']} events, Salesforce {o['requests']} Outbound Messages carrying "
+        f"{o['events']} notifications ({d['failures'] + o['failures']} failed "
+        "deliveries); echoes of our own writes are ignored"
     )

@@ -27,19 +27,14 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.mappings.reload()  # refuse to start on mappings that do not validate
         stop = threading.Event()
-        thread = None
-        if embedded_worker:
-            worker = runtime.worker()
-            thread = threading.Thread(
-                target=worker.run, args=(stop,), name="relais-worker", daemon=True
-            )
-            thread.start()
+        threads = runtime.start_workers(stop) if embedded_worker else []
         try:
             yield
         finally:
             stop.set()
             runtime.wakeup.set()
-            if thread is not None:
+            runtime.outbox_wakeup.set()
+            for thread in threads:
                 thread.join(timeout=30)
             runtime.close()
 

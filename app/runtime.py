@@ -16,7 +16,7 @@ from app.pipeline.records import RecordReader
 from app.pipeline.service import LeadPipeline
 from app.queue import RetryPolicy
 from app.team.directory import OwnerDirectory
-from app.worker.service import Worker
+from app.worker.service import Role, Worker
 from connectors.hubspot import HubSpotClient, HubSpotSettings
 from connectors.hubspot.port import HubSpotPort
 from connectors.salesforce import SalesforceClient, SalesforcePort, SalesforceSettings
@@ -34,6 +34,7 @@ class Runtime:
     db: Database
     mappings: MappingsStore
     wakeup: threading.Event = field(default_factory=threading.Event)
+    outbox_wakeup: threading.Event = field(default_factory=threading.Event)
     _hubspot: HubSpotPort | None = None
     _salesforce: SalesforcePort | None = None
 
@@ -60,6 +61,7 @@ class Runtime:
                     access_token=token,
                     timeout_seconds=self.settings.hubspot_timeout_seconds,
                     max_attempts=self.settings.hubspot_max_attempts,
+                    requests_per_10s=self.settings.hubspot_requests_per_10s,
                     rate_limit_wait_seconds=self.settings.hubspot_rate_limit_wait_seconds,
                 )
             )
@@ -95,9 +97,9 @@ class Runtime:
             max_attempts=s.retry_max_attempts,
         )
 
-    def worker(self) -> Worker:
+    def worker(self, role: Role = "both") -> Worker:
         s = self.settings
-        budget = s.hubspot_max_attempts * s.hubspot_timeout_seconds * 3  # read, owners, write
+        budget = s.hubspot_max_attempts * s.hubspot_timeout_seconds  # one call, every try
         if s.worker_lease_seconds < budget:
             log.warning(
                 "worker.lease_shorter_than_worst_case",
@@ -130,8 +132,22 @@ class Runtime:
             batch_size=s.worker_batch_size,
             poll_seconds=s.worker_poll_seconds,
             pause_for=pause,
-            wakeup=self.wakeup,
+            wakeup=self.outbox_wakeup if role == "outbox" else self.wakeup,
+            outbox_wakeup=self.outbox_wakeup,
+            role=role,
         )
+
+    def start_workers(self, stop: threading.Event) -> list[threading.Thread]:
+        """RELAIS_WORKER_THREADS worker loops; while one waits on a CRM another works."""
+        threads = []
+        for n in range(self.settings.worker_threads):
+            worker = self.worker()
+            thread = threading.Thread(
+                target=worker.run, args=(stop,), name=f"relais-worker-{n}", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        return threads
 
     def close(self) -> None:
         if self._hubspot is not None:

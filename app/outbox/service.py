@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import structlog
@@ -39,6 +40,7 @@ class OutboxDispatcher:
     ) -> None:
         self.db = db
         self.owners = owners
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crm-write")
         self.hubspot = hubspot
         self.salesforce = salesforce
         self.policy = policy
@@ -57,12 +59,20 @@ class OutboxDispatcher:
         by_connector: dict[str, list[ClaimedWrite]] = defaultdict(list)
         for w in writes:
             by_connector[w.connector].append(w)
-        for connector, group in by_connector.items():
-            try:
-                self._send(connector, group, worker_id)
-            except CrmError as exc:
-                self._settle_error(connector, group, worker_id, exc)
+        # Each CRM's batch goes out at the same time: latency is one round trip, not the sum.
+        futures = [
+            self._pool.submit(self._send_or_settle, connector, group, worker_id)
+            for connector, group in by_connector.items()
+        ]
+        for future in futures:
+            future.result()
         return len(writes)
+
+    def _send_or_settle(self, connector: str, group: list[ClaimedWrite], worker_id: str) -> None:
+        try:
+            self._send(connector, group, worker_id)
+        except CrmError as exc:
+            self._settle_error(connector, group, worker_id, exc)
 
     def _send(self, connector: str, writes: list[ClaimedWrite], worker_id: str) -> None:
         if connector == "hubspot":
@@ -161,14 +171,16 @@ class OutboxDispatcher:
     def _drop_reassigned_in_salesforce(
         self, salesforce: SalesforcePort, writes: list[ClaimedWrite], worker_id: str
     ) -> list[ClaimedWrite]:
-        """Every Salesforce record has an owner (creator, queue, integration user): only an
-        owner who is a rep of the team means a person assigned it since our decision. Such a
-        record is left to them (one query per 200 records)."""
+        """A Salesforce write sent again (retry, replay, crashed worker) is left undone when a
+        rep of the team got the record meanwhile. Every Salesforce record has an owner (its
+        creator, a queue, the integration user): only a rep of the team means a person assigned
+        it. First attempts go straight out, as for HubSpot: their window is milliseconds."""
         if self.owners is None:
             return writes
         by_object: dict[str, list[ClaimedWrite]] = defaultdict(list)
         for w in writes:
-            by_object[str(w.properties["sobject"])].append(w)
+            if w.attempts > 1:
+                by_object[str(w.properties["sobject"])].append(w)
         overtaken: list[ClaimedWrite] = []
         for sobject, group in by_object.items():
             current = salesforce.read_records(sobject, [w.object_id for w in group], ["OwnerId"])

@@ -4,8 +4,10 @@ same person's record in the other CRM (by stored ids, else by email)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from app.inbox.hubspot_events import contact_record_key
 from app.inbox.salesforce_events import sf_record_key
@@ -17,7 +19,9 @@ from app.mappings.fields import (
 )
 from connectors.hubspot.port import OWNER_PROPERTY, Contact, HubSpotPort
 from connectors.salesforce.port import SalesforcePort, SfRecord
+from connectors.salesforce_ids import to18
 
+T = TypeVar("T")
 HUBSPOT_PROPERTIES = sorted(
     {*HUBSPOT_CONTACT_PROPERTIES.values(), OWNER_PROPERTY, *HUBSPOT_SALESFORCE_ID_PROPERTIES}
 )
@@ -95,32 +99,62 @@ def from_salesforce(rec: SfRecord) -> Record:
 
 
 class RecordReader:
-    """Batched reads: one call per CRM object per 100-200 records, never one per record."""
+    """Batched reads: one call per CRM object per 100-200 records, never one per record.
+    Calls that do not depend on each other run in parallel (latency is the sum of round trips
+    otherwise)."""
 
     def __init__(self, hubspot: HubSpotPort, salesforce: SalesforcePort | None) -> None:
         self.hubspot = hubspot
         self.salesforce = salesforce
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="crm-read")
+
+    def _parallel(self, calls: list[Callable[[], T]]) -> list[T]:
+        if len(calls) <= 1:
+            return [c() for c in calls]
+        return [f.result() for f in [self._pool.submit(c) for c in calls]]
 
     def _sf_fields(self, sobject: str) -> list[str]:
         return sorted({*SALESFORCE_FIELDS[sobject].values(), "OwnerId"})
 
-    def read(self, keys: Iterable[str]) -> dict[str, Record]:
+    def read(
+        self, keys: Iterable[str], delivered: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Record]:
+        """Records by key. ``delivered``: field values a Salesforce notification carried (an
+        Outbound Message sends the record's latest values); when they cover every field we
+        use, the record is not read again."""
         by_kind: dict[tuple[str, str], list[str]] = defaultdict(list)
+        known: dict[str, Record] = {}
         for key in keys:
             crm, sobject, object_id = parse_key(key)
+            fields = (delivered or {}).get(key)
+            if (
+                crm == "salesforce"
+                and sobject in SALESFORCE_FIELDS
+                and fields is not None
+                and (set(self._sf_fields(sobject)) <= set(fields))
+            ):
+                known[key] = from_salesforce(SfRecord(to18(object_id), sobject, fields))
+                continue
             by_kind[(crm, sobject)].append(object_id)
-        out: dict[str, Record] = {}
+        calls: list[Callable[[], list[Record]]] = []
         for (crm, sobject), ids in by_kind.items():
             if crm == "hubspot":
-                for contact in self.hubspot.read_contacts(ids, HUBSPOT_PROPERTIES).found.values():
-                    rec = from_hubspot(contact)
-                    out[rec.key] = rec
+                calls.append(
+                    lambda ids=ids: [  # type: ignore[misc]
+                        from_hubspot(c)
+                        for c in self.hubspot.read_contacts(ids, HUBSPOT_PROPERTIES).found.values()
+                    ]
+                )
             elif self.salesforce is not None and sobject in SALESFORCE_FIELDS:
-                found = self.salesforce.read_records(sobject, ids, self._sf_fields(sobject))
-                for sf in found.values():
-                    rec = from_salesforce(sf)
-                    out[rec.key] = rec
-        return out
+                sf = self.salesforce
+                calls.append(
+                    lambda sobject=sobject, ids=ids, sf=sf: [  # type: ignore[misc]
+                        from_salesforce(r)
+                        for r in sf.read_records(sobject, ids, self._sf_fields(sobject)).values()
+                    ]
+                )
+        known.update({rec.key: rec for batch in self._parallel(calls) for rec in batch})
+        return known
 
     def link(self, records: Sequence[Record], known: dict[str, str]) -> dict[str, Link]:
         """The other CRM's record of each person: a known link, an id a CRM stored, or the
@@ -138,12 +172,24 @@ class RecordReader:
         todo = [r for r in records if r.key not in links and r.email]
         hs_side = [r for r in todo if r.crm == "hubspot"]
         sf_side = [r for r in todo if r.crm == "salesforce"]
-        if hs_side:
-            emails = [r.email for r in hs_side if r.email]
-            candidates: dict[str, list[Record]] = defaultdict(list)
+        salesforce = self.salesforce
+        hs_emails = [r.email for r in hs_side if r.email]
+        sf_emails = [r.email for r in sf_side if r.email]
+        calls: list[Callable[[], Any]] = []
+        if hs_emails:
             for sobject in ("Contact", "Lead"):
-                fields = self._sf_fields(sobject)
-                for sf in self.salesforce.find_by_email(sobject, emails, fields):
+                calls.append(
+                    lambda sobject=sobject: salesforce.find_by_email(  # type: ignore[misc]
+                        sobject, hs_emails, self._sf_fields(sobject)
+                    )
+                )
+        if sf_emails:
+            calls.append(lambda: self.hubspot.read_contacts_by_email(sf_emails, HUBSPOT_PROPERTIES))
+        answers = self._parallel(calls)
+        if hs_side:
+            candidates: dict[str, list[Record]] = defaultdict(list)
+            for found_sf in answers[:2] if hs_emails else []:
+                for sf in found_sf:
                     rec = from_salesforce(sf)
                     if rec.email:
                         candidates[rec.email].append(rec)
@@ -157,10 +203,8 @@ class RecordReader:
                             f"first of {', '.join(c.key for c in found)}"
                         )
                     links[r.key] = Link(found[0], "email", note)
-        if sf_side:
-            contacts = self.hubspot.read_contacts_by_email(
-                [r.email for r in sf_side if r.email], HUBSPOT_PROPERTIES
-            )
+        if sf_emails:
+            contacts: dict[str, Contact] = answers[-1]
             for r in sf_side:
                 contact = contacts.get(r.email or "")
                 if contact is not None:

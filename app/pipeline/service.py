@@ -137,7 +137,12 @@ class LeadPipeline:
             ledger = DecisionRepository(session).assigned([*keys, *known.values()])
         settled = {k for k in keys if k in ledger or known.get(k) in ledger}
         started = time.perf_counter()
-        records = self.reader.read([k for k in keys if k not in settled])
+        delivered = {
+            key: dict(latest.payload.get("fields") or {})
+            for key, group in groups.items()
+            if (latest := max(group, key=lambda e: e.id)).source == "salesforce"
+        }
+        records = self.reader.read([k for k in keys if k not in settled], delivered)
         links = self.reader.link(list(records.values()), known)
         fetch_ms = (time.perf_counter() - started) * 1000
 

@@ -8,6 +8,7 @@ import threading
 import traceback
 import uuid
 from datetime import timedelta
+from typing import Literal
 
 import structlog
 from prometheus_client import Counter
@@ -21,6 +22,7 @@ from app.queue import RetryPolicy
 from connectors.errors import AdminActionRequired, CrmError, ErrorKind, QuotaExhausted
 
 log = structlog.get_logger("relais.worker")
+Role = Literal["both", "inbox", "outbox"]
 EVENTS = Counter("relais_inbox_events_settled_total", "Inbox events settled", ["outcome"])
 
 
@@ -42,6 +44,8 @@ class Worker:
         pause_for: timedelta,
         wakeup: threading.Event | None = None,
         worker_id: str | None = None,
+        role: Role = "both",
+        outbox_wakeup: threading.Event | None = None,
     ) -> None:
         self.db = db
         self.pipeline = pipeline
@@ -53,6 +57,8 @@ class Worker:
         self.pause_for = pause_for
         self.admin_pause_for = ADMIN_PAUSE
         self.wakeup = wakeup or threading.Event()
+        self.outbox_wakeup = outbox_wakeup
+        self.role = role
         self.id = worker_id or new_worker_id()
 
     def run(self, stop: threading.Event) -> None:
@@ -69,15 +75,22 @@ class Worker:
         log.info("worker.stopped", worker=self.id)
 
     def step(self) -> int:
-        """Claim and process one batch of events, then send due writes; returns work done."""
-        with self.db.transaction() as session:
-            events = InboxRepository(session).claim(
-                self.id, utcnow(), self.lease, self.batch_size, self.policy.max_attempts
-            )
-        if events:
-            self._process(events)
-        sent = self.outbox.dispatch(self.id)
-        return len(events) + sent
+        """Claim and process one batch of events and/or send due writes (by role); returns
+        the work done."""
+        done = 0
+        if self.role in ("both", "inbox"):
+            with self.db.transaction() as session:
+                events = InboxRepository(session).claim(
+                    self.id, utcnow(), self.lease, self.batch_size, self.policy.max_attempts
+                )
+            if events:
+                self._process(events)
+                if self.outbox_wakeup is not None:
+                    self.outbox_wakeup.set()  # the writes just decided can go out now
+            done += len(events)
+        if self.role in ("both", "outbox"):
+            done += self.outbox.dispatch(self.id)
+        return done
 
     def _process(self, events: list[ClaimedEvent]) -> None:
         try:

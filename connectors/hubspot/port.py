@@ -17,6 +17,12 @@ class HubSpotSettings(BaseModel):
     access_token: SecretStr
     timeout_seconds: float = Field(10.0, gt=0)
     max_attempts: int = Field(3, ge=1, description="Tries per call before the worker takes over")
+    requests_per_10s: int = Field(
+        150,
+        ge=1,
+        description="Client-side budget per rolling 10 s (HubSpot allows 100 or 190 "
+        "per app, shared by every process of this app: split it between processes)",
+    )
     rate_limit_wait_seconds: float = Field(
         10.0, gt=0, description="Wait after a TEN_SECONDLY_ROLLING 429 sent without Retry-After"
     )
