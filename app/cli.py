@@ -100,22 +100,28 @@ def db_check() -> None:
 
 @cli.command()
 def sandbox(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8900,
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (HubSpot, control API)")] = 8900,
+    tls_port: Annotated[int, typer.Option(help="TLS port on 127.0.0.1 (Salesforce)")] = 8901,
     token: Annotated[
         str, typer.Option(help="HubSpot access token the sandbox accepts")
     ] = "sandbox-token",  # noqa: S107 (the sandbox's own fake token)
 ) -> None:
-    """Serve the sandbox CRMs in the foreground, with one HubSpot owner per rep in mappings/."""
+    """Serve the sandbox CRMs in the foreground: one HubSpot owner and one Salesforce user per
+    rep of mappings/team.yaml."""
     from app.mappings.loader import load_mappings
     from connectors.sandbox import SandboxServer
 
-    server = SandboxServer(port=port, hubspot_token=token)
+    server = SandboxServer(port=port, tls_port=tls_port, hubspot_token=token)
     for rep in load_mappings(get_settings().mappings_dir).team.reps:
         first, _, last = rep.name.partition(" ")
         server.hubspot.add_owner(rep.email, first, last)
+        server.salesforce.add_user(rep.email, first, last)
+    sf = server.salesforce.state
     typer.echo(
-        f"sandbox HubSpot at {server.url} (token {token!r}); control API under "
-        f"{server.url}/_sandbox/ ; Ctrl-C to stop"
+        f"sandbox HubSpot at {server.url} (token {token!r})\n"
+        f"sandbox Salesforce at {server.salesforce_url} (login there; org {sf.org_id}, client "
+        f"id {sf.client_id!r}, secret {sf.client_secret!r}; trust the CA in {server.ca_path})\n"
+        f"control API under {server.url}/_sandbox/ ; Ctrl-C to stop"
     )
     server.serve_forever()
 
@@ -126,7 +132,8 @@ def demo(
     rate: Annotated[float, typer.Option(help="Leads created per second")] = 60.0,
     latency_ms: Annotated[float, typer.Option(help="Sandbox latency per API call")] = 50.0,
 ) -> None:
-    """Sandbox + Relais on SQLite: leads arrive by signed webhooks and get owners."""
+    """Sandbox CRMs + Relais on SQLite: leads arrive from HubSpot and Salesforce and get
+    owners in both."""
     from app.demo import run_demo
 
     raise typer.Exit(run_demo(leads=leads, rate=rate, latency_ms=latency_ms))
