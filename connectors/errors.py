@@ -26,8 +26,10 @@ class CrmError(Exception):
         status: int | None = None,
         category: str | None = None,
         retry_after: float | None = None,
+        connector: str | None = None,
     ) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
+        self.connector = connector  # which CRM said it (set by the connector that raises)
         self.status = status
         self.category = category
         self.retry_after = retry_after

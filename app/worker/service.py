@@ -107,13 +107,14 @@ class Worker:
             until = utcnow() + (
                 self.pause_for if isinstance(exc, QuotaExhausted) else self.admin_pause_for
             )
+            connector = exc.connector or events[0].source  # the CRM that refused, not the source
             with self.db.transaction() as session:
                 repo = InboxRepository(session)
-                repo.pause_connector(events[0].source, until, str(exc))
+                repo.pause_connector(connector, until, str(exc))
                 repo.postpone(events, self.id, until)
             log.error(
                 "connector.paused",
-                connector=events[0].source,
+                connector=connector,
                 until=until.isoformat(),
                 reason=str(exc),
             )

@@ -216,7 +216,11 @@ class HubSpotClient:
                 error=str(s.outcome.exception()) if s.outcome else None,
             ),
         )
-        return retrying(self._call, operation, fn)
+        try:
+            return retrying(self._call, operation, fn)
+        except CrmError as exc:
+            exc.connector = self.name
+            raise
 
     @property
     def _timeout(self) -> float:

@@ -216,7 +216,11 @@ class SalesforceClient:
     def _client(self, renew: bool = False) -> Salesforce:
         with self._lock:
             if self._sf is None or renew:
-                self._sf = self._login()
+                try:
+                    self._sf = self._login()
+                except CrmError as exc:
+                    exc.connector = self.name
+                    raise
             return self._sf
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -273,7 +277,11 @@ class SalesforceClient:
                 error=str(s.outcome.exception()) if s.outcome else None,
             ),
         )
-        result: T = retrying(self._once, operation, fn)
+        try:
+            result: T = retrying(self._once, operation, fn)
+        except CrmError as exc:
+            exc.connector = self.name
+            raise
         return result
 
     def _read_usage(self, sf: Salesforce) -> None:

@@ -3,9 +3,13 @@ for one person across both CRMs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
+from app.config import Settings
 from app.db import Database
 from app.decisions.models import Assignment, Decision
 from app.inbox.models import InboxEvent
@@ -243,3 +247,73 @@ def _events(db: Database) -> list[InboxEvent]:
 def _dead_writes(db: Database) -> list[OutboxWrite]:
     with db.transaction() as session:
         return list(session.scalars(select(OutboxWrite).where(OutboxWrite.status == Status.DEAD)))  # type: ignore[arg-type]
+
+
+def test_a_contact_linked_by_the_id_the_native_connector_stored_wins_over_email(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    [by_email] = sandbox.salesforce.create_records("Lead", [sf_lead(20, Email="s@metal.fr")])
+    [stored] = sandbox.salesforce.create_records("Lead", [sf_lead(21, Email="old@metal.fr")])
+    connect_webhooks(sandbox, relais)
+    sandbox.hubspot.create_contacts([{"email": "s@metal.fr", "salesforceleadid": stored}])
+    wait_for(lambda: _decisions(db), what="a decision")
+    with db.transaction() as session:
+        [link] = session.scalars(select(CrmLink)).all()
+    assert link.salesforce_key == f"salesforce:Lead:{stored}" and link.method == "stored_id"
+    assert by_email not in link.salesforce_key
+
+
+def test_a_salesforce_lead_whose_person_is_already_in_hubspot_gets_one_rep_in_both(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    [cid] = sandbox.hubspot.create_contacts([{"email": "both@bois.fr"}])  # before any webhook
+    connect_salesforce(sandbox, relais)
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(22, Email="both@bois.fr")])
+    wait_for(
+        lambda: sandbox.hubspot.state.contacts[cid].properties.get("hubspot_owner_id"),
+        what="the HubSpot contact owned too",
+    )
+    hs_rep = hs_owner_email(
+        sandbox, sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"]
+    )
+    wait_for(
+        lambda: (
+            sf_user_email(sandbox, sandbox.salesforce.record("Lead", lead_id)["OwnerId"]) == hs_rep
+        ),
+        what="the same rep in Salesforce",
+    )
+    [decision] = _decisions(db)
+    assert decision.record_key == f"salesforce:Lead:{lead_id}"
+    assert decision.details["records"] == [f"salesforce:Lead:{lead_id}", f"hubspot:contact:{cid}"]
+
+
+def test_when_no_rep_can_take_a_lead_the_fallback_owner_gets_it_and_it_is_said(
+    sandbox: SandboxServer,
+    relais_factory: Callable[..., Relais],
+    settings: Settings,
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "team.yaml").write_text(
+        "reps:\n  - {email: rep.a@paieco.example, name: Rep A}\n"
+        "  - {email: rep.b@paieco.example, name: Rep B}\n"
+        "  - {email: lead.manager@paieco.example, name: Lead Manager}\n"
+    )
+    (tmp_path / "routing.yaml").write_text(
+        "pools:\n  - name: p\n    type: round_robin\n"
+        "    members: [rep.a@paieco.example, rep.b@paieco.example]\n"
+        "default_pool: p\nfallback_owner: lead.manager@paieco.example\n"
+    )
+    (tmp_path / "scoring.yaml").write_text("threshold: 10\nrules: []\n")
+    manager_sf = sandbox.salesforce.add_user("lead.manager@paieco.example", "Lead", "Manager")
+    sandbox.hubspot.add_owner("lead.manager@paieco.example")
+    sandbox.hubspot.add_owner("rep.a@paieco.example")  # in HubSpot, but not in Salesforce
+    relais = relais_factory(settings.model_copy(update={"mappings_dir": tmp_path}))
+    connect_salesforce(sandbox, relais)
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(23)])
+    wait_for(
+        lambda: sandbox.salesforce.record("Lead", lead_id)["OwnerId"] == manager_sf,
+        what="the fallback owner",
+    )
+    [decision] = _decisions(db)
+    assert decision.outcome == "fallback" and "fallback owner" in decision.rule
