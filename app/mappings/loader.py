@@ -1,24 +1,40 @@
-"""Load ``mappings/`` into one immutable, versioned snapshot, or say precisely what is wrong."""
+"""Load ``mappings/`` into one immutable, versioned snapshot, or say precisely what is wrong:
+every error names the file, the line and the key path, what was found and what was expected,
+and suggests the closest valid name. All errors of all files are reported at once."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from app.mappings.schemas import Rep, Routing, Scoring, Team
+from app.mappings.fields import (
+    HUBSPOT_CONTACT_PROPERTIES,
+    SALESFORCE_FIELDS,
+    LeadField,
+)
+from app.mappings.schemas import Fields, Rep, Routing, Scoring, Sync, Team, Values
 
-FILES: dict[str, type[BaseModel]] = {
+REQUIRED: dict[str, type[BaseModel]] = {
     "team.yaml": Team,
     "routing.yaml": Routing,
     "scoring.yaml": Scoring,
 }
+OPTIONAL: dict[str, type[BaseModel]] = {
+    "fields.yaml": Fields,
+    "values.yaml": Values,
+    "sync.yaml": Sync,
+}
+FILES = {**REQUIRED, **OPTIONAL}
 M = TypeVar("M", bound=BaseModel)
+Path_ = tuple[str | int, ...]
 
 
 class MappingsError(Exception):
@@ -34,11 +50,213 @@ class Mappings:
     team: Team
     routing: Routing
     scoring: Scoring
+    fields: Fields | None
+    values: Values
+    sync: Sync
     version: str  # sha256 of the files' names and bytes: recorded in every decision
     source: str
+    files: tuple[str, ...] = field(default=())
 
     def rep(self, email: str) -> Rep | None:
         return next((r for r in self.team.reps if r.email == email), None)
+
+    def hubspot_properties(self) -> dict[LeadField, str]:
+        """Canonical field -> HubSpot contact property (fields.yaml, else the defaults)."""
+        if self.fields is None:
+            return dict(HUBSPOT_CONTACT_PROPERTIES)
+        return {f.field: f.hubspot for f in self.fields.fields if f.hubspot}
+
+    def salesforce_fields(self, sobject: str) -> dict[LeadField, str]:
+        if self.fields is None:
+            return dict(SALESFORCE_FIELDS.get(sobject, {}))
+        attr = "salesforce_lead" if sobject == "Lead" else "salesforce_contact"
+        return {f.field: getattr(f, attr) for f in self.fields.fields if getattr(f, attr)}
+
+
+# -- YAML with line numbers ---------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: the models parse them and say where one is bad
+    (PyYAML would raise a bare ValueError, with no line, for 2026-13-40)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, str(key.value))
+            out[sub] = key.start_mark.line + 1
+            _lines(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[(*path, i)] = item.start_mark.line + 1
+            _lines(item, (*path, i), out)
+
+
+@dataclass
+class Parsed:
+    name: str
+    data: Any
+    lines: dict[Path_, int]
+
+    def line(self, path: Path_) -> int:
+        """The line of ``path``, or of its closest ancestor present in the file."""
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.lines:
+                return self.lines[path[:cut]]
+        return 1
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of ``loc`` (for unknown-key suggestions)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            return None
+        current = _inner_model(info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        inner = _inner_model(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return annotation
+
+
+EXPECTED = {
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "string_type": "text",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "date_parsing": "a date YYYY-MM-DD",
+    "date_from_datetime_parsing": "a date YYYY-MM-DD",
+    "date_from_datetime_inexact": "a date YYYY-MM-DD",
+    "date_type": "a date YYYY-MM-DD",
+    "time_parsing": "a time HH:MM",
+    "time_type": "a time HH:MM",
+}
+
+
+def _shown(found: Any) -> str:
+    if isinstance(found, str):
+        return f'"{found}"'
+    if isinstance(found, dict):
+        return "a mapping"
+    if isinstance(found, list):
+        return "a list"
+    return repr(found)
+
+
+def _message(model: type[BaseModel], err: Any) -> str:
+    kind, loc, found = err["type"], tuple(err["loc"]), err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        owner = _model_at(model, loc)
+        options = list(owner.model_fields) if owner else []
+        return f"unknown key {loc[-1]!r}{_suggest(str(loc[-1]), options)}"
+    if kind == "missing":
+        return f"missing key {loc[-1]!r}"
+    if kind == "union_tag_invalid":
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        tag = str(ctx.get("tag"))
+        return (
+            f"unknown value {tag!r}{_suggest(tag, expected)} "
+            f"(expected one of: {', '.join(expected)})"
+        )
+    if kind in ("literal_error", "enum"):
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        what = "operator" if loc and loc[-1] == "op" else "value"
+        return (
+            f"unknown {what} {found!r}{_suggest(str(found), expected)} "
+            f"(expected one of: {', '.join(expected)})"
+        )
+    if kind == "greater_than_equal":
+        bound = ctx.get("ge")
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        return f"expected a number >= {bound}, found {_shown(found)}"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} item(s), found {_shown(found)}"
+    if kind in EXPECTED:
+        return f"expected {EXPECTED[kind]}, found {_shown(found)}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if found is not None and "found" not in msg and not isinstance(found, dict | list):
+        msg = f"{msg}, found {_shown(found)}"
+    return msg
+
+
+def _parse(directory: Path, name: str, raw: bytes, errors: list[str]) -> Parsed | None:
+    shown = f"{directory}/{name}"
+    try:
+        text = raw.decode("utf-8")
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except UnicodeDecodeError:
+        errors.append(f"{shown}:1: the file is not UTF-8 text")
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        context = getattr(exc, "context_mark", None)
+        if context is not None and "stream end" in str(getattr(exc, "problem", "")):
+            mark = context  # an unclosed bracket or quote: point where it was opened
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        errors.append(f"{shown}:{line}: invalid YAML: {problem}")
+        return None
+    lines: dict[Path_, int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    return Parsed(shown, data if data is not None else {}, lines)
+
+
+def _validate(parsed: Parsed, model: type[M], errors: list[str]) -> M | None:
+    try:
+        return model.model_validate(parsed.data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p == model.__name__))
+            # discriminated unions add the tag to the path: drop it for the admin
+            loc = tuple(p for p in loc if p not in ("round_robin",))
+            if err["type"] == "union_tag_invalid":
+                loc = (*loc, "type")
+            errors.append(
+                f"{parsed.name}:{parsed.line(loc)}: {dotted(loc)}: "
+                f"{_message(model, {**err, 'loc': loc})}"
+            )
+        return None
 
 
 def _version(files: dict[str, bytes]) -> str:
@@ -48,65 +266,136 @@ def _version(files: dict[str, bytes]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _parse(name: str, raw: bytes, model: type[M], errors: list[str]) -> M | None:
-    try:
-        data: Any = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        errors.append(f"{name}: invalid YAML: {exc}")
-        return None
-    try:
-        return model.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        for err in exc.errors():
-            path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            errors.append(f"{name}: {path}: {err['msg']}")
-        return None
-
-
 def load_mappings(directory: Path) -> Mappings:
     errors: list[str] = []
     raw: dict[str, bytes] = {}
+    if not directory.is_dir():
+        raise MappingsError([f"{directory}: not a folder (RELAIS_MAPPINGS_DIR)"])
     for name in FILES:
         path = directory / name
-        if not path.is_file():
-            errors.append(f"{path}: missing (expected {', '.join(FILES)} in {directory})")
-            continue
-        raw[name] = path.read_bytes()
-    parsed = {name: _parse(name, data, FILES[name], errors) for name, data in raw.items()}
-    team, routing, scoring = (parsed.get(n) for n in FILES)
-    if isinstance(team, Team) and isinstance(routing, Routing):
-        _cross_check(team, routing, errors)
-    if errors or not (
-        isinstance(team, Team) and isinstance(routing, Routing) and isinstance(scoring, Scoring)
-    ):
+        if path.is_file():
+            raw[name] = path.read_bytes()
+        elif name in REQUIRED:
+            errors.append(
+                f"{directory}/{name}:1: missing file (every mappings folder has "
+                f"{', '.join(REQUIRED)})"
+            )
+    for path in sorted(directory.glob("*.y*ml")):
+        if path.name not in FILES:
+            errors.append(
+                f"{path}:1: unknown file{_suggest(path.name, list(FILES))} "
+                f"(known files: {', '.join(FILES)})"
+            )
+    parsed = {n: p for n, data in raw.items() if (p := _parse(directory, n, data, errors))}
+    models: dict[str, Any] = {n: _validate(p, FILES[n], errors) for n, p in parsed.items()}
+    if all(models.get(n) is not None for n in REQUIRED):
+        _cross_check(models, parsed, errors)
+    if errors:
         raise MappingsError(errors)
-    return Mappings(team, routing, scoring, _version(raw), str(directory))
+    return Mappings(
+        team=models["team.yaml"],
+        routing=models["routing.yaml"],
+        scoring=models["scoring.yaml"],
+        fields=models.get("fields.yaml"),
+        values=models.get("values.yaml") or Values(),
+        sync=models.get("sync.yaml") or Sync(),
+        version=_version(raw),
+        source=str(directory),
+        files=tuple(sorted(raw)),
+    )
 
 
-def _cross_check(team: Team, routing: Routing, errors: list[str]) -> None:
+def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list[str]) -> None:
+    team: Team = models["team.yaml"]
+    routing: Routing = models["routing.yaml"]
+    tp, rp = parsed["team.yaml"], parsed["routing.yaml"]
+
+    def err(p: Parsed, path: Path_, text: str) -> None:
+        errors.append(f"{p.name}:{p.line(path)}: {dotted(path)}: {text}")
+
+    emails = [r.email for r in team.reps]
     seen: set[str] = set()
     for i, rep in enumerate(team.reps):
         if rep.email in seen:
-            errors.append(f"team.yaml: reps.{i}.email: {rep.email} appears twice")
+            err(tp, ("reps", i, "email"), f"{rep.email} appears twice (a rep is one person)")
         seen.add(rep.email)
+    for i, group in enumerate(team.teams):
+        for j, member in enumerate(group.members):
+            if member.lower() not in seen:
+                err(
+                    tp,
+                    ("teams", i, "members", j),
+                    f"{member} is not a rep{_suggest(member.lower(), emails)}",
+                )
+        if group.manager and group.manager.lower() not in seen:
+            err(
+                tp,
+                ("teams", i, "manager"),
+                f"{group.manager} is not a rep{_suggest(group.manager.lower(), emails)}",
+            )
     names = [p.name for p in routing.pools]
     for i, pool in enumerate(routing.pools):
-        if names.count(pool.name) > 1:
-            errors.append(f"routing.yaml: pools.{i}.name: pool {pool.name!r} is defined twice")
+        if names.count(pool.name) > 1 and names.index(pool.name) != i:
+            err(rp, ("pools", i, "name"), f"pool {pool.name!r} is defined twice")
         for j, member in enumerate(pool.members):
             if member not in seen:
-                errors.append(
-                    f"routing.yaml: pools.{i}.members.{j}: {member} is not a rep in team.yaml"
+                err(
+                    rp,
+                    ("pools", i, "members", j),
+                    f"{member} is not a rep in team.yaml{_suggest(member, emails)}",
                 )
-    if routing.fallback_owner is not None and routing.fallback_owner.lower() not in seen:
-        errors.append(
-            f"routing.yaml: fallback_owner: {routing.fallback_owner} is not a rep in team.yaml"
-        )
     if routing.default_pool not in names:
-        errors.append(
-            f"routing.yaml: default_pool: no pool named {routing.default_pool!r} "
-            f"(pools: {', '.join(names)})"
+        err(
+            rp,
+            ("default_pool",),
+            f"no pool named {routing.default_pool!r}"
+            f"{_suggest(routing.default_pool, names)} (pools: {', '.join(names)})",
         )
+    if routing.fallback_owner is not None and routing.fallback_owner.lower() not in seen:
+        err(
+            rp,
+            ("fallback_owner",),
+            f"{routing.fallback_owner} is not a rep in team.yaml"
+            f"{_suggest(routing.fallback_owner.lower(), emails)}",
+        )
+    values: Values | None = models.get("values.yaml")
+    fields: Fields | None = models.get("fields.yaml")
+    map_names = [v.name for v in values.value_maps] if values else []
+    if values is not None:
+        vp = parsed["values.yaml"]
+        for i, vmap in enumerate(values.value_maps):
+            canon = [v.value for v in vmap.values]
+            if vmap.default not in canon:
+                err(
+                    vp,
+                    ("value_maps", i, "default"),
+                    f"{vmap.default!r} is not one of this "
+                    f"map's values{_suggest(vmap.default, canon)} ({', '.join(canon)})",
+                )
+            if map_names.count(vmap.name) > 1 and map_names.index(vmap.name) != i:
+                err(vp, ("value_maps", i, "name"), f"value map {vmap.name!r} defined twice")
+    if fields is not None:
+        fp = parsed["fields.yaml"]
+        mapped: set[str] = set()
+        for i, f in enumerate(fields.fields):
+            if f.field in mapped:
+                err(fp, ("fields", i, "field"), f"{f.field.value!r} is mapped twice")
+            mapped.add(f.field)
+            if f.value_map is not None and f.value_map not in map_names:
+                err(
+                    fp,
+                    ("fields", i, "value_map"),
+                    f"no value map named {f.value_map!r} in "
+                    f"values.yaml{_suggest(f.value_map, map_names)}",
+                )
+            if f.sync != "none" and not (f.hubspot and (f.salesforce_lead or f.salesforce_contact)):
+                err(
+                    fp,
+                    ("fields", i, "sync"),
+                    f"sync {f.sync!r} needs a HubSpot property and a Salesforce field",
+                )
+        if LeadField.EMAIL not in mapped:
+            err(fp, ("fields",), "the email field must be mapped (it links people across CRMs)")
 
 
 class MappingsStore:
@@ -128,6 +417,7 @@ class MappingsStore:
         return self._current is not None
 
     def reload(self) -> Mappings:
+        """Load and switch; on errors raise MappingsError and keep serving the old version."""
         fresh = load_mappings(self.directory)
         with self._lock:
             self._current = fresh

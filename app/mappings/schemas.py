@@ -1,25 +1,83 @@
-"""One pydantic model per node of the mappings language. Unknown keys are refused."""
+"""One pydantic model per node of the mappings language. Unknown keys are refused; every field
+is documented (the descriptions become the JSON Schema editors use)."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from datetime import date, time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.mappings.fields import LeadField
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Crm = Literal["hubspot", "salesforce"]
+WEEKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
 
 
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# -- team.yaml --------------------------------------------------------------------------------
+
+
+class Capacity(Node):
+    per_day: int | None = Field(None, ge=0, description="Most new leads a day (none: no cap)")
+    per_week: int | None = Field(None, ge=0, description="Most new leads a week (none: no cap)")
+
+
+class WorkingHours(Node):
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Paris")
+    days: list[Day] = Field(default_factory=lambda: list(WEEKDAYS), description="Working days")
+    start: time = Field(time(9, 0), description="Start of the working day, HH:MM local time")
+    end: time = Field(time(18, 0), description="End of the working day, HH:MM local time")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"expected an IANA time zone such as Europe/Paris, found {value!r}"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> WorkingHours:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end:%H:%M}) must be after start ({self.start:%H:%M})")
+        return self
+
+
+class Absence(Node):
+    start: date = Field(description="First day away (YYYY-MM-DD)")
+    end: date = Field(description="Last day away (YYYY-MM-DD), included")
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> Absence:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
 class Rep(Node):
     email: str = Field(description="The rep's login email: identifies them in every CRM")
     name: str = Field(description="Full name, as shown in decisions and reports")
     active: bool = Field(True, description="Inactive reps receive no new leads")
+    weight: float = Field(1.0, ge=0, description="Share of leads relative to others (1 = equal)")
+    segments: list[str] = Field(
+        default_factory=list, description="Segments, territories or skills this rep covers"
+    )
+    capacity: Capacity = Field(default_factory=Capacity)
+    working_hours: WorkingHours | None = None
+    out_of_office: list[Absence] = Field(default_factory=list)
 
     @field_validator("email")
     @classmethod
@@ -28,9 +86,36 @@ class Rep(Node):
             raise ValueError(f"expected an email address, found {value!r}")
         return value.lower()
 
+    @field_validator("out_of_office")
+    @classmethod
+    def _no_overlap(cls, value: list[Absence]) -> list[Absence]:
+        ordered = sorted(value, key=lambda a: a.start)
+        for before, after in itertools.pairwise(ordered):
+            if after.start <= before.end:
+                raise ValueError(
+                    f"absences overlap: {before.start}..{before.end} and {after.start}..{after.end}"
+                )
+        return value
+
+
+class TeamGroup(Node):
+    name: str = Field(description="Team name (e.g. a region)")
+    manager: str | None = Field(None, description="Email of the team's manager (a rep)")
+    members: list[str] = Field(min_length=1, description="Emails of reps")
+
+
+class Queue(Node):
+    name: str = Field(description="Name used in the mappings")
+    salesforce_queue: str | None = Field(None, description="The queue's DeveloperName")
+
 
 class Team(Node):
     reps: list[Rep] = Field(description="Every sales rep Relais may assign leads to")
+    teams: list[TeamGroup] = Field(default_factory=list)
+    queues: list[Queue] = Field(default_factory=list)
+
+
+# -- routing.yaml -----------------------------------------------------------------------------
 
 
 class RoundRobinPool(Node):
@@ -56,12 +141,9 @@ class Routing(Node):
         description="Email of the person who receives a lead when no rep of the pool can "
         "(all inactive, or unknown in a CRM the lead lives in); must exist in both CRMs",
     )
-    owner_source_of_truth: Literal["salesforce", "hubspot"] = Field(
-        "salesforce",
-        description="When the owner of a linked lead changes in a CRM, the change is copied "
-        "to the other CRM only if it was made in this one",
-    )
 
+
+# -- scoring.yaml -----------------------------------------------------------------------------
 
 Operator = Literal["eq", "ne", "in", "contains", "gt", "gte", "lt", "lte", "exists", "missing"]
 
@@ -74,6 +156,72 @@ class ScoringRule(Node):
     points: int = Field(description="Added when the rule matches (negative to subtract)")
 
 
+class Bands(Node):
+    hot: int = Field(description="From this score a lead is hot")
+    warm: int = Field(description="From this score a lead is warm")
+    cold: int = Field(description="Below warm and from this score a lead is cold")
+
+
 class Scoring(Node):
     threshold: int = Field(description="Score from which a lead is sales-ready")
+    bands: Bands | None = None
     rules: list[ScoringRule] = Field(default_factory=list)
+
+
+# -- fields.yaml ------------------------------------------------------------------------------
+
+Direction = Literal["none", "hubspot_to_salesforce", "salesforce_to_hubspot", "both"]
+
+
+class FieldMapping(Node):
+    field: LeadField = Field(description="The canonical lead field")
+    hubspot: str | None = Field(None, description="HubSpot contact property feeding it")
+    salesforce_lead: str | None = Field(None, description="Salesforce Lead field feeding it")
+    salesforce_contact: str | None = Field(None, description="Salesforce Contact field")
+    sync: Direction = Field("none", description="Which way Relais copies the value")
+    value_map: str | None = Field(None, description="Name of a value map in values.yaml")
+
+
+class Fields(Node):
+    fields: list[FieldMapping] = Field(min_length=1)
+
+
+# -- values.yaml ------------------------------------------------------------------------------
+
+
+class ValueEntry(Node):
+    value: str = Field(description="The canonical value")
+    hubspot: str | None = Field(None, description="Internal value in HubSpot")
+    salesforce: str | None = Field(None, description="API value in Salesforce")
+
+
+class ValueMap(Node):
+    name: str
+    values: list[ValueEntry] = Field(min_length=1)
+    default: str = Field(description="Canonical value for anything not listed")
+
+
+class Values(Node):
+    value_maps: list[ValueMap] = Field(default_factory=list)
+
+
+# -- sync.yaml --------------------------------------------------------------------------------
+
+
+class OwnerSync(Node):
+    source_of_truth: Crm = Field(
+        "salesforce",
+        description="When a linked lead's owner changes in this CRM, Relais copies it to the "
+        "other; a change made in the other CRM is recorded but not copied back",
+    )
+
+
+class FieldSync(Node):
+    field: LeadField
+    source_of_truth: Crm
+    overwrite: bool = Field(False, description="May Relais overwrite a value already set?")
+
+
+class Sync(Node):
+    owner: OwnerSync = Field(default_factory=OwnerSync)
+    fields: list[FieldSync] = Field(default_factory=list)

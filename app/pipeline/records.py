@@ -22,9 +22,26 @@ from connectors.salesforce.port import SalesforcePort, SfRecord
 from connectors.salesforce_ids import to18
 
 T = TypeVar("T")
-HUBSPOT_PROPERTIES = sorted(
-    {*HUBSPOT_CONTACT_PROPERTIES.values(), OWNER_PROPERTY, *HUBSPOT_SALESFORCE_ID_PROPERTIES}
-)
+
+
+@dataclass(frozen=True)
+class FieldMaps:
+    """Which CRM property or field feeds each canonical lead field (fields.yaml)."""
+
+    hubspot: dict[LeadField, str]
+    salesforce: dict[str, dict[LeadField, str]]  # sobject -> field map
+
+    @property
+    def hubspot_properties(self) -> list[str]:
+        return sorted(
+            {*self.hubspot.values(), OWNER_PROPERTY, *HUBSPOT_SALESFORCE_ID_PROPERTIES, "email"}
+        )
+
+    def salesforce_fields(self, sobject: str) -> list[str]:
+        return sorted({*self.salesforce.get(sobject, {}).values(), "OwnerId", "Email"})
+
+
+DEFAULT_MAPS = FieldMaps(dict(HUBSPOT_CONTACT_PROPERTIES), dict(SALESFORCE_FIELDS))
 
 
 def parse_key(key: str) -> tuple[str, str, str]:
@@ -61,7 +78,7 @@ class Reading:
     links: dict[str, Link] = field(default_factory=dict)  # record key -> counterpart
 
 
-def from_hubspot(contact: Contact) -> Record:
+def from_hubspot(contact: Contact, maps: FieldMaps = DEFAULT_MAPS) -> Record:
     props = contact.properties
     stored = next(
         (
@@ -76,14 +93,15 @@ def from_hubspot(contact: Contact) -> Record:
         crm="hubspot",
         sobject="contact",
         id=contact.id,
-        lead={f: props.get(p) for f, p in HUBSPOT_CONTACT_PROPERTIES.items()},
+        lead={f: props.get(p) for f, p in maps.hubspot.items()}
+        | {LeadField.EMAIL: props.get(maps.hubspot.get(LeadField.EMAIL, "email"))},
         owner=props.get(OWNER_PROPERTY),
         stored_link=stored,
     )
 
 
-def from_salesforce(rec: SfRecord) -> Record:
-    fields = SALESFORCE_FIELDS[rec.sobject]
+def from_salesforce(rec: SfRecord, maps: FieldMaps = DEFAULT_MAPS) -> Record:
+    fields = {LeadField.EMAIL: "Email", **maps.salesforce.get(rec.sobject, {})}
     lead = {
         f: (None if rec.fields.get(n) is None else str(rec.fields[n])) for f, n in fields.items()
     }
@@ -106,6 +124,7 @@ class RecordReader:
     def __init__(self, hubspot: HubSpotPort, salesforce: SalesforcePort | None) -> None:
         self.hubspot = hubspot
         self.salesforce = salesforce
+        self.maps = DEFAULT_MAPS  # the pipeline sets the active mappings' maps on each batch
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="crm-read")
 
     def _parallel(self, calls: list[Callable[[], T]]) -> list[T]:
@@ -114,7 +133,7 @@ class RecordReader:
         return [f.result() for f in [self._pool.submit(c) for c in calls]]
 
     def _sf_fields(self, sobject: str) -> list[str]:
-        return sorted({*SALESFORCE_FIELDS[sobject].values(), "OwnerId"})
+        return self.maps.salesforce_fields(sobject)
 
     def read(
         self, keys: Iterable[str], delivered: dict[str, dict[str, Any]] | None = None
@@ -129,11 +148,11 @@ class RecordReader:
             fields = (delivered or {}).get(key)
             if (
                 crm == "salesforce"
-                and sobject in SALESFORCE_FIELDS
+                and sobject in ("Lead", "Contact")
                 and fields is not None
                 and (set(self._sf_fields(sobject)) <= set(fields))
             ):
-                known[key] = from_salesforce(SfRecord(to18(object_id), sobject, fields))
+                known[key] = from_salesforce(SfRecord(to18(object_id), sobject, fields), self.maps)
                 continue
             by_kind[(crm, sobject)].append(object_id)
         calls: list[Callable[[], list[Record]]] = []
@@ -141,15 +160,17 @@ class RecordReader:
             if crm == "hubspot":
                 calls.append(
                     lambda ids=ids: [  # type: ignore[misc]
-                        from_hubspot(c)
-                        for c in self.hubspot.read_contacts(ids, HUBSPOT_PROPERTIES).found.values()
+                        from_hubspot(c, self.maps)
+                        for c in self.hubspot.read_contacts(
+                            ids, self.maps.hubspot_properties
+                        ).found.values()
                     ]
                 )
-            elif self.salesforce is not None and sobject in SALESFORCE_FIELDS:
+            elif self.salesforce is not None and sobject in ("Lead", "Contact"):
                 sf = self.salesforce
                 calls.append(
                     lambda sobject=sobject, ids=ids, sf=sf: [  # type: ignore[misc]
-                        from_salesforce(r)
+                        from_salesforce(r, self.maps)
                         for r in sf.read_records(sobject, ids, self._sf_fields(sobject)).values()
                     ]
                 )
@@ -184,13 +205,15 @@ class RecordReader:
                     )
                 )
         if sf_emails:
-            calls.append(lambda: self.hubspot.read_contacts_by_email(sf_emails, HUBSPOT_PROPERTIES))
+            calls.append(
+                lambda: self.hubspot.read_contacts_by_email(sf_emails, self.maps.hubspot_properties)
+            )
         answers = self._parallel(calls)
         if hs_side:
             candidates: dict[str, list[Record]] = defaultdict(list)
             for found_sf in answers[:2] if hs_emails else []:
                 for sf in found_sf:
-                    rec = from_salesforce(sf)
+                    rec = from_salesforce(sf, self.maps)
                     if rec.email:
                         candidates[rec.email].append(rec)
             for r in hs_side:
@@ -208,5 +231,5 @@ class RecordReader:
             for r in sf_side:
                 contact = contacts.get(r.email or "")
                 if contact is not None:
-                    links[r.key] = Link(from_hubspot(contact), "email")
+                    links[r.key] = Link(from_hubspot(contact, self.maps), "email")
         return links

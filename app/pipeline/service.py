@@ -30,7 +30,7 @@ from app.links.repository import LinkRepository
 from app.mappings.loader import Mappings, MappingsStore
 from app.outbox.models import OutboxWrite
 from app.outbox.repository import OutboxRepository
-from app.pipeline.records import Link, Record, RecordReader, parse_key
+from app.pipeline.records import FieldMaps, Link, Record, RecordReader, parse_key
 from app.queue import RetryPolicy
 from app.routing import engine as routing
 from app.routing.repository import RotationRepository
@@ -128,6 +128,11 @@ class LeadPipeline:
     ) -> dict[str, int]:
         """Decide for every record of the batch; a record its CRM cannot find yet is retried
         alone (it may be a creation not yet readable) and dead-lettered if it never appears."""
+        m = self.mappings.current
+        self.reader.maps = FieldMaps(
+            m.hubspot_properties(),
+            {sobject: m.salesforce_fields(sobject) for sobject in ("Lead", "Contact")},
+        )
         groups: dict[str, list[ClaimedEvent]] = defaultdict(list)
         for e in events:
             groups[e.record_key].append(e)
@@ -146,7 +151,6 @@ class LeadPipeline:
         links = self.reader.link(list(records.values()), known)
         fetch_ms = (time.perf_counter() - started) * 1000
 
-        m = self.mappings.current
         pool = next(p for p in m.routing.pools if p.name == m.routing.default_pool)
         people = [e for e in pool.members if (rep := m.rep(e)) is not None and rep.active]
         if m.routing.fallback_owner:
@@ -233,7 +237,7 @@ class LeadPipeline:
         if change is None or change[1] == rep:
             return Outcome.ALREADY_ASSIGNED, f"owned by {rep}"
         crm, new_rep = change
-        truth = step.mappings.routing.owner_source_of_truth
+        truth = step.mappings.sync.owner.source_of_truth
         if crm != truth or counterpart is None:
             why = (
                 f"{truth} is the owner's source of truth"

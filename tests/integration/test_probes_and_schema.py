@@ -11,8 +11,7 @@ from sqlalchemy import create_engine
 
 from app import migrations
 from app.config import Settings
-from app.mappings.loader import MappingsError, load_mappings
-from tests.conftest import ROOT, Relais
+from tests.conftest import Relais
 
 
 def test_healthz_and_readyz_when_everything_is_in_place(relais: Relais, http: httpx.Client) -> None:
@@ -67,45 +66,6 @@ def test_the_schema_can_be_built_and_torn_down(tmp_path: Path) -> None:
 
     command.downgrade(migrations.alembic_config(url), "base")
     migrations.upgrade(url)
-
-
-def test_every_shipped_mappings_file_loads() -> None:
-    m = load_mappings(ROOT / "mappings")
-    assert m.routing.default_pool in {p.name for p in m.routing.pools}
-    assert len(m.version) == 16
-
-
-@pytest.mark.parametrize(
-    ("file", "content", "message"),
-    [
-        ("team.yaml", "reps:\n  - email: not-an-email\n    name: X\n", "team.yaml: reps.0.email"),
-        (
-            "team.yaml",
-            "reps:\n  - email: a@b.fr\n    name: X\n    weigth: 2\n",
-            "reps.0.weigth: Extra inputs are not permitted",
-        ),
-        (
-            "routing.yaml",
-            "pools:\n  - name: p\n    type: round_robin\n    members: [z@z.fr]\ndefault_pool: p\n",
-            "z@z.fr is not a rep in team.yaml",
-        ),
-        ("routing.yaml", "pools: [\n", "routing.yaml: invalid YAML"),
-        (
-            "scoring.yaml",
-            "threshold: 10\nrules:\n  - name: r\n    field: title\n    op: equal\n    points: 1\n",
-            "scoring.yaml: rules.0.op",
-        ),
-    ],
-)
-def test_a_broken_mappings_file_is_refused_with_the_file_and_the_key(
-    tmp_path: Path, file: str, content: str, message: str
-) -> None:
-    for name in ("team.yaml", "routing.yaml", "scoring.yaml"):
-        (tmp_path / name).write_bytes((ROOT / "mappings" / name).read_bytes())
-    (tmp_path / file).write_text(content)
-    with pytest.raises(MappingsError) as err:
-        load_mappings(tmp_path)
-    assert any(message in e for e in err.value.errors), err.value.errors
 
 
 def test_a_nested_sqlite_transaction_fails_loudly_instead_of_hanging(database_url: str) -> None:

@@ -1,0 +1,247 @@
+"""The mappings language: the shipped files load, their JSON Schema agrees, and every broken file
+gets a message with the right file, line and key path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from app.mappings.loader import FILES, MappingsError, load_mappings
+from app.mappings.schema import json_schemas
+
+ROOT = Path(__file__).resolve().parents[2]
+TEAM = "reps:\n  - email: a@x.fr\n    name: A\n  - email: b@x.fr\n    name: B\n"
+ROUTING = (
+    "pools:\n  - name: p\n    type: round_robin\n    members: [a@x.fr, b@x.fr]\ndefault_pool: p\n"
+)
+SCORING = (
+    "threshold: 10\nrules:\n  - name: r\n    field: title\n    op: eq\n    value: DRH\n"
+    "    points: 5\n"
+)
+BASE = {"team.yaml": TEAM, "routing.yaml": ROUTING, "scoring.yaml": SCORING}
+FIELDS_OK = "fields:\n  - {field: email, hubspot: email, salesforce_lead: Email}\n"
+
+
+def write(tmp: Path, files: dict[str, str | None]) -> Path:
+    for name, text in {**BASE, **files}.items():
+        if text is not None:
+            (tmp / name).write_text(text)
+    return tmp
+
+
+def test_every_shipped_mappings_file_loads_and_tells_the_story() -> None:
+    m = load_mappings(ROOT / "mappings")
+    assert set(m.files) == set(FILES)
+    assert m.scoring.threshold == 150 and m.scoring.bands is not None
+    assert (m.scoring.bands.hot, m.scoring.bands.warm, m.scoring.bands.cold) == (215, 140, 30)
+    weights = {r.weight for r in m.team.reps}
+    assert len(weights) > 1  # new hires and top performers do not weigh the same
+    assert all(r.segments for r in m.team.reps)
+
+
+def test_the_json_schema_validates_the_same_files() -> None:
+    schemas = json_schemas()
+    for name in FILES:
+        data = yaml.safe_load((ROOT / "mappings" / name).read_text())
+        plain = json.loads(json.dumps(data, default=str))  # dates and times as text
+        jsonschema.validate(plain, schemas[name])
+
+
+def test_the_json_schema_rejects_what_the_loader_rejects() -> None:
+    bad = yaml.safe_load("reps:\n  - email: a@x.fr\n    name: A\n    weigth: 2\n")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, json_schemas()["team.yaml"])
+
+
+CASES = [
+    # (file, content, line, expected message)
+    (
+        "team.yaml",
+        TEAM + "  - email: c@x.fr\n    name: C\n    weight: two\n",
+        8,
+        'reps[2].weight: expected a number, found "two"',
+    ),
+    (
+        "team.yaml",
+        TEAM.replace("    name: B\n", "    name: B\n    weight: -1\n"),
+        6,
+        "reps[1].weight: expected a number >= 0, found -1",
+    ),
+    (
+        "team.yaml",
+        TEAM.replace("    name: A\n", "    name: A\n    weigth: 2\n"),
+        4,
+        "reps[0].weigth: unknown key 'weigth', did you mean 'weight'?",
+    ),
+    (
+        "team.yaml",
+        TEAM.replace("  - email: b@x.fr\n    name: B\n", "  - email: b@x.fr\n"),
+        4,
+        "reps[1].name: missing key 'name'",
+    ),
+    ("team.yaml", TEAM.replace("b@x.fr", "a@x.fr"), 4, "reps[1].email: a@x.fr appears twice"),
+    (
+        "team.yaml",
+        TEAM.replace("email: b@x.fr", "email: b-at-x.fr"),
+        4,
+        "reps[1].email: expected an email address, found 'b-at-x.fr'",
+    ),
+    (
+        "team.yaml",
+        TEAM + "    working_hours: {timezone: Europe/Pariss}\n",
+        6,
+        "reps[1].working_hours.timezone: expected an IANA time zone",
+    ),
+    (
+        "team.yaml",
+        TEAM + "    working_hours: {timezone: Europe/Paris, start: '18:00', end: '09:00'}\n",
+        6,
+        "reps[1].working_hours: end (09:00) must be after start (18:00)",
+    ),
+    (
+        "team.yaml",
+        TEAM + "    out_of_office:\n      - {start: 2026-12-01, end: 2026-12-10}\n"
+        "      - {start: 2026-12-08, end: 2026-12-20}\n",
+        6,
+        "reps[1].out_of_office: absences overlap: 2026-12-01..2026-12-10 and 2026-12-08",
+    ),
+    (
+        "team.yaml",
+        TEAM + "    out_of_office:\n      - {start: 2026-12-10, end: 2026-12-01}\n",
+        7,
+        "reps[1].out_of_office[0]: end (2026-12-01) is before start (2026-12-10)",
+    ),
+    (
+        "team.yaml",
+        TEAM + "    out_of_office:\n      - {start: 2026-13-40, end: 2026-12-01}\n",
+        7,
+        "reps[1].out_of_office[0].start: expected a date YYYY-MM-DD",
+    ),
+    (
+        "team.yaml",
+        TEAM.replace("    name: A\n", "    name: A\n    active: maybe\n"),
+        4,
+        'reps[0].active: expected true or false, found "maybe"',
+    ),
+    (
+        "team.yaml",
+        TEAM + "    capacity: {per_day: ten}\n",
+        6,
+        'reps[1].capacity.per_day: expected a whole number, found "ten"',
+    ),
+    (
+        "team.yaml",
+        TEAM + "teams:\n  - name: Nord\n    members: [a@x.fr, c@x.fr]\n",
+        8,
+        "teams[0].members[1]: c@x.fr is not a rep",
+    ),
+    ("team.yaml", "reps:\n  - email: a@x.fr\n    name: [A\n", 3, "invalid YAML"),
+    (
+        "routing.yaml",
+        ROUTING.replace("b@x.fr]", "bb@x.fr]"),
+        4,
+        "pools[0].members[1]: bb@x.fr is not a rep in team.yaml, did you mean 'b@x.fr'?",
+    ),
+    (
+        "routing.yaml",
+        ROUTING.replace("default_pool: p", "default_pool: pp"),
+        5,
+        "default_pool: no pool named 'pp', did you mean 'p'?",
+    ),
+    (
+        "routing.yaml",
+        ROUTING + "fallback_owner: boss@x.fr\n",
+        6,
+        "fallback_owner: boss@x.fr is not a rep in team.yaml",
+    ),
+    ("routing.yaml", ROUTING.replace("round_robin", "weighted"), 3, "pools[0]"),
+    (
+        "scoring.yaml",
+        SCORING.replace("op: eq", "op: equal"),
+        5,
+        "rules[0].op: unknown operator 'equal', did you mean 'eq'?",
+    ),
+    (
+        "scoring.yaml",
+        SCORING.replace("field: title", "field: job_title"),
+        4,
+        "rules[0].field: unknown value 'job_title', did you mean 'title'?",
+    ),
+    (
+        "scoring.yaml",
+        SCORING.replace("threshold: 10", "threshold: high"),
+        1,
+        'threshold: expected a whole number, found "high"',
+    ),
+    (
+        "values.yaml",
+        "value_maps:\n  - name: stages\n    default: unknown\n    values:\n"
+        "      - {value: lead, hubspot: lead}\n",
+        3,
+        "value_maps[0].default: 'unknown' is not one of this map's values",
+    ),
+    (
+        "fields.yaml",
+        FIELDS_OK + "  - {field: industry, hubspot: industry, value_map: sectors}\n",
+        3,
+        "fields[1].value_map: no value map named 'sectors' in values.yaml",
+    ),
+    (
+        "fields.yaml",
+        FIELDS_OK + "  - {field: email, hubspot: email}\n",
+        3,
+        "fields[1].field: 'email' is mapped twice",
+    ),
+    (
+        "fields.yaml",
+        FIELDS_OK + "  - {field: phone, hubspot: phone, sync: both}\n",
+        3,
+        "fields[1].sync: sync 'both' needs a HubSpot property and a Salesforce field",
+    ),
+    (
+        "fields.yaml",
+        "fields:\n  - {field: phone, hubspot: phone}\n",
+        1,
+        "fields: the email field must be mapped",
+    ),
+    (
+        "sync.yaml",
+        "owner:\n  source_of_truth: pipedrive\n",
+        2,
+        "owner.source_of_truth: unknown value 'pipedrive'",
+    ),
+    ("teams.yaml", "reps: []\n", 1, "unknown file, did you mean 'team.yaml'?"),
+    ("routing.yaml", None, 1, "routing.yaml:1: missing file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "line", "message"), CASES, ids=[f"{c[0]}:{c[3][:40]}" for c in CASES]
+)
+def test_a_broken_file_gets_its_file_line_and_key_path(
+    tmp_path: Path, file: str, content: str | None, line: int, message: str
+) -> None:
+    folder = write(tmp_path, {file: content} if content is not None else {})
+    if content is None:
+        (folder / file).unlink()
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    expected_prefix = f"{folder}/{file}:{line}:"
+    assert any(e.startswith(expected_prefix) and message in e for e in err.value.errors), (
+        f"wanted {expected_prefix} ... {message}\ngot:\n" + "\n".join(err.value.errors)
+    )
+
+
+def test_every_error_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    team = "reps:\n  - email: nope\n    name: A\n    weight: two\n  - email: b@x.fr\n    nmae: B\n"
+    with pytest.raises(MappingsError) as err:
+        load_mappings(write(tmp_path, {"team.yaml": team}))
+    joined = "\n".join(err.value.errors)
+    assert "team.yaml:2: reps[0].email" in joined
+    assert "team.yaml:4: reps[0].weight" in joined
+    assert "team.yaml:6: reps[1].nmae: unknown key 'nmae', did you mean 'name'?" in joined
+    assert "team.yaml:5: reps[1].name: missing key 'name'" in joined
