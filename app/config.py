@@ -63,7 +63,6 @@ class Settings(BaseSettings):
     salesforce_ca_bundle: Path | None = None
     salesforce_api_version: str = "59.0"
     salesforce_timeout_seconds: float = 10.0
-    salesforce_user_cache_seconds: float = 300.0
 
     max_body_bytes: int = Field(1024 * 1024, description="Largest webhook body accepted")
     signature_window_seconds: int = 300

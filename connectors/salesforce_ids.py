@@ -23,6 +23,8 @@ def to18(sf_id: str) -> str:
 
 def same_id(a: str, b: str) -> bool:
     """True when two ids (15 or 18 characters) name the same record."""
+    if len(a) not in (15, 18) or len(b) not in (15, 18) or not (a.isalnum() and b.isalnum()):
+        return False
     try:
         return to18(a[:15]) == to18(b[:15]) and (len(a) != 18 or len(b) != 18 or a == b)
     except ValueError:

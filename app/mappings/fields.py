@@ -65,4 +65,5 @@ SALESFORCE_FIELDS: dict[str, dict[LeadField, str]] = {
     },
 }
 # HubSpot properties where the native Salesforce connector stores the linked record's id.
-HUBSPOT_SALESFORCE_ID_PROPERTIES = {"salesforceleadid": "Lead", "salesforcecontactid": "Contact"}
+# A converted Lead lives on as a Contact: the Contact id comes first.
+HUBSPOT_SALESFORCE_ID_PROPERTIES = {"salesforcecontactid": "Contact", "salesforceleadid": "Lead"}

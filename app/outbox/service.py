@@ -56,8 +56,15 @@ class OutboxDispatcher:
             writes = OutboxRepository(session).claim(
                 worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, paused
             )
+        newest: dict[tuple[str, str], ClaimedWrite] = {}
+        for w in writes:  # claimed in id order: a later write for a record supersedes
+            newest[(w.connector, w.object_id)] = w
+        superseded = [w for w in writes if newest[(w.connector, w.object_id)] is not w]
+        if superseded:
+            with self.db.transaction() as session:
+                OutboxRepository(session).overtaken(superseded, worker_id, utcnow())
         by_connector: dict[str, list[ClaimedWrite]] = defaultdict(list)
-        for w in writes:
+        for w in newest.values():
             by_connector[w.connector].append(w)
         # Each CRM's batch goes out at the same time: latency is one round trip, not the sum.
         futures = [
@@ -87,6 +94,9 @@ class OutboxDispatcher:
             )
             updated, failed = result.updated, result.failed
         elif connector == "salesforce" and self.salesforce is not None:
+            writes = self._drop_reassigned_in_salesforce(self.salesforce, writes, worker_id)
+            if not writes:
+                return
             sf = self.salesforce.update_owners(
                 [
                     OwnerUpdate(

@@ -97,6 +97,8 @@ class Step:
     pool: str
     members: Sequence[str]
     owner_ids: dict[str, dict[str, str]]  # crm -> rep email -> owner id
+    active: set[str]  # pool members who may receive new leads
+    current: dict[str, Record]  # settled records re-read because an event says the owner moved
     ledger: dict[str, str]  # record key -> rep email
     state: routing.PoolState
     now: datetime
@@ -151,10 +153,17 @@ class LeadPipeline:
         links = self.reader.link(list(records.values()), known)
         fetch_ms = (time.perf_counter() - started) * 1000
 
+        # An owner change announced by an event is checked against the CRM itself: Outbound
+        # Messages come in any order, and a late one (or a late echo of our own write) must
+        # not be taken for a person's decision.
+        changed = [k for k in keys if k in settled and self._changed_owner(groups[k])]
+        current = self.reader.read(changed) if changed else {}
+
         pool = next(p for p in m.routing.pools if p.name == m.routing.default_pool)
-        people = [e for e in pool.members if (rep := m.rep(e)) is not None and rep.active]
-        if m.routing.fallback_owner:
-            people.append(m.routing.fallback_owner.lower())
+        active = [e for e in pool.members if (rep := m.rep(e)) is not None and rep.active]
+        # Ids of every rep, not only the active ones: a lead kept by, or linked to, an
+        # inactive rep is written to that rep on the other side too.
+        people = [r.email for r in m.team.reps]
         crms = {r.crm for r in records.values()} | {link.other.crm for link in links.values()}
         crms |= {parse_key(k)[0] for k in settled} | {
             parse_key(known[k])[0] for k in settled if k in known
@@ -174,6 +183,8 @@ class LeadPipeline:
                 owner_ids=owner_ids,
                 ledger=DecisionRepository(session).assigned([*keys, *known.values(), *linked_keys]),
                 state=before,
+                active=set(active),
+                current=current,
                 now=utcnow(),
                 fetch_ms=fetch_ms,
             )
@@ -234,9 +245,14 @@ class LeadPipeline:
     ) -> tuple[str, str]:
         rep = step.ledger.get(key) or step.ledger[str(counterpart)]
         change = self._changed_owner(group)
-        if change is None or change[1] == rep:
+        fresh = step.current.get(key)
+        if change is not None and fresh is not None:
+            # the CRM's own word, not the (possibly stale or out-of-order) notification
+            owner_email = self.owners.email_of(fresh.crm, fresh.owner) if fresh.owner else None
+            change = (change[0], owner_email) if owner_email else None
+        if change is None or change[1] is None or change[1] == rep:
             return Outcome.ALREADY_ASSIGNED, f"owned by {rep}"
-        crm, new_rep = change
+        crm, new_rep = change[0], str(change[1])
         truth = step.mappings.sync.owner.source_of_truth
         if crm != truth or counterpart is None:
             why = (
@@ -322,6 +338,13 @@ class LeadPipeline:
                     f"assigned to {rep}"
                 ),
             )
+        elif (
+            link is not None
+            and not self._existing_owner(record)[0]
+            and (linked_rep := self._existing_owner(link.other)[1])
+        ):
+            rep, outcome = linked_rep, Outcome.KEPT_OWNER
+            rule = f"the linked {link.other.crm} record is already owned by {rep}"
         elif (existing := self._existing_owner(record))[0]:
             rule = f"the {record.crm} record already has an owner ({existing[1] or record.owner})"
             if existing[1] is None:  # an owner outside the team: keep it, write nothing
@@ -341,7 +364,7 @@ class LeadPipeline:
             eligible = {
                 email
                 for email in step.members
-                if all(email in step.owner_ids.get(c, {}) for c in crms)
+                if email in step.active and all(email in step.owner_ids.get(c, {}) for c in crms)
             }
             chosen, new_state = routing.pick(step.members, eligible, step.state)
             if chosen is not None:
@@ -361,13 +384,15 @@ class LeadPipeline:
         for person in people:
             owner_id = step.owner_ids.get(person.crm, {}).get(rep)
             if owner_id is None:
-                raise AdminActionRequired(
-                    f"{rep} has no user in {person.crm}: cannot give "
-                    f"them {person.key}; add the user or fix team.yaml"
+                # Kept or linked to a rep this CRM does not know: that side keeps its owner;
+                # the gap is in the decision and in the team.rep_unknown_in_crm log.
+                details.setdefault("not_written", []).append(
+                    f"{person.key}: {rep} has no user in {person.crm}"
                 )
+                continue
             if person.owner != owner_id:
                 writes.append((person, owner_id))
-        own_id = step.owner_ids[record.crm][rep]
+        own_id = step.owner_ids.get(record.crm, {}).get(rep)
         details["writes"] = {p.key: o for p, o in writes}
         decision = step.decisions.add(
             Decision(

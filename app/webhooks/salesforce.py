@@ -111,6 +111,13 @@ async def outbound_message(
     request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
 ) -> Response:
     settings = runtime.settings
+    if not settings.salesforce_client_id:
+        raise _refuse(
+            503,
+            "disabled",
+            "Salesforce is not configured: set "
+            "RELAIS_SALESFORCE_CLIENT_ID (and its credentials) before its webhooks",
+        )
     if not settings.salesforce_org_id:
         raise _refuse(
             503,
@@ -120,7 +127,9 @@ async def outbound_message(
     body = await read_bounded_body(request, settings.max_body_bytes)
     token = settings.salesforce_outbound_token
     given = request.query_params.get("token", "")
-    if token is not None and not hmac.compare_digest(given, token.get_secret_value()):
+    if token is not None and not hmac.compare_digest(
+        given.encode(), token.get_secret_value().encode()
+    ):
         raise _refuse(403, "token", "wrong or missing token")
     try:
         org, notifications = parse_outbound_message(body)
@@ -201,6 +210,13 @@ async def flow_callout(
 ) -> WebhookAck:
     settings = runtime.settings
     secret = settings.salesforce_webhook_secret
+    if not settings.salesforce_client_id:
+        raise _refuse(
+            503,
+            "disabled",
+            "Salesforce is not configured: set "
+            "RELAIS_SALESFORCE_CLIENT_ID (and its credentials) before its webhooks",
+        )
     if secret is None:
         raise _refuse(
             503,

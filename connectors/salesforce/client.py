@@ -64,6 +64,7 @@ ADMIN_RECORD_ERRORS = {
     "ENTITY_IS_DELETED",
     "REQUIRED_FIELD_MISSING",
     "CANNOT_EXECUTE_FLOW_TRIGGER",
+    "CANNOT_UPDATE_CONVERTED_LEAD",
 }
 
 
@@ -377,11 +378,44 @@ class SalesforceClient:
     def update_owners(self, updates: Sequence[OwnerUpdate]) -> SfUpdateResult:
         result = SfUpdateResult()
         locked: list[OwnerUpdate] = []
-        for chunk in chunks(list(updates), COLLECTION_LIMIT):
-            for update, outcome in zip(chunk, self._collection(chunk), strict=False):
+        batches = list(chunks(list(updates), COLLECTION_LIMIT))
+        for n, chunk in enumerate(batches):
+            try:
+                outcomes = self._collection(chunk)
+            except CrmError as exc:
+                if n == 0:
+                    raise  # nothing was written: the caller classifies the error
+                # Earlier collections went through: report them, and these as failed.
+                for rest in batches[n:]:
+                    result.failed.extend(
+                        UpdateFailure(u.id, str(exc), exc.category or "ERROR") for u in rest
+                    )
+                break
+            for i, update in enumerate(chunk):
+                outcome = outcomes[i] if i < len(outcomes) else {}
+                if outcome.get("id") not in (None, update.id):
+                    outcome = {
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "UNEXPECTED_RESULT",
+                                "message": f"result for {outcome.get('id')} instead of {update.id}",
+                            }
+                        ],
+                    }
                 self._settle(update, outcome, result, locked)
+        # Locked rows are retried alone, within a budget well under a worker's lease; what is
+        # still locked after it goes back to the queue.
+        deadline = time.monotonic() + self.settings.lock_budget_seconds
         for update in locked:
-            self._retry_locked(update, result)
+            if time.monotonic() < deadline:
+                self._retry_locked(update, result, deadline)
+            else:
+                result.failed.append(
+                    UpdateFailure(
+                        update.id, f"{LOCKED}: record still locked, retried later", LOCKED
+                    )
+                )
         return result
 
     def _settle(
@@ -410,22 +444,24 @@ class SalesforceClient:
             )
         )
 
-    def _retry_locked(self, update: OwnerUpdate, result: SfUpdateResult) -> None:
+    def _retry_locked(self, update: OwnerUpdate, result: SfUpdateResult, deadline: float) -> None:
         """A locked record is retried alone, with jittered back-off."""
         for attempt in range(self.settings.lock_retries):
             base = self.settings.lock_backoff_seconds * 2**attempt
             self._sleep(self._rng.uniform(base / 2, base))
-            [outcome] = self._collection([update]) or [{}]
+            try:
+                [outcome] = self._collection([update]) or [{}]
+            except CrmError as exc:
+                result.failed.append(UpdateFailure(update.id, str(exc), exc.category or LOCKED))
+                return
             again: list[OwnerUpdate] = []
             self._settle(update, outcome, result, again)
             if not again:
                 return
+            if time.monotonic() > deadline:
+                break
         result.failed.append(
-            UpdateFailure(
-                update.id,
-                f"{LOCKED}: record still locked after {self.settings.lock_retries} tries",
-                LOCKED,
-            )
+            UpdateFailure(update.id, f"{LOCKED}: record still locked, retried later", LOCKED)
         )
 
     def close(self) -> None:

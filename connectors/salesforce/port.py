@@ -30,6 +30,9 @@ class SalesforceSettings(BaseModel):
     max_attempts: int = Field(3, ge=1)
     lock_retries: int = Field(5, ge=0, description="Tries for a record that is locked")
     lock_backoff_seconds: float = Field(0.2, ge=0)
+    lock_budget_seconds: float = Field(
+        5.0, ge=0, description="Time spent retrying locked records inline, all together"
+    )
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,11 @@ class NotificationSetup(BaseModel):
     timeout_seconds: float = 10.0
     max_batch: int = 100
     organization_id: str | None = Field(None, description="Override, to send a foreign org id")
+    notify_api_updates: bool = Field(
+        False,
+        description="Also notify changes made through the API (an outbound rule that "
+        "does not exclude the integration user): Relais's own writes echo back",
+    )
 
 
 class SfSettings(BaseModel):
@@ -618,6 +623,9 @@ class SalesforceSandbox:
         if owner is not None:
             st.owner_writes[rid] += 1
             st.owner_set_at.setdefault(rid, time.time())
+        config = self.notifications.config
+        if config is not None and getattr(config, "notify_api_updates", False):
+            self._notify(sobject, dict(target), "updated")
         return {"id": rid, "success": True, "errors": []}
 
     # -- a small SOQL ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from app.config import Settings
 from app.db import Database
 from app.decisions.models import Assignment, Decision
 from app.demo_data import make_leads
@@ -379,3 +381,23 @@ def test_one_record_that_breaks_the_pipeline_fails_alone(
     dead = wait_for(lambda: _events(db, Status.DEAD), timeout=30, what="the broken one dead")
     assert [e.record_key for e in dead] == [f"hubspot:contact:{ids[3]}"]
     assert "ZeroDivisionError" in (dead[0].last_error or "")
+
+
+def test_hubspot_only_a_contact_kept_by_an_inactive_rep_does_not_sink_its_batch(
+    sandbox: SandboxServer, relais_factory: Callable[..., Relais], settings: Settings, db: Database
+) -> None:
+    relais = relais_factory(
+        settings.model_copy(update={"salesforce_client_id": None, "salesforce_org_id": None})
+    )  # HubSpot only
+    sarah = next(o.id for o in sandbox.hubspot.state.owners.values() if o.email.startswith("sarah"))
+    connect_webhooks(sandbox, relais, batch_window_ms=200)
+    kept, other = sandbox.hubspot.create_contacts(
+        [{"email": "k@x.fr", "hubspot_owner_id": sarah}, {"email": "o@x.fr"}]
+    )
+    wait_for(
+        lambda: all_owned(sandbox, [kept, other]) and len(_decisions(db)) == 2, what="both decided"
+    )
+    outcomes = sorted(d.outcome for d in _decisions(db))
+    assert outcomes == ["assigned", "kept_owner"]
+    assert owners_of(sandbox, [kept]) == [sarah]
+    assert _events(db, Status.DEAD) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -317,3 +318,95 @@ def test_when_no_rep_can_take_a_lead_the_fallback_owner_gets_it_and_it_is_said(
     )
     [decision] = _decisions(db)
     assert decision.outcome == "fallback" and "fallback owner" in decision.rule
+
+
+def test_our_own_salesforce_writes_echoing_back_cause_no_loop(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(30)])
+    connect_webhooks(sandbox, relais)
+    connect_salesforce(sandbox, relais, notify_api_updates=True)  # integration user not excluded
+    [cid] = sandbox.hubspot.create_contacts([{"email": "lead30@betonsud.fr"}])
+    wait_for(lambda: len(_assignments(db)) == 2, what="both sides assigned")
+    wait_for(lambda: sandbox.salesforce.state.owner_writes.get(lead_id), what="written")
+    assert sandbox.salesforce.notifications.wait_idle(10)
+    assert sandbox.hubspot.webhooks.wait_idle(10)
+    wait_for(
+        lambda: all(e.status in (Status.DONE, Status.IGNORED) for e in _events(db)),
+        what="the echo processed",
+    )
+    assert any(e.source == "salesforce" for e in _events(db))  # the echo did arrive
+    with db.transaction() as session:  # the echo decided nothing and queued no write
+        writes = list(session.scalars(select(OutboxWrite)))
+    assert sorted(w.connector for w in writes) == ["hubspot", "salesforce"]
+    assert [d.outcome for d in _decisions(db)] == ["assigned"]
+    assert sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"]
+
+
+def test_a_stale_outbound_message_is_not_taken_for_an_owner_change(
+    sandbox: SandboxServer, relais: Relais, db: Database, http: httpx.Client
+) -> None:
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(31)])
+    connect_webhooks(sandbox, relais)
+    [cid] = sandbox.hubspot.create_contacts([{"email": "lead31@betonsud.fr"}])
+    wait_for(lambda: len(_assignments(db)) == 2, what="both sides assigned")
+    rep = _assignments(db)[f"hubspot:contact:{cid}"]
+    wait_for(
+        lambda: (
+            sf_user_email(sandbox, sandbox.salesforce.record("Lead", lead_id)["OwnerId"]) == rep
+        ),
+        what="our owner in Salesforce",
+    )
+    # An old notification, from before our write, arrives late with the previous owner.
+    stale = dict(sandbox.salesforce.record("Lead", lead_id))
+    other = next(
+        u
+        for u, r in sandbox.salesforce.state.records["User"].items()
+        if r["Email"] in ACTIVE and r["Email"] != rep
+    )
+    stale["OwnerId"] = other
+    body = sandbox.salesforce.outbound_message(
+        [
+            {
+                "object": "Lead",
+                "record": stale,
+                "change": "updated",
+                "id": "04l5e00000Stale1AAA",
+                "at": 0,
+            }
+        ],
+        ["Id", "Email", "OwnerId"],
+    )
+    resp = http.post(f"{relais.url}/webhooks/salesforce/outbound-message", content=body)
+    assert resp.status_code == 200
+    wait_for(
+        lambda: any(e.source == "salesforce" and e.status == Status.DONE for e in _events(db)),
+        what="the stale message processed",
+    )
+    assert (
+        hs_owner_email(sandbox, sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"])
+        == rep
+    )
+    assert set(_assignments(db).values()) == {rep}
+
+
+def test_an_unowned_contact_linked_to_a_lead_a_rep_owns_gets_that_rep(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    ines = next(
+        u
+        for u, r in sandbox.salesforce.state.records["User"].items()
+        if r["Email"].startswith("ines")
+    )
+    sandbox.salesforce.create_records("Lead", [sf_lead(32, OwnerId=ines)])
+    connect_webhooks(sandbox, relais)
+    [cid] = sandbox.hubspot.create_contacts([{"email": "lead32@betonsud.fr"}])
+    wait_for(
+        lambda: sandbox.hubspot.state.contacts[cid].properties.get("hubspot_owner_id"), what="owned"
+    )
+    assert (
+        hs_owner_email(sandbox, sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"])
+        == "ines.dubois@paieco.example"
+    )
+    [decision] = _decisions(db)
+    assert decision.outcome == "kept_owner" and "linked salesforce record" in decision.rule

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from app.config import Settings
 from app.db import Database
 from app.queue import Status
 from app.webhooks.salesforce import flow_signature
@@ -98,6 +100,7 @@ XXE = b"""<?xml version="1.0"?>
         ("not_soap", 400),
         ("too_large", 413),
         ("wrong_token", 403),
+        ("non_ascii_token", 403),
     ],
 )
 def test_a_bad_outbound_message_is_refused_and_nothing_is_stored(
@@ -119,9 +122,11 @@ def test_a_bad_outbound_message_is_refused_and_nothing_is_stored(
         body = body.replace(
             b"<sf:Title>DRH</sf:Title>", b"<sf:Title>" + b"x" * (1024 * 1024) + b"</sf:Title>"
         )
+    elif case == "non_ascii_token":
+        query = "?token=%C3%A9t%C3%A9"
     else:
         query = "?token=guess"
-    if case == "wrong_token":
+    if case in ("wrong_token", "non_ascii_token"):
         relais_no_worker.runtime.settings.salesforce_outbound_token = SecretStr("the-token")
     resp = post_om(http, relais_no_worker, body, query)
     assert resp.status_code == expected, resp.text
@@ -187,4 +192,15 @@ def test_a_bad_flow_callout_is_refused_and_nothing_is_stored(
     else:
         resp = flow_post(http, relais_no_worker, [{"object": "Lead"}])
     assert resp.status_code == expected
+    assert inbox_count(db) == 0
+
+
+def test_salesforce_webhooks_are_disabled_until_the_connector_is_configured(
+    relais_factory: Callable[..., Relais], settings: Settings, http: httpx.Client, db: Database
+) -> None:
+    relais = relais_factory(
+        settings.model_copy(update={"salesforce_client_id": None}), worker=False
+    )
+    assert post_om(http, relais, message(relais)).status_code == 503
+    assert flow_post(http, relais, [FLOW_EVENT]).status_code == 503
     assert inbox_count(db) == 0
