@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,9 +20,13 @@ cli = typer.Typer(
     add_completion=False,
 )
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+mappings_cli = typer.Typer(
+    help="The admins' YAML: check it, and its JSON Schema.", no_args_is_help=True
+)
 dead_cli = typer.Typer(help="Events and writes that failed every attempt.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(dead_cli, name="dead-letters")
+cli.add_typer(mappings_cli, name="mappings")
 
 
 @cli.callback()
@@ -182,6 +187,70 @@ def dead_replay(
         n_in = inbox_repo.replay(inbox or [], utcnow())
         n_out = outbox_repo.replay(outbox or [], utcnow())
     typer.echo(f"replayed {n_in} inbox event(s) and {n_out} outbox write(s)")
+
+
+@mappings_cli.command("check")
+def mappings_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Folder to check (default: RELAIS_MAPPINGS_DIR)")
+    ] = None,
+    against_crm: Annotated[
+        bool,
+        typer.Option(
+            "--against-crm",
+            help="Also check properties, fields, picklist values and reps in the CRMs "
+            "configured by RELAIS_HUBSPOT_* / RELAIS_SALESFORCE_*",
+        ),
+    ] = False,
+) -> None:
+    """Exit 0 when the mappings are valid; 1 with every error (file:line: key: message)."""
+    from app.mappings.crm_check import check_against_crm
+    from app.mappings.loader import MappingsError, load_mappings
+    from app.runtime import Runtime
+
+    settings = get_settings()
+    folder = directory or settings.mappings_dir
+    try:
+        m = load_mappings(folder)
+    except MappingsError as exc:
+        for error in exc.errors:
+            typer.echo(error, err=True)
+        typer.echo(f"{len(exc.errors)} error(s) in {folder}", err=True)
+        raise typer.Exit(1) from exc
+    if against_crm:
+        runtime = Runtime.build(settings.model_copy(update={"mappings_dir": folder}))
+        try:
+            hubspot = runtime.hubspot if settings.hubspot_access_token else None
+            problems = check_against_crm(m, hubspot, runtime.salesforce)
+        finally:
+            runtime.close()
+        for problem in problems:
+            typer.echo(problem, err=True)
+        if problems:
+            typer.echo(f"{len(problems)} problem(s) against the CRMs", err=True)
+            raise typer.Exit(1)
+    typer.echo(f"{folder}: valid (version {m.version}, {', '.join(m.files)})")
+
+
+@mappings_cli.command("schema")
+def mappings_schema(
+    out: Annotated[
+        Path | None, typer.Option(help="Write one <file>.schema.json per file in this folder")
+    ] = None,
+) -> None:
+    """The JSON Schema of every mappings file, for editors (autocomplete, errors as you type)."""
+    import json
+
+    from app.mappings.schema import json_schemas
+
+    schemas = json_schemas()
+    if out is None:
+        typer.echo(json.dumps(schemas, indent=2))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in schemas.items():
+        (out / f"{name.removesuffix('.yaml')}.schema.json").write_text(json.dumps(schema, indent=2))
+    typer.echo(f"wrote {len(schemas)} schemas to {out}")
 
 
 def main() -> None:

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="How long a connector stays paused after a DAILY 429"
     )
 
+    admin_tokens: SecretStr | None = Field(
+        None, description="Comma-separated bearer tokens for /admin/api/*; none: closed"
+    )
+
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -95,12 +99,18 @@ class Settings(BaseSettings):
         "salesforce_security_token",
         "salesforce_private_key",
         "salesforce_ca_bundle",
+        "admin_tokens",
         mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # An empty variable means "not configured", never "the empty string is the secret".
         return None if value == "" else value
+
+    def admin_token_list(self) -> list[str]:
+        if self.admin_tokens is None:
+            return []
+        return [t.strip() for t in self.admin_tokens.get_secret_value().split(",") if t.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,13 +12,35 @@ import structlog
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.admin.endpoints import router as admin_router
 from app.config import Settings, get_settings
 from app.health.endpoints import router as health_router
+from app.mappings.loader import MappingsError
 from app.runtime import Runtime
 from app.webhooks.hubspot import router as hubspot_router
 from app.webhooks.salesforce import router as salesforce_router
 
 log = structlog.get_logger("relais.app")
+
+
+def _reload_on_sighup(runtime: Runtime) -> None:
+    """kill -HUP reloads the mappings, like POST /admin/api/mappings/reload."""
+
+    def reload(*_: object) -> None:
+        try:
+            fresh = runtime.mappings.reload()
+            log.info("mappings.reloaded", version=fresh.version, by="SIGHUP")
+        except MappingsError as exc:
+            log.warning(
+                "mappings.reload_refused",
+                by="SIGHUP",
+                errors=exc.errors,
+                active=runtime.mappings.current.version,
+            )
+
+    # Not possible off the main thread (tests, embedded servers) or without SIGHUP (Windows).
+    with contextlib.suppress(ValueError, AttributeError):
+        signal.signal(signal.SIGHUP, reload)
 
 
 def create_app(settings: Settings | None = None, *, embedded_worker: bool = False) -> FastAPI:
@@ -26,6 +50,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.mappings.reload()  # refuse to start on mappings that do not validate
+        _reload_on_sighup(runtime)
         stop = threading.Event()
         threads = runtime.start_workers(stop) if embedded_worker else []
         try:
@@ -48,6 +73,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     app.include_router(hubspot_router, tags=["webhooks"])
     app.include_router(salesforce_router, tags=["webhooks"])
     app.include_router(health_router, tags=["probes"])
+    app.include_router(admin_router, tags=["admin"])
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -9,6 +9,7 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,6 +57,15 @@ class Mappings:
     version: str  # sha256 of the files' names and bytes: recorded in every decision
     source: str
     files: tuple[str, ...] = field(default=())
+    lines: dict[str, dict[Path_, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, file: str, path: Path_) -> str:
+        """'<folder>/<file>:<line>: <key path>' for messages about this version's files."""
+        lines = self.lines.get(file, {})
+        line = next(
+            (lines[path[:cut]] for cut in range(len(path), -1, -1) if path[:cut] in lines), 1
+        )
+        return f"{self.source}/{file}:{line}: {dotted(path)}"
 
     def rep(self, email: str) -> Rep | None:
         return next((r for r in self.team.reps if r.email == email), None)
@@ -302,6 +312,7 @@ def load_mappings(directory: Path) -> Mappings:
         version=_version(raw),
         source=str(directory),
         files=tuple(sorted(raw)),
+        lines={n: p.lines for n, p in parsed.items()},
     )
 
 
@@ -405,6 +416,7 @@ class MappingsStore:
         self.directory = directory
         self._lock = threading.Lock()
         self._current: Mappings | None = None
+        self.loaded_at: datetime | None = None
 
     @property
     def current(self) -> Mappings:
@@ -421,4 +433,5 @@ class MappingsStore:
         fresh = load_mappings(self.directory)
         with self._lock:
             self._current = fresh
+            self.loaded_at = datetime.now(UTC)
         return fresh

@@ -40,6 +40,7 @@ from connectors.hubspot.port import (
     ContactUpdate,
     HubSpotSettings,
     Owner,
+    PropertyInfo,
     ReadResult,
     UpdateFailure,
     UpdateResult,
@@ -159,6 +160,7 @@ class HubSpotClient:
         )
         self._batch = client.crm.contacts.batch_api
         self._owners = client.crm.owners.owners_api
+        self._properties = client.crm.properties.core_api
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -309,6 +311,22 @@ class HubSpotClient:
             if not after:
                 return owners
 
+    def contact_properties(self) -> list[PropertyInfo]:
+        _, data, _ = self._with_retries(
+            "properties.list",
+            lambda: self._properties.get_all(
+                "contacts", archived=False, _preload_content=False, _request_timeout=self._timeout
+            ),
+        )
+        return [
+            PropertyInfo(
+                name=str(p["name"]),
+                type=str(p.get("type", "string")),
+                options=tuple(str(o["value"]) for o in p.get("options") or []),
+            )
+            for p in (data or {}).get("results", [])
+        ]
+
     def update_contacts(self, updates: Sequence[ContactUpdate]) -> UpdateResult:
         result = UpdateResult()
         for chunk in chunks(list(updates)):
@@ -349,5 +367,5 @@ class HubSpotClient:
                 result.updated.append(str(item["id"]))
 
     def close(self) -> None:
-        for api in (self._batch, self._owners):
+        for api in (self._batch, self._owners, self._properties):
             api.api_client.rest_client.pool_manager.clear()

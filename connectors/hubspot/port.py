@@ -51,6 +51,13 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class PropertyInfo:
+    name: str
+    type: str  # string, number, enumeration, datetime, bool, ...
+    options: tuple[str, ...] = ()  # internal values of an enumeration
+
+
+@dataclass(frozen=True)
 class ContactUpdate:
     id: str
     properties: dict[str, str]
@@ -90,6 +97,10 @@ class HubSpotPort(Protocol):
 
     def list_owners(self) -> list[Owner]:
         """Every active (non-archived) owner, all pages."""
+        ...
+
+    def contact_properties(self) -> list[PropertyInfo]:
+        """Every contact property, with the options of enumerations (they vary per account)."""
         ...
 
     def update_contacts(self, updates: Sequence[ContactUpdate]) -> UpdateResult:

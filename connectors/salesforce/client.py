@@ -40,6 +40,7 @@ from connectors.salesforce.port import (
     QUERY_IDS_PER_CALL,
     OwnerUpdate,
     SalesforceSettings,
+    SfField,
     SfQueue,
     SfRecord,
     SfUpdateResult,
@@ -347,6 +348,23 @@ class SalesforceClient:
             SfUser(to18(r["Id"]), str(r.get("Email") or "").lower(), bool(r["IsActive"]))
             for r in rows
             if r.get("Email")
+        ]
+
+    def describe(self, sobject: str) -> list[SfField]:
+        timeout = self.settings.timeout_seconds
+        data = self._call(
+            "sobjects.describe",
+            lambda sf: sf.restful(f"sobjects/{sobject}/describe", timeout=timeout),
+        )
+        return [
+            SfField(
+                name=str(f["name"]),
+                type=str(f.get("type", "string")),
+                picklist=tuple(
+                    str(v["value"]) for v in f.get("picklistValues") or [] if v.get("active", True)
+                ),
+            )
+            for f in (data or {}).get("fields", [])
         ]
 
     def list_queues(self) -> list[SfQueue]:

@@ -57,6 +57,13 @@ class SfQueue:
 
 
 @dataclass(frozen=True)
+class SfField:
+    name: str
+    type: str  # string, picklist, email, int, double, reference, ...
+    picklist: tuple[str, ...] = ()  # active picklist values
+
+
+@dataclass(frozen=True)
 class OwnerUpdate:
     id: str
     sobject: str
@@ -85,6 +92,10 @@ class SalesforcePort(Protocol):
         ...
 
     def list_users(self) -> list[SfUser]: ...
+
+    def describe(self, sobject: str) -> list[SfField]:
+        """The object's fields, with active picklist values (they vary per org)."""
+        ...
 
     def list_queues(self) -> list[SfQueue]: ...
 

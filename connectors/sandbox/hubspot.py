@@ -109,6 +109,72 @@ class HubSpotState:
     event_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
+def _enum(*values: str) -> dict[str, Any]:
+    return {"type": "enumeration", "options": list(values)}
+
+
+# A HubSpot account's contact properties as Relais reads them; enumerations carry the default
+# options (accounts customise lifecycle stages and lead statuses).
+DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
+    **{
+        name: {"type": "string", "options": []}
+        for name in (
+            "email",
+            "firstname",
+            "lastname",
+            "jobtitle",
+            "phone",
+            "company",
+            "country",
+            "salesforceleadid",
+            "salesforcecontactid",
+        )
+    },
+    "numberofemployees": {"type": "number", "options": []},
+    "hubspot_owner_id": {"type": "enumeration", "options": []},
+    "industry": _enum(
+        "CONSTRUCTION",
+        "MANUFACTURING",
+        "INDUSTRIAL_AUTOMATION",
+        "BUILDING_MATERIALS",
+        "RETAIL",
+        "COMPUTER_SOFTWARE",
+        "OTHER",
+    ),
+    "hs_analytics_source": _enum(
+        "ORGANIC_SEARCH",
+        "PAID_SEARCH",
+        "EMAIL_MARKETING",
+        "SOCIAL_MEDIA",
+        "REFERRALS",
+        "OTHER_CAMPAIGNS",
+        "DIRECT_TRAFFIC",
+        "OFFLINE",
+        "PAID_SOCIAL",
+    ),
+    "lifecyclestage": _enum(
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
+        "other",
+    ),
+    "hs_lead_status": _enum(
+        "NEW",
+        "OPEN",
+        "IN_PROGRESS",
+        "OPEN_DEAL",
+        "UNQUALIFIED",
+        "ATTEMPTED_TO_CONTACT",
+        "CONNECTED",
+        "BAD_TIMING",
+    ),
+}
+
+
 class HubSpotSandbox:
     """HubSpot's CRM API as Relais uses it, with the vendor's limits and error bodies."""
 
@@ -116,6 +182,7 @@ class HubSpotSandbox:
         self.lock = threading.Lock()
         self.state = HubSpotState(access_token=access_token)
         self.webhooks = WebhookSender()
+        self.properties = {k: dict(v) for k, v in DEFAULT_PROPERTIES.items()}
         self.portal_id = 4242
         self.app_id = 1160452
         self.router = self._build_router()
@@ -353,6 +420,25 @@ class HubSpotSandbox:
             if start + limit < len(owners):
                 body["paging"] = {"next": {"after": str(start + limit)}}
             return JSONResponse(body)
+
+        @r.get("/crm/v3/properties/contacts")
+        async def list_properties(request: Request) -> JSONResponse:
+            if (denied := await self._gate(request, "properties.list")) is not None:
+                return denied
+            results = [
+                {
+                    "name": name,
+                    "label": name,
+                    "type": spec["type"],
+                    "fieldType": "select" if spec["type"] == "enumeration" else "text",
+                    "options": [
+                        {"label": v, "value": v, "hidden": False, "displayOrder": i}
+                        for i, v in enumerate(spec["options"])
+                    ],
+                }
+                for name, spec in self.properties.items()
+            ]
+            return JSONResponse({"results": results})
 
         @r.post("/crm/v3/objects/contacts/batch/read")
         async def batch_read(request: Request) -> JSONResponse:

@@ -133,6 +133,82 @@ class SalesforceState:
 PREFIX = {"Lead": "00Q", "Contact": "003", "User": "005", "Group": "00G"}
 
 
+def _picklist(*values: str) -> dict[str, Any]:
+    return {"type": "picklist", "picklist": list(values)}
+
+
+_LEAD_SOURCES = (
+    "Advertisement",
+    "Employee Referral",
+    "External Referral",
+    "Partner",
+    "Public Relations",
+    "Seminar - Internal",
+    "Seminar - Partner",
+    "Trade Show",
+    "Web",
+    "Word of mouth",
+    "Other",
+)
+_INDUSTRIES = (
+    "Agriculture",
+    "Banking",
+    "Construction",
+    "Education",
+    "Manufacturing",
+    "Retail",
+    "Technology",
+    "Other",
+)
+# The fields of a standard org, with its default picklist values (orgs customise them).
+DEFAULT_DESCRIBE: dict[str, dict[str, dict[str, Any]]] = {
+    "Lead": {
+        **{
+            n: {"type": t, "picklist": []}
+            for n, t in (
+                ("Id", "id"),
+                ("Email", "email"),
+                ("FirstName", "string"),
+                ("LastName", "string"),
+                ("Title", "string"),
+                ("Phone", "phone"),
+                ("Company", "string"),
+                ("Country", "string"),
+                ("NumberOfEmployees", "int"),
+                ("OwnerId", "reference"),
+                ("IsConverted", "boolean"),
+                ("CreatedDate", "datetime"),
+            )
+        },
+        "Status": _picklist(
+            "Open - Not Contacted",
+            "Working - Contacted",
+            "Closed - Converted",
+            "Closed - Not Converted",
+        ),
+        "LeadSource": _picklist(*_LEAD_SOURCES),
+        "Industry": _picklist(*_INDUSTRIES),
+    },
+    "Contact": {
+        **{
+            n: {"type": t, "picklist": []}
+            for n, t in (
+                ("Id", "id"),
+                ("Email", "email"),
+                ("FirstName", "string"),
+                ("LastName", "string"),
+                ("Title", "string"),
+                ("Phone", "phone"),
+                ("MailingCountry", "string"),
+                ("OwnerId", "reference"),
+                ("CreatedDate", "datetime"),
+            )
+        },
+        "LeadSource": _picklist(*_LEAD_SOURCES),
+    },
+}
+
+
 class SalesforceSandbox:
     """A Salesforce org as Relais uses it."""
 
@@ -156,6 +232,10 @@ class SalesforceSandbox:
         self.instance_url = ""  # set by the server once the TLS port is known
         # The org's default lead owner (web-to-lead, imports): an admin, not a sales rep.
         self.default_owner = self.add_user("integration@paieco.example", "Integration", "User")
+        self.describe = {
+            o: {f: dict(spec) for f, spec in fields.items()}
+            for o, fields in DEFAULT_DESCRIBE.items()
+        }
         self.notifications = BatchSender(
             self._render, self._acked, lambda e: str(e["record"]["Id"]), "sf-outbound"
         )
@@ -448,6 +528,30 @@ class SalesforceSandbox:
                 for row in rows
             ]
             return self._json({"totalSize": len(records), "done": True, "records": records})
+
+        @r.get(f"{base}/sobjects/{{sobject}}/describe")
+        @r.get(f"{base}/sobjects/{{sobject}}/describe/")
+        async def describe(request: Request, sobject: str) -> JSONResponse:
+            if (denied := await self._gate(request, "sobjects.describe")) is not None:
+                return denied
+            fields = self.describe.get(sobject)
+            if fields is None:
+                return _sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+            return self._json(
+                {
+                    "name": sobject,
+                    "fields": [
+                        {
+                            "name": name,
+                            "type": spec["type"],
+                            "picklistValues": [
+                                {"value": v, "label": v, "active": True} for v in spec["picklist"]
+                            ],
+                        }
+                        for name, spec in fields.items()
+                    ],
+                }
+            )
 
         @r.get(f"{base}/sobjects/{{sobject}}/{{rid}}")
         async def get_record(request: Request, sobject: str, rid: str) -> JSONResponse:

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.db import utcnow
+from app.mappings.loader import Mappings, MappingsError
+from app.runtime import Runtime
+from app.webhooks.hubspot import get_runtime
+
+log = structlog.get_logger("relais.admin")
+
+
+def require_admin(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> None:
+    """401 unless the request carries one of RELAIS_ADMIN_TOKENS (compared in constant time).
+    No token configured means the admin API is closed, never open."""
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    tokens = runtime.settings.admin_token_list()
+    ok = False
+    for token in tokens:  # every token is compared, whatever matched first
+        ok |= hmac.compare_digest(given.encode(), token.encode())
+    if scheme.lower() != "bearer" or not given or not ok:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a valid admin bearer token is needed",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+router = APIRouter(prefix="/admin/api", dependencies=[Depends(require_admin)])
+
+
+class MappingsInfo(BaseModel):
+    version: str
+    source: str
+    files: list[str]
+    loaded_at: datetime | None
+
+
+def _info(m: Mappings, loaded_at: datetime | None) -> MappingsInfo:
+    return MappingsInfo(
+        version=m.version, source=m.source, files=list(m.files), loaded_at=loaded_at
+    )
+
+
+@router.get("/mappings", response_model=MappingsInfo)
+def active_mappings(runtime: Annotated[Runtime, Depends(get_runtime)]) -> MappingsInfo:
+    """The mappings version every new decision is made with, and where it was read from."""
+    return _info(runtime.mappings.current, runtime.mappings.loaded_at)
+
+
+@router.post(
+    "/mappings/reload",
+    response_model=MappingsInfo,
+    responses={
+        422: {"description": "the new files do not validate; the previous version keeps serving"}
+    },
+)
+async def reload_mappings(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
+    """Re-read RELAIS_MAPPINGS_DIR. A version that does not validate is refused with its errors
+    and the service keeps running on the last good one."""
+    before = runtime.mappings.current.version
+    try:
+        fresh = await run_in_threadpool(runtime.mappings.reload)
+    except MappingsError as exc:
+        log.warning("mappings.reload_refused", errors=len(exc.errors), active=before)
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": "the mappings do not validate; the active version is unchanged",
+                "active_version": before,
+                "errors": exc.errors,
+            },
+        )
+    log.info("mappings.reloaded", version=fresh.version, previous=before)
+    return JSONResponse(_info(fresh, runtime.mappings.loaded_at).model_dump(mode="json"))
+
+
+__all__ = ["router", "utcnow"]
