@@ -76,6 +76,25 @@ class Mappings:
             return dict(HUBSPOT_CONTACT_PROPERTIES)
         return {f.field: f.hubspot for f in self.fields.fields if f.hubspot}
 
+    def value_maps(self) -> dict[LeadField, tuple[dict[str, dict[str, str]], str]]:
+        """field -> ({crm: {CRM value casefolded: canonical}}, default) for mapped fields."""
+        if self.fields is None:
+            return {}
+        maps = {v.name: v for v in self.values.value_maps}
+        out: dict[LeadField, tuple[dict[str, dict[str, str]], str]] = {}
+        for f in self.fields.fields:
+            vmap = maps.get(f.value_map or "")
+            if vmap is None:
+                continue
+            by_crm: dict[str, dict[str, str]] = {"hubspot": {}, "salesforce": {}}
+            for entry in vmap.values:
+                if entry.hubspot:
+                    by_crm["hubspot"][entry.hubspot.casefold()] = entry.value
+                if entry.salesforce:
+                    by_crm["salesforce"][entry.salesforce.casefold()] = entry.value
+            out[f.field] = (by_crm, vmap.default)
+        return out
+
     def salesforce_fields(self, sobject: str) -> dict[LeadField, str]:
         if self.fields is None:
             return dict(SALESFORCE_FIELDS.get(sobject, {}))

@@ -30,6 +30,17 @@ class FieldMaps:
 
     hubspot: dict[LeadField, str]
     salesforce: dict[str, dict[LeadField, str]]  # sobject -> field map
+    # field -> (crm -> CRM value (case-folded) -> canonical value, default): values.yaml
+    values: dict[LeadField, tuple[dict[str, dict[str, str]], str]] = field(default_factory=dict)
+
+    def canonical(self, crm: str, lead: dict[LeadField, str | None]) -> dict[LeadField, str | None]:
+        """The lead with mapped picklist values turned canonical (unknown ones: the default)."""
+        out = dict(lead)
+        for f, (by_crm, default) in self.values.items():
+            raw = out.get(f)
+            if raw is not None:
+                out[f] = by_crm.get(crm, {}).get(raw.casefold(), default)
+        return out
 
     @property
     def hubspot_properties(self) -> list[str]:
@@ -93,8 +104,11 @@ def from_hubspot(contact: Contact, maps: FieldMaps = DEFAULT_MAPS) -> Record:
         crm="hubspot",
         sobject="contact",
         id=contact.id,
-        lead={f: props.get(p) for f, p in maps.hubspot.items()}
-        | {LeadField.EMAIL: props.get(maps.hubspot.get(LeadField.EMAIL, "email"))},
+        lead=maps.canonical(
+            "hubspot",
+            {f: props.get(p) for f, p in maps.hubspot.items()}
+            | {LeadField.EMAIL: props.get(maps.hubspot.get(LeadField.EMAIL, "email"))},
+        ),
         owner=props.get(OWNER_PROPERTY),
         stored_link=stored,
     )
@@ -102,9 +116,10 @@ def from_hubspot(contact: Contact, maps: FieldMaps = DEFAULT_MAPS) -> Record:
 
 def from_salesforce(rec: SfRecord, maps: FieldMaps = DEFAULT_MAPS) -> Record:
     fields = {LeadField.EMAIL: "Email", **maps.salesforce.get(rec.sobject, {})}
-    lead = {
-        f: (None if rec.fields.get(n) is None else str(rec.fields[n])) for f, n in fields.items()
-    }
+    lead = maps.canonical(
+        "salesforce",
+        {f: (None if rec.fields.get(n) is None else str(rec.fields[n])) for f, n in fields.items()},
+    )
     owner = rec.fields.get("OwnerId")
     return Record(
         key=sf_record_key(rec.sobject, rec.id),

@@ -134,6 +134,7 @@ class LeadPipeline:
         self.reader.maps = FieldMaps(
             m.hubspot_properties(),
             {sobject: m.salesforce_fields(sobject) for sobject in ("Lead", "Contact")},
+            m.value_maps(),
         )
         groups: dict[str, list[ClaimedEvent]] = defaultdict(list)
         for e in events:
