@@ -426,6 +426,36 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
                 )
         if LeadField.EMAIL not in mapped:
             err(fp, ("fields",), "the email field must be mapped (it links people across CRMs)")
+        # A scoring rule on a value-mapped field compares canonical values: they must exist.
+        canon_by_map = {
+            v.name: [e.value for e in v.values] for v in (values.value_maps if values else [])
+        }
+        field_maps = {f.field: f.value_map for f in fields.fields if f.value_map}
+        scoring: Scoring = models["scoring.yaml"]
+        sp = parsed["scoring.yaml"]
+        for i, rule in enumerate(scoring.rules):
+            map_name = field_maps.get(rule.field)
+            if (
+                map_name is None
+                or map_name not in canon_by_map
+                or rule.op not in ("eq", "ne", "in")
+            ):
+                continue
+            wanted = rule.value if isinstance(rule.value, list) else [rule.value]
+            for j, value in enumerate(wanted):
+                if str(value).casefold() not in {c.casefold() for c in canon_by_map[map_name]}:
+                    path: Path_ = (
+                        ("rules", i, "value", j)
+                        if isinstance(rule.value, list)
+                        else ("rules", i, "value")
+                    )
+                    err(
+                        sp,
+                        path,
+                        f"{value!r} is not a value of the value map {map_name!r}"
+                        f"{_suggest(str(value).lower(), canon_by_map[map_name])} "
+                        f"({', '.join(canon_by_map[map_name])})",
+                    )
 
 
 class MappingsStore:

@@ -252,15 +252,41 @@ def test_value_maps_turn_each_crms_picklist_values_canonical() -> None:
     from app.pipeline.records import FieldMaps
 
     m = load_mappings(ROOT / "mappings")
-    maps = FieldMaps(m.hubspot_properties(), {"Lead": m.salesforce_fields("Lead")},
-                     m.value_maps())
-    hs = maps.canonical("hubspot", {LeadField.INDUSTRY: "CONSTRUCTION",
-                                    LeadField.LEAD_STATUS: "IN_PROGRESS"})
-    sf = maps.canonical("salesforce", {LeadField.INDUSTRY: "Construction",
-                                       LeadField.LEAD_STATUS: "Working - Contacted"})
+    maps = FieldMaps(m.hubspot_properties(), {"Lead": m.salesforce_fields("Lead")}, m.value_maps())
+    hs = maps.canonical(
+        "hubspot", {LeadField.INDUSTRY: "CONSTRUCTION", LeadField.LEAD_STATUS: "IN_PROGRESS"}
+    )
+    sf = maps.canonical(
+        "salesforce",
+        {LeadField.INDUSTRY: "Construction", LeadField.LEAD_STATUS: "Working - Contacted"},
+    )
     assert hs[LeadField.INDUSTRY] == sf[LeadField.INDUSTRY] == "construction"
     assert hs[LeadField.LEAD_STATUS] == sf[LeadField.LEAD_STATUS] == "working"
-    unknown = maps.canonical("salesforce", {LeadField.INDUSTRY: "Retail",
-                                            LeadField.TITLE: "DRH"})
+    unknown = maps.canonical("salesforce", {LeadField.INDUSTRY: "Retail", LeadField.TITLE: "DRH"})
     assert unknown[LeadField.INDUSTRY] == "other"  # the map's default
     assert unknown[LeadField.TITLE] == "DRH"  # fields without a value map are left as they are
+
+
+def test_a_scoring_rule_on_a_mapped_field_must_use_the_maps_values(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path,
+        {
+            "fields.yaml": FIELDS_OK + "  - {field: industry, hubspot: industry, "
+            "value_map: industries}\n",
+            "values.yaml": "value_maps:\n  - name: industries\n    default: other\n    values:\n"
+            "      - {value: construction, hubspot: CONSTRUCTION}\n"
+            "      - {value: other, hubspot: OTHER}\n",
+            "scoring.yaml": "threshold: 10\nrules:\n  - name: r\n    field: industry\n"
+            "    op: in\n    value: [construction, Constructions]\n    points: 5\n",
+        },
+    )
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    assert any(
+        e.startswith(
+            f"{folder}/scoring.yaml:6: rules[0].value[1]: 'Constructions' is "
+            "not a value of the value map 'industries', did you mean "
+            "'construction'?"
+        )
+        for e in err.value.errors
+    ), err.value.errors
