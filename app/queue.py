@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, Text
-from sqlmodel import Field
+from sqlalchemy import Column, ColumnElement, Integer, String, Text, and_, or_, update
+from sqlalchemy.orm import Session
+from sqlmodel import Field, col
 
 from app.db import UTCDateTime
 
@@ -70,3 +72,46 @@ def error_field() -> Any:
 
 def utc_field(nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+# -- the queue mechanics both tables share (their columns are the same) -------------------------
+
+
+def due_clause(model: Any, now: datetime) -> ColumnElement[bool]:
+    """Pending and due, or claimed by a worker whose lease has run out."""
+    return or_(
+        and_(col(model.status) == Status.PENDING, col(model.available_at) <= now),
+        and_(col(model.status) == Status.PROCESSING, col(model.leased_until) < now),
+    )
+
+
+def bury_expired(
+    session: Session, model: Any, now: datetime, max_attempts: int, error: str, **values: Any
+) -> None:
+    """Dead-letter items whose lease ran out on their last attempt: their worker died or hung
+    every time, so taking them again would only kill the next one."""
+    session.execute(
+        update(model)
+        .where(
+            col(model.status) == Status.PROCESSING,
+            col(model.leased_until) < now,
+            col(model.attempts) >= max_attempts,
+        )
+        .values(status=Status.DEAD, leased_until=None, last_error=error, **values)
+    )
+
+
+def mark_claimed(
+    session: Session, model: Any, ids: Sequence[int | None], until: datetime, worker_id: str
+) -> None:
+    """Lease the items to ``worker_id`` until ``until``; claiming counts an attempt."""
+    session.execute(
+        update(model)
+        .where(col(model.id).in_(ids))
+        .values(
+            status=Status.PROCESSING,
+            leased_until=until,
+            lease_owner=worker_id,
+            attempts=col(model.attempts) + 1,
+        )
+    )

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.db import insert_ignoring_conflicts, rowcount, table_of
 from app.inbox.models import ConnectorPause, InboxEvent, RecordLease
-from app.queue import RetryPolicy, Status
+from app.queue import RetryPolicy, Status, bury_expired, due_clause, mark_claimed
 
 
 @dataclass(frozen=True)
@@ -78,20 +78,7 @@ class InboxRepository:
         worker died or hung every time) is dead-lettered here instead of being taken again.
         """
         E = InboxEvent
-        self.session.execute(
-            update(E)
-            .where(
-                col(E.status) == Status.PROCESSING,
-                col(E.leased_until) < now,
-                col(E.attempts) >= max_attempts,
-            )
-            .values(
-                status=Status.DEAD,
-                finished_at=now,
-                leased_until=None,
-                last_error=LEASE_EXPIRED_ERROR,
-            )
-        )
+        bury_expired(self.session, E, now, max_attempts, LEASE_EXPIRED_ERROR, finished_at=now)
         live_lease = (
             select(RecordLease.record_key)  # type: ignore[call-overload]
             .where(
@@ -100,10 +87,7 @@ class InboxRepository:
             )
             .exists()
         )
-        due = or_(
-            and_(col(E.status) == Status.PENDING, col(E.available_at) <= now),
-            and_(col(E.status) == Status.PROCESSING, col(E.leased_until) < now),
-        )
+        due = due_clause(E, now)
         paused = self.paused_sources(now)
         query = (
             select(col(E.id), col(E.record_key))
@@ -123,16 +107,7 @@ class InboxRepository:
         ids = [i for i, rk in candidates if rk in acquired]
         if not ids:
             return []
-        self.session.execute(
-            update(E)
-            .where(col(E.id).in_(ids))
-            .values(
-                status=Status.PROCESSING,
-                leased_until=until,
-                lease_owner=worker_id,
-                attempts=col(E.attempts) + 1,
-            )
-        )
+        mark_claimed(self.session, E, ids, until, worker_id)
         rows = self.session.execute(
             select(
                 col(E.id),

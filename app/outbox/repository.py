@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.db import rowcount
 from app.decisions.models import Decision
 from app.outbox.models import OutboxWrite
-from app.queue import RetryPolicy, Status
+from app.queue import RetryPolicy, Status, bury_expired, due_clause, mark_claimed
 
 
 @dataclass(frozen=True)
@@ -45,24 +45,15 @@ class OutboxRepository:
     ) -> list[ClaimedWrite]:
         """Lease due writes; a write whose lease expired on its last attempt is dead."""
         W = OutboxWrite
-        self.session.execute(
-            update(W)
-            .where(
-                col(W.status) == Status.PROCESSING,
-                col(W.leased_until) < now,
-                col(W.attempts) >= max_attempts,
-            )
-            .values(
-                status=Status.DEAD,
-                leased_until=None,
-                last_error="the lease expired on the last attempt: the worker died or hung "
-                "while sending this write every time",
-            )
+        bury_expired(
+            self.session,
+            W,
+            now,
+            max_attempts,
+            "the lease expired on the last attempt: the worker died or hung "
+            "while sending this write every time",
         )
-        due = or_(
-            and_(col(W.status) == Status.PENDING, col(W.available_at) <= now),
-            and_(col(W.status) == Status.PROCESSING, col(W.leased_until) < now),
-        )
+        due = due_clause(W, now)
         query = (
             select(col(W.id))
             .where(due)
@@ -75,16 +66,7 @@ class OutboxRepository:
         ids = list(self.session.scalars(query))
         if not ids:
             return []
-        self.session.execute(
-            update(W)
-            .where(col(W.id).in_(ids))
-            .values(
-                status=Status.PROCESSING,
-                leased_until=now + lease,
-                lease_owner=worker_id,
-                attempts=col(W.attempts) + 1,
-            )
-        )
+        mark_claimed(self.session, W, ids, now + lease, worker_id)
         rows = self.session.execute(
             select(
                 col(W.id),

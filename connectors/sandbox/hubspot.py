@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from connectors.sandbox.faults import take_fault
 from connectors.sandbox.webhooks import WebhookConfig, WebhookSender
 
 BATCH_LIMIT = 100
@@ -296,16 +297,9 @@ class HubSpotSandbox:
     async def _gate(self, request: Request, operation: str) -> JSONResponse | None:
         """Latency, auth, injected faults and rate limits, in HubSpot's order."""
         st = self.state
-        fault: Fault | None = None
         with self.lock:
             st.calls[operation] += 1
-            for f in st.faults:
-                if f.operation in ("*", operation):
-                    fault = f.model_copy()
-                    f.times -= 1
-                    if f.times <= 0:
-                        st.faults.remove(f)
-                    break
+            fault = take_fault(st.faults, operation)
         delay = st.latency_ms + (fault.latency_ms if fault else 0.0)
         if delay:
             await asyncio.sleep(delay / 1000)

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from connectors.salesforce_ids import to18
+from connectors.sandbox.faults import take_fault
 from connectors.sandbox.webhooks import BatchSender, Rendered
 
 API_VERSION = "59.0"
@@ -422,16 +423,9 @@ class SalesforceSandbox:
 
     async def _gate(self, request: Request, operation: str) -> JSONResponse | None:
         st = self.state
-        fault: SfFault | None = None
         with self.lock:
             st.calls[operation] += 1
-            for f in st.faults:
-                if f.operation in ("*", operation):
-                    fault = f.model_copy()
-                    f.times -= 1
-                    if f.times <= 0:
-                        st.faults.remove(f)
-                    break
+            fault = take_fault(st.faults, operation)
         delay = st.latency_ms + (fault.latency_ms if fault else 0.0)
         if delay:
             await asyncio.sleep(delay / 1000)
