@@ -72,8 +72,16 @@ def worker() -> None:
         runtime.wakeup.set()
         runtime.outbox_wakeup.set()
 
+    def _reload(*_: object) -> None:
+        try:
+            fresh = runtime.mappings.reload()
+            typer.echo(f"mappings reloaded: version {fresh.version}", err=True)
+        except Exception as exc:  # the last good version keeps running
+            typer.echo(f"mappings reload refused: {exc}", err=True)
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _reload)
     try:
         for thread in runtime.start_workers(stop):
             while thread.is_alive():
@@ -117,7 +125,11 @@ def sandbox(
     from connectors.sandbox import SandboxServer
 
     server = SandboxServer(port=port, tls_port=tls_port, hubspot_token=token)
-    for rep in load_mappings(get_settings().mappings_dir).team.reps:
+    team = load_mappings(get_settings().mappings_dir).team
+    for queue in team.queues:
+        if queue.salesforce_queue:
+            server.salesforce.add_queue(queue.salesforce_queue.replace("_", " "))
+    for rep in team.reps:
         first, _, last = rep.name.partition(" ")
         server.hubspot.add_owner(rep.email, first, last)
         server.salesforce.add_user(rep.email, first, last)

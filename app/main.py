@@ -30,11 +30,12 @@ def _reload_on_sighup(runtime: Runtime) -> None:
         try:
             fresh = runtime.mappings.reload()
             log.info("mappings.reloaded", version=fresh.version, by="SIGHUP")
-        except MappingsError as exc:
+        except Exception as exc:  # MappingsError, or anything unexpected: keep serving
+            errors = exc.errors if isinstance(exc, MappingsError) else [repr(exc)]
             log.warning(
                 "mappings.reload_refused",
                 by="SIGHUP",
-                errors=exc.errors,
+                errors=errors,
                 active=runtime.mappings.current.version,
             )
 

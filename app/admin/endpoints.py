@@ -70,14 +70,15 @@ async def reload_mappings(runtime: Annotated[Runtime, Depends(get_runtime)]) -> 
     before = runtime.mappings.current.version
     try:
         fresh = await run_in_threadpool(runtime.mappings.reload)
-    except MappingsError as exc:
-        log.warning("mappings.reload_refused", errors=len(exc.errors), active=before)
+    except Exception as exc:  # MappingsError, or anything unexpected: keep serving
+        errors = exc.errors if isinstance(exc, MappingsError) else [repr(exc)]
+        log.warning("mappings.reload_refused", errors=len(errors), active=before)
         return JSONResponse(
             status_code=422,
             content={
                 "detail": "the mappings do not validate; the active version is unchanged",
                 "active_version": before,
-                "errors": exc.errors,
+                "errors": errors,
             },
         )
     log.info("mappings.reloaded", version=fresh.version, previous=before)

@@ -57,7 +57,13 @@ def check_against_crm(
                     f"{sobject} has no field {name!r}"
                     f"{_suggest(name, list(sf_fields[sobject]))}"
                 )
-            elif vmap is not None and field.type == "picklist":
+            elif vmap is not None and field.type != "picklist":
+                problems.append(
+                    f"{m.where('fields.yaml', ('fields', i, 'value_map'))}: the "
+                    f"Salesforce {sobject} field {name!r} is a {field.type}, not a "
+                    "picklist"
+                )
+            elif vmap is not None:
                 k, values = vmap
                 for j, entry in enumerate(values.values):
                     if entry.salesforce and entry.salesforce not in field.picklist:
@@ -68,6 +74,26 @@ def check_against_crm(
                         )
     hs_owners = {o.email for o in hubspot.list_owners()} if hubspot else set()
     sf_users = {u.email for u in salesforce.list_users()} if salesforce else set()
+    fallback = (m.routing.fallback_owner or "").lower()
+    if fallback and hubspot and fallback not in hs_owners:
+        problems.append(
+            f"{m.where('routing.yaml', ('fallback_owner',))}: {fallback} has no "
+            "HubSpot owner with this email"
+        )
+    if fallback and salesforce and fallback not in sf_users:
+        problems.append(
+            f"{m.where('routing.yaml', ('fallback_owner',))}: {fallback} has no "
+            "active Salesforce user with this email"
+        )
+    if salesforce:
+        queues = {q.developer_name for q in salesforce.list_queues()}
+        for i, queue in enumerate(m.team.queues):
+            if queue.salesforce_queue and queue.salesforce_queue not in queues:
+                problems.append(
+                    f"{m.where('team.yaml', ('queues', i, 'salesforce_queue'))}: Salesforce has "
+                    f"no queue {queue.salesforce_queue!r}"
+                    f"{_suggest(queue.salesforce_queue, sorted(queues))}"
+                )
     for i, rep in enumerate(m.team.reps):
         if not rep.active:
             continue

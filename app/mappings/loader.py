@@ -106,14 +106,49 @@ class Mappings:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text: the models parse them and say where one is bad
-    (PyYAML would raise a bare ValueError, with no line, for 2026-13-40)."""
+    """SafeLoader made strict for admins' files:
+    - dates and base-60 numbers stay text (``9:00`` is not 540, ``2026-13-40`` gets a line);
+    - a key repeated in one mapping is an error, not "the last one wins";
+    - aliases (``*name``) are refused: they can recurse or expand without bound."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in mappings files", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"the key {key!r} appears twice in one mapping",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
+_PLAIN_TEXT = ("tag:yaml.org,2002:timestamp",)
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _PLAIN_TEXT]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# YAML 1.1 reads 9:00 as the base-60 integer 540: keep such values as text.
+for _first in "+-0123456789":
+    _Loader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0,
+        (
+            "tag:yaml.org,2002:str",
+            re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"),
+        ),
+    )
 
 
 def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
@@ -256,7 +291,7 @@ def _parse(directory: Path, name: str, raw: bytes, errors: list[str]) -> Parsed 
     except UnicodeDecodeError:
         errors.append(f"{shown}:1: the file is not UTF-8 text")
         return None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         context = getattr(exc, "context_mark", None)
         if context is not None and "stream end" in str(getattr(exc, "problem", "")):
@@ -391,6 +426,7 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
     values: Values | None = models.get("values.yaml")
     fields: Fields | None = models.get("fields.yaml")
     map_names = [v.name for v in values.value_maps] if values else []
+    values_broken = "values.yaml" in parsed and values is None  # its errors are reported
     if values is not None:
         vp = parsed["values.yaml"]
         for i, vmap in enumerate(values.value_maps):
@@ -411,7 +447,7 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
             if f.field in mapped:
                 err(fp, ("fields", i, "field"), f"{f.field.value!r} is mapped twice")
             mapped.add(f.field)
-            if f.value_map is not None and f.value_map not in map_names:
+            if f.value_map is not None and not values_broken and f.value_map not in map_names:
                 err(
                     fp,
                     ("fields", i, "value_map"),
@@ -479,8 +515,8 @@ class MappingsStore:
 
     def reload(self) -> Mappings:
         """Load and switch; on errors raise MappingsError and keep serving the old version."""
-        fresh = load_mappings(self.directory)
-        with self._lock:
+        with self._lock:  # one reload at a time: the last one started is the one that wins
+            fresh = load_mappings(self.directory)
             self._current = fresh
             self.loaded_at = datetime.now(UTC)
         return fresh

@@ -20,7 +20,7 @@ WEEKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # -- team.yaml --------------------------------------------------------------------------------
@@ -36,6 +36,13 @@ class WorkingHours(Node):
     days: list[Day] = Field(default_factory=lambda: list(WEEKDAYS), description="Working days")
     start: time = Field(time(9, 0), description="Start of the working day, HH:MM local time")
     end: time = Field(time(18, 0), description="End of the working day, HH:MM local time")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _text_time(cls, value: object) -> object:
+        if not isinstance(value, str):
+            raise ValueError(f'expected a time "HH:MM" in quotes, found {value!r}')
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -123,6 +123,7 @@ class LeadPipeline:
         self.db = db
         self.reader = reader
         self.mappings = mappings
+        self._mappings: Mappings | None = None  # the version of the batch in progress
         self.owners = owners
 
     def process(
@@ -130,7 +131,7 @@ class LeadPipeline:
     ) -> dict[str, int]:
         """Decide for every record of the batch; a record its CRM cannot find yet is retried
         alone (it may be a creation not yet readable) and dead-lettered if it never appears."""
-        m = self.mappings.current
+        m = self._mappings = self.mappings.current  # one version for the whole batch
         self.reader.maps = FieldMaps(
             m.hubspot_properties(),
             {sobject: m.salesforce_fields(sobject) for sobject in ("Lead", "Contact")},
@@ -441,7 +442,8 @@ class LeadPipeline:
         if not record.owner:
             return False, None
         email = self.owners.email_of(record.crm, record.owner)
-        in_team = email is not None and self.mappings.current.rep(email) is not None
+        batch_mappings = self._mappings or self.mappings.current
+        in_team = email is not None and batch_mappings.rep(email) is not None
         if record.crm == "salesforce":
             return in_team, email if in_team else None
         return True, email if in_team else None

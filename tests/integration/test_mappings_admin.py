@@ -171,7 +171,9 @@ def test_mappings_schema_writes_one_schema_per_file(tmp_path: Path) -> None:
 def test_check_against_the_crms_reports_missing_property_value_and_rep(
     sandbox: SandboxServer, settings: Settings, mappings_copy: Path
 ) -> None:
+    sandbox.salesforce.add_queue("Relais Nurture")  # the queue team.yaml names exists
     del sandbox.hubspot.properties["jobtitle"]  # the account has no such property
+    sandbox.hubspot.properties["hs_lead_status"]["options"].remove("IN_PROGRESS")
     sandbox.salesforce.describe["Lead"]["Status"]["picklist"].remove("Working - Contacted")
     users = sandbox.salesforce.state.records["User"]
     hugo = next(u for u, r in users.items() if r["Email"].startswith("hugo"))
@@ -200,7 +202,11 @@ def test_check_against_the_crms_reports_missing_property_value_and_rep(
         "team.yaml:11: reps[1].email: hugo.bernard@paieco.example has no active Salesforce "
         "user" in out
     )
-    assert "3 problem(s) against the CRMs" in out
+    assert (
+        "values.yaml:17: value_maps[1].values[1].hubspot: 'IN_PROGRESS' is not an option "
+        "of HubSpot property 'hs_lead_status'"
+    ) in out
+    assert "4 problem(s) against the CRMs" in out
 
 
 def _first_decision(db: Database) -> Decision | None:

@@ -215,6 +215,30 @@ CASES = [
         "owner.source_of_truth: unknown value 'pipedrive'",
     ),
     ("teams.yaml", "reps: []\n", 1, "unknown file, did you mean 'team.yaml'?"),
+    (
+        "team.yaml",
+        TEAM + "    working_hours: {timezone: Europe/Paris, start: 9:00}\n",
+        6,
+        'reps[1].working_hours.start: expected a time HH:MM, found "9:00"',
+    ),
+    (
+        "team.yaml",
+        TEAM.replace("    name: A\n", "    name: A\n    name: AA\n"),
+        4,
+        "invalid YAML: the key 'name' appears twice in one mapping",
+    ),
+    (
+        "scoring.yaml",
+        "threshold: 10\nrules: &a [*a]\n",
+        2,
+        "invalid YAML: aliases (*name) are not allowed in mappings files",
+    ),
+    (
+        "team.yaml",
+        TEAM.replace("    name: A\n", "    name: A\n    weight: 1e999\n"),
+        4,
+        "reps[0].weight: Input should be a finite number",
+    ),
     ("routing.yaml", None, 1, "routing.yaml:1: missing file"),
 ]
 
@@ -290,3 +314,19 @@ def test_a_scoring_rule_on_a_mapped_field_must_use_the_maps_values(tmp_path: Pat
         )
         for e in err.value.errors
     ), err.value.errors
+
+
+def test_one_bad_value_map_entry_does_not_cascade_into_false_errors(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path,
+        {
+            "fields.yaml": FIELDS_OK + "  - {field: industry, hubspot: industry, "
+            "value_map: industries}\n",
+            "values.yaml": "value_maps:\n  - name: industries\n    default: other\n    values:\n"
+            "      - {value: other, hubspot: [not, text]}\n",
+        },
+    )
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    assert len(err.value.errors) == 1, err.value.errors
+    assert "values.yaml:5: value_maps[0].values[0].hubspot: expected text" in err.value.errors[0]
