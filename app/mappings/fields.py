@@ -21,6 +21,14 @@ class LeadField(StrEnum):
     SOURCE = "source"
     LIFECYCLE_STAGE = "lifecycle_stage"
     LEAD_STATUS = "lead_status"
+    DOMAIN = "domain"
+    REGION = "region"
+    NAF_CODE = "naf_code"  # French sector code (APE)
+    SIREN = "siren"  # French company number
+    SIRET = "siret"  # French establishment number
+    REVENUE = "revenue"
+    LANGUAGE = "language"
+    LAST_ACTIVITY = "last_activity"
 
 
 HUBSPOT_CONTACT_PROPERTIES: dict[LeadField, str] = {

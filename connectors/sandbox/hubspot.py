@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import threading
 import time
@@ -129,9 +130,17 @@ DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
             "country",
             "salesforceleadid",
             "salesforcecontactid",
+            "hs_email_domain",
+            "state",
+            "hs_language",
+            "siren",
+            "siret",
+            "naf_code",
         )
     },
     "numberofemployees": {"type": "number", "options": []},
+    "annualrevenue": {"type": "number", "options": []},
+    "notes_last_updated": {"type": "datetime", "options": []},
     "hubspot_owner_id": {"type": "enumeration", "options": []},
     "industry": _enum(
         "CONSTRUCTION",
@@ -183,7 +192,7 @@ class HubSpotSandbox:
         self.lock = threading.Lock()
         self.state = HubSpotState(access_token=access_token)
         self.webhooks = WebhookSender()
-        self.properties = {k: dict(v) for k, v in DEFAULT_PROPERTIES.items()}
+        self.properties = copy.deepcopy(DEFAULT_PROPERTIES)  # tests may edit their copy
         self.portal_id = 4242
         self.app_id = 1160452
         self.router = self._build_router()

@@ -4,6 +4,7 @@ limits, Salesforce's error shapes, and Outbound Messages / Flow callouts sent to
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import hmac
 import itertools
@@ -179,6 +180,12 @@ DEFAULT_DESCRIBE: dict[str, dict[str, dict[str, Any]]] = {
                 ("OwnerId", "reference"),
                 ("IsConverted", "boolean"),
                 ("CreatedDate", "datetime"),
+                ("Website", "url"),
+                ("State", "string"),
+                ("AnnualRevenue", "currency"),
+                ("SIREN__c", "string"),
+                ("SIRET__c", "string"),
+                ("NAF_Code__c", "string"),
             )
         },
         "Status": _picklist(
@@ -201,6 +208,7 @@ DEFAULT_DESCRIBE: dict[str, dict[str, dict[str, Any]]] = {
                 ("Title", "string"),
                 ("Phone", "phone"),
                 ("MailingCountry", "string"),
+                ("MailingState", "string"),
                 ("OwnerId", "reference"),
                 ("CreatedDate", "datetime"),
             )
@@ -233,10 +241,7 @@ class SalesforceSandbox:
         self.instance_url = ""  # set by the server once the TLS port is known
         # The org's default lead owner (web-to-lead, imports): an admin, not a sales rep.
         self.default_owner = self.add_user("integration@paieco.example", "Integration", "User")
-        self.describe = {
-            o: {f: dict(spec) for f, spec in fields.items()}
-            for o, fields in DEFAULT_DESCRIBE.items()
-        }
+        self.describe = copy.deepcopy(DEFAULT_DESCRIBE)  # tests may edit their copy
         self.notifications = BatchSender(
             self._render, self._acked, lambda e: str(e["record"]["Id"]), "sf-outbound"
         )

@@ -212,3 +212,20 @@ def test_check_against_the_crms_reports_missing_property_value_and_rep(
 def _first_decision(db: Database) -> Decision | None:
     with db.transaction() as session:
         return session.scalars(select(Decision)).first()
+
+
+def test_the_shipped_mappings_pass_the_check_against_the_sandbox_crms(
+    sandbox: SandboxServer, settings: Settings
+) -> None:
+    from app.mappings.crm_check import check_against_crm
+    from app.runtime import Runtime
+
+    sandbox.salesforce.add_queue("Relais Nurture")
+    runtime = Runtime.build(settings)
+    try:
+        problems = check_against_crm(
+            load_mappings(ROOT / "mappings"), runtime.hubspot, runtime.salesforce
+        )
+    finally:
+        runtime.close()
+    assert problems == []
