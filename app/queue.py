@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Integer, String, Text, and_, or_, update
+from sqlalchemy import Column, ColumnElement, Integer, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import Field, col
 
@@ -115,3 +115,30 @@ def mark_claimed(
             attempts=col(model.attempts) + 1,
         )
     )
+
+
+def dead_items(session: Session, model: Any, limit: int) -> list[Any]:
+    """Dead-lettered items, oldest first."""
+    query = (
+        select(model).where(col(model.status) == Status.DEAD).order_by(col(model.id)).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def replay_dead(
+    session: Session, model: Any, ids: Sequence[int], now: datetime, **values: Any
+) -> int:
+    """Give dead-lettered items a fresh set of attempts; returns how many were replayed."""
+    res = session.execute(
+        update(model)
+        .where(col(model.id).in_(list(ids)), col(model.status) == Status.DEAD)
+        .values(status=Status.PENDING, attempts=0, available_at=now, **values)
+    )
+    return int(getattr(res, "rowcount", 0))
+
+
+def status_counts(session: Session, model: Any) -> dict[str, int]:
+    rows = session.execute(
+        select(col(model.status), func.count()).group_by(col(model.status))
+    ).all()
+    return {str(status): int(n) for status, n in rows}

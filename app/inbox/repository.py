@@ -14,7 +14,16 @@ from sqlmodel import col
 
 from app.db import insert_ignoring_conflicts, rowcount, table_of
 from app.inbox.models import ConnectorPause, InboxEvent, RecordLease
-from app.queue import RetryPolicy, Status, bury_expired, due_clause, mark_claimed
+from app.queue import (
+    RetryPolicy,
+    Status,
+    bury_expired,
+    dead_items,
+    due_clause,
+    mark_claimed,
+    replay_dead,
+    status_counts,
+)
 
 
 @dataclass(frozen=True)
@@ -254,30 +263,11 @@ class InboxRepository:
     # -- admin ------------------------------------------------------------------------------
 
     def dead(self, limit: int = 100) -> list[InboxEvent]:
-        return list(
-            self.session.scalars(
-                select(InboxEvent)
-                .where(col(InboxEvent.status) == Status.DEAD)
-                .order_by(col(InboxEvent.id))
-                .limit(limit)
-            )
-        )
+        return dead_items(self.session, InboxEvent, limit)
 
     def replay(self, event_ids: Sequence[int], now: datetime) -> int:
         """Give dead-lettered events a fresh set of attempts."""
-        E = InboxEvent
-        res = self.session.execute(
-            update(E)
-            .where(
-                col(E.id).in_(list(event_ids)),
-                col(E.status) == Status.DEAD,
-            )
-            .values(status=Status.PENDING, attempts=0, available_at=now, finished_at=None)
-        )
-        return rowcount(res)
+        return replay_dead(self.session, InboxEvent, event_ids, now, finished_at=None)
 
     def counts(self) -> dict[str, int]:
-        rows = self.session.execute(
-            select(col(InboxEvent.status), func.count()).group_by(col(InboxEvent.status))
-        ).all()
-        return {str(status): int(n) for status, n in rows}
+        return status_counts(self.session, InboxEvent)

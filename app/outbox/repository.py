@@ -7,14 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from app.db import rowcount
 from app.decisions.models import Decision
 from app.outbox.models import OutboxWrite
-from app.queue import RetryPolicy, Status, bury_expired, due_clause, mark_claimed
+from app.queue import (
+    RetryPolicy,
+    Status,
+    bury_expired,
+    dead_items,
+    due_clause,
+    mark_claimed,
+    replay_dead,
+    status_counts,
+)
 
 
 @dataclass(frozen=True)
@@ -160,28 +168,11 @@ class OutboxRepository:
         )
 
     def dead(self, limit: int = 100) -> list[OutboxWrite]:
-        return list(
-            self.session.scalars(
-                select(OutboxWrite)
-                .where(col(OutboxWrite.status) == Status.DEAD)
-                .order_by(col(OutboxWrite.id))
-                .limit(limit)
-            )
-        )
+        return dead_items(self.session, OutboxWrite, limit)
 
     def replay(self, ids: Sequence[int], now: datetime) -> int:
-        res = self.session.execute(
-            update(OutboxWrite)
-            .where(
-                col(OutboxWrite.id).in_(list(ids)),
-                col(OutboxWrite.status) == Status.DEAD,
-            )
-            .values(status=Status.PENDING, attempts=0, available_at=now)
-        )
-        return rowcount(res)
+        """Give dead-lettered writes a fresh set of attempts."""
+        return replay_dead(self.session, OutboxWrite, ids, now)
 
     def counts(self) -> dict[str, int]:
-        rows = self.session.execute(
-            select(col(OutboxWrite.status), func.count()).group_by(col(OutboxWrite.status))
-        ).all()
-        return {str(status): int(n) for status, n in rows}
+        return status_counts(self.session, OutboxWrite)
