@@ -20,6 +20,7 @@ class Status(StrEnum):
     PENDING = "pending"
     PROCESSING = "processing"
     DONE = "done"
+    SUPERSEDED = "superseded"  # outbox: not sent, a later change made it moot (recorded)
     IGNORED = "ignored"
     DEAD = "dead"
 

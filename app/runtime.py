@@ -12,6 +12,7 @@ from app.config import Settings
 from app.db import Database
 from app.mappings.loader import MappingsStore
 from app.outbox.service import OutboxDispatcher
+from app.outbox.writers import owner_writers
 from app.pipeline.records import RecordReader
 from app.pipeline.service import LeadPipeline
 from app.queue import RetryPolicy
@@ -24,8 +25,90 @@ from connectors.salesforce import SalesforceClient, SalesforcePort, SalesforceSe
 log = structlog.get_logger("relais.runtime")
 
 
-class NotConfigured(Exception):
-    """A required setting is missing."""
+@dataclass(frozen=True)
+class CrmStatus:
+    """What this process can do with one CRM, from the settings alone."""
+
+    crm: str  # hubspot | salesforce
+    connector: bool  # can read and write records
+    webhooks: dict[str, bool]  # endpoint -> enabled
+    missing: tuple[str, ...]  # what to set for the rest, one line each
+
+    @property
+    def label(self) -> str:
+        return CRM_LABELS[self.crm]
+
+    def summary(self) -> str:
+        hooks = ", ".join(f"{path} {'on' if on else 'off'}" for path, on in self.webhooks.items())
+        head = f"{self.label}: connector {'on' if self.connector else 'off'}; webhooks: {hooks}"
+        return head + "".join(f"\n  - {m}" for m in self.missing)
+
+
+CRM_LABELS = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
+
+
+def crm_statuses(s: Settings) -> list[CrmStatus]:
+    """Which CRMs, webhooks and connectors are on, and what is missing for the rest.
+    Every CRM is optional: Relais runs with whatever is configured."""
+    hs_missing = []
+    if s.hubspot_access_token is None:
+        hs_missing.append(
+            "set RELAIS_HUBSPOT_ACCESS_TOKEN (private app: contacts read/write, owners read) "
+            "to read and write HubSpot contacts"
+        )
+    if s.hubspot_client_secret is None:
+        hs_missing.append(
+            "set RELAIS_HUBSPOT_CLIENT_SECRET (the app's client secret) to receive "
+            "HubSpot webhooks on /webhooks/hubspot"
+        )
+    sf_on = bool(s.salesforce_client_id)
+    sf_missing = []
+    if not sf_on:
+        sf_missing.append(
+            "set RELAIS_SALESFORCE_CLIENT_ID and its credentials (RELAIS_SALESFORCE_AUTH, "
+            "_CLIENT_SECRET or _PRIVATE_KEY; see docs/salesforce-setup.md) to read and write "
+            "Salesforce Leads and Contacts and to enable its webhooks"
+        )
+    if s.salesforce_org_id is None:
+        sf_missing.append(
+            "set RELAIS_SALESFORCE_ORG_ID to receive Outbound Messages on "
+            "/webhooks/salesforce/outbound-message"
+        )
+    if s.salesforce_webhook_secret is None:
+        sf_missing.append(
+            "set RELAIS_SALESFORCE_WEBHOOK_SECRET to receive Flow/Apex callouts on "
+            "/webhooks/salesforce"
+        )
+    return [
+        CrmStatus(
+            "hubspot",
+            connector=s.hubspot_access_token is not None,
+            webhooks={"/webhooks/hubspot": s.hubspot_client_secret is not None},
+            missing=tuple(hs_missing),
+        ),
+        CrmStatus(
+            "salesforce",
+            connector=sf_on,
+            webhooks={
+                "/webhooks/salesforce/outbound-message": sf_on and s.salesforce_org_id is not None,
+                "/webhooks/salesforce": sf_on and s.salesforce_webhook_secret is not None,
+            },
+            missing=tuple(sf_missing),
+        ),
+    ]
+
+
+def startup_report(s: Settings) -> str:
+    """The lines printed at start: each CRM, then what is missing for the rest."""
+    statuses = crm_statuses(s)
+    lines = ["Relais CRMs:"] + [st.summary() for st in statuses]
+    if not any(st.connector for st in statuses):
+        lines.append(
+            "No CRM connector is configured: events can be received but nothing is routed. "
+            "Configure HubSpot (RELAIS_HUBSPOT_ACCESS_TOKEN) or Salesforce "
+            "(RELAIS_SALESFORCE_CLIENT_ID and its credentials), or both."
+        )
+    return "\n".join(lines)
 
 
 @dataclass
@@ -47,14 +130,10 @@ class Runtime:
         )
 
     @property
-    def hubspot(self) -> HubSpotPort:
-        if self._hubspot is None:
-            token = self.settings.hubspot_access_token
-            if token is None:
-                raise NotConfigured(
-                    "RELAIS_HUBSPOT_ACCESS_TOKEN is not set: the worker cannot "
-                    "read or write HubSpot contacts"
-                )
+    def hubspot(self) -> HubSpotPort | None:
+        """The HubSpot connector, or None when RELAIS_HUBSPOT_ACCESS_TOKEN is not set."""
+        token = self.settings.hubspot_access_token
+        if self._hubspot is None and token is not None:
             self._hubspot = HubSpotClient(
                 HubSpotSettings(
                     base_url=self.settings.hubspot_base_url,
@@ -115,13 +194,13 @@ class Runtime:
         pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
         outbox = OutboxDispatcher(
             self.db,
-            self.hubspot,
+            owner_writers(self.hubspot, self.salesforce),
             self.retry_policy(),
             lease,
             pause,
-            batch_size=s.worker_batch_size,
-            salesforce=self.salesforce,
+            mappings=self.mappings,
             owners=owners,
+            batch_size=s.worker_batch_size,
         )
         return Worker(
             self.db,
@@ -135,6 +214,7 @@ class Runtime:
             wakeup=self.outbox_wakeup if role == "outbox" else self.wakeup,
             outbox_wakeup=self.outbox_wakeup,
             role=role,
+            reachable=tuple(c.crm for c in crm_statuses(s) if c.connector),
         )
 
     def start_workers(self, stop: threading.Event) -> list[threading.Thread]:

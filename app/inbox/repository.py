@@ -77,13 +77,20 @@ class InboxRepository:
         )
 
     def claim(
-        self, worker_id: str, now: datetime, lease: timedelta, limit: int, max_attempts: int
+        self,
+        worker_id: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        max_attempts: int,
+        sources: Sequence[str] | None = None,
     ) -> list[ClaimedEvent]:
         """Lease up to ``limit`` due events, never two workers on the same record.
 
         A record is taken by upserting its row in ``record_leases`` only where the previous
         lease has expired; events of records another worker holds are not even candidates.
-        Claiming counts an attempt, and an event whose lease expired on its last attempt (its
+        ``sources``: the CRMs this worker can reach (None: all). Claiming counts an attempt,
+        and an event whose lease expired on its last attempt (its
         worker died or hung every time) is dead-lettered here instead of being taken again.
         """
         E = InboxEvent
@@ -107,6 +114,8 @@ class InboxRepository:
         )
         if paused:
             query = query.where(col(E.source).not_in(paused))
+        if sources is not None:  # events of a CRM this worker cannot reach wait in the inbox
+            query = query.where(col(E.source).in_(list(sources)))
         candidates = self.session.execute(query).all()
         if not candidates:
             return []

@@ -23,16 +23,43 @@ from app.queue import (
     replay_dead,
     status_counts,
 )
+from connectors.hubspot.port import OWNER_PROPERTY
 
 
 @dataclass(frozen=True)
 class ClaimedWrite:
     id: int
     connector: str
+    record_key: str
     object_id: str
     properties: dict[str, Any]
     decision_id: int | None
     attempts: int
+    created_at: datetime
+    rep: str | None  # the rep the decision chose (None for writes without a decision)
+
+    @property
+    def owner_id(self) -> str:
+        """The owner id this write sets (HubSpot owner id, Salesforce user or queue id)."""
+        return str(self.properties.get(OWNER_PROPERTY) or self.properties.get("OwnerId") or "")
+
+    @property
+    def sobject(self) -> str:
+        return str(self.properties.get("sobject") or "contact")
+
+    @property
+    def owner_before(self) -> tuple[bool, str | None]:
+        """(recorded?, the owner the record had when we decided)."""
+        if "owner_before" not in self.properties:
+            return False, None
+        before = self.properties["owner_before"]
+        return True, str(before) if before else None
+
+
+@dataclass(frozen=True)
+class Superseded:
+    write: ClaimedWrite
+    reason: str
 
 
 class OutboxRepository:
@@ -79,15 +106,44 @@ class OutboxRepository:
             select(
                 col(W.id),
                 col(W.connector),
+                col(W.record_key),
                 col(W.object_id),
                 col(W.properties),
                 col(W.decision_id),
                 col(W.attempts),
+                col(W.created_at),
+                col(Decision.owner_email),
             )
+            .outerjoin(Decision, col(Decision.id) == col(W.decision_id))
             .where(col(W.id).in_(ids))
             .order_by(col(W.id))
         ).all()
         return [ClaimedWrite(*row) for row in rows]
+
+    def newer_writes(self, writes: Sequence[ClaimedWrite]) -> dict[int, tuple[int, int | None]]:
+        """For each claimed write that a later write to the same record replaces: write id ->
+        (the newest write's id, its decision). One write per record is ever worth sending:
+        the latest decision's."""
+        if not writes:
+            return {}
+        W = OutboxWrite
+        rows = self.session.execute(
+            select(col(W.id), col(W.connector), col(W.object_id), col(W.decision_id))
+            .where(
+                col(W.record_key).in_(sorted({w.record_key for w in writes})),
+                col(W.id) > min(w.id for w in writes),
+            )
+            .order_by(col(W.id))
+        ).all()
+        newest: dict[tuple[str, str], tuple[int, int | None]] = {}
+        for wid, connector, object_id, decision_id in rows:
+            newest[(str(connector), str(object_id))] = (int(str(wid)), decision_id)
+        out = {}
+        for w in writes:
+            latest = newest.get((w.connector, w.object_id))
+            if latest is not None and latest[0] > w.id:
+                out[w.id] = latest
+        return out
 
     def sent(self, writes: Sequence[ClaimedWrite], worker_id: str, now: datetime) -> None:
         W = OutboxWrite
@@ -99,16 +155,38 @@ class OutboxRepository:
             .where(col(W.id).in_(ids), col(W.lease_owner) == worker_id)
             .values(status=Status.DONE, sent_at=now, leased_until=None, last_error=None)
         )
-        decision_ids = [w.decision_id for w in writes if w.decision_id is not None]
-        if decision_ids:
-            self.session.execute(
-                update(Decision)
-                .where(
-                    col(Decision.id).in_(decision_ids),
-                    col(Decision.written_at).is_(None),
-                )
-                .values(written_at=now)
+        self._settle_decisions([w.decision_id for w in writes], now)
+
+    def _settle_decisions(self, decision_ids: Sequence[int | None], now: datetime) -> None:
+        """A decision is written when the CRMs confirmed every write it queued that was not
+        explicitly superseded (and at least one was confirmed)."""
+        ids = sorted({i for i in decision_ids if i is not None})
+        if not ids:
+            return
+        W = OutboxWrite
+        open_ = (
+            select(col(W.decision_id))
+            .where(
+                col(W.decision_id).in_(ids),
+                col(W.status).not_in([Status.DONE, Status.SUPERSEDED]),
             )
+            .distinct()
+        )
+        confirmed = (
+            select(col(W.decision_id))
+            .where(col(W.decision_id).in_(ids), col(W.status) == Status.DONE)
+            .distinct()
+        )
+        self.session.execute(
+            update(Decision)
+            .where(
+                col(Decision.id).in_(ids),
+                col(Decision.written_at).is_(None),
+                col(Decision.id).not_in(open_),
+                col(Decision.id).in_(confirmed),
+            )
+            .values(written_at=now)
+        )
 
     def fail(
         self,
@@ -138,18 +216,40 @@ class OutboxRepository:
         )
         return dead
 
-    def overtaken(self, writes: Sequence[ClaimedWrite], worker_id: str, now: datetime) -> None:
-        """Settle writes that someone else's owner change made moot: not sent, not retried."""
+    def supersede(self, items: Sequence[Superseded], worker_id: str, now: datetime) -> int:
+        """Settle writes a later change made moot: not sent, never retried, and the reason
+        recorded on the write and in its decision's details (``superseded``). Returns how
+        many were settled (a write whose lease we lost is left to its new holder)."""
         W = OutboxWrite
-        self.session.execute(
-            update(W)
-            .where(col(W.id).in_([w.id for w in writes]), col(W.lease_owner) == worker_id)
-            .values(
-                status=Status.DONE,
-                leased_until=None,
-                last_error="not written: the record got another owner in the CRM meanwhile",
+        settled = 0
+        for item in items:
+            w = item.write
+            res = self.session.execute(
+                update(W)
+                .where(col(W.id) == w.id, col(W.lease_owner) == worker_id)
+                .values(
+                    status=Status.SUPERSEDED,
+                    leased_until=None,
+                    last_error=f"superseded: {item.reason}"[:4000],
+                )
             )
-        )
+            if not getattr(res, "rowcount", 0):
+                continue
+            settled += 1
+            decision = self.session.get(Decision, w.decision_id) if w.decision_id else None
+            if decision is not None:
+                note = {
+                    "record": w.record_key,
+                    "owner_id": w.owner_id,
+                    "reason": item.reason,
+                    "at": now.isoformat(),
+                }
+                details = dict(decision.details or {})
+                details["superseded"] = [*details.get("superseded", []), note]
+                decision.details = details
+        self.session.flush()
+        self._settle_decisions([i.write.decision_id for i in items], now)
+        return settled
 
     def postpone(self, writes: Sequence[ClaimedWrite], worker_id: str, until: datetime) -> None:
         W = OutboxWrite

@@ -11,16 +11,20 @@ from prometheus_client import Counter
 
 from app.db import Database, utcnow
 from app.inbox.repository import InboxRepository
-from app.outbox.repository import ClaimedWrite, OutboxRepository
+from app.mappings.loader import MappingsStore
+from app.outbox.repository import ClaimedWrite, OutboxRepository, Superseded
+from app.outbox.resend import Resend, judge
+from app.outbox.writers import OwnerWriter
 from app.queue import RetryPolicy
-from app.team.directory import OwnerDirectory
+from app.team.directory import CRMS, OwnerDirectory
 from connectors.errors import CrmError, ErrorKind, QuotaExhausted
-from connectors.hubspot.port import OWNER_PROPERTY, ContactUpdate, HubSpotPort, UpdateFailure
+from connectors.hubspot.port import UpdateFailure
 from connectors.salesforce.client import ADMIN_RECORD_ERRORS
-from connectors.salesforce.port import OwnerUpdate, SalesforcePort
 
 log = structlog.get_logger("relais.outbox")
 ADMIN_PAUSE = timedelta(minutes=5)
+# A first attempt older than this (it waited out a pause) re-reads the record before sending.
+RECHECK_AFTER = timedelta(seconds=30)
 WRITES = Counter("relais_outbox_writes_total", "CRM writes settled", ["connector", "outcome"])
 # Per-record failures that retrying cannot fix: dead-letter at once, with the CRM's words.
 FINAL_FAILURES = {"OBJECT_NOT_FOUND", *ADMIN_RECORD_ERRORS}
@@ -30,42 +34,54 @@ class OutboxDispatcher:
     def __init__(
         self,
         db: Database,
-        hubspot: HubSpotPort,
+        writers: dict[str, OwnerWriter],
         policy: RetryPolicy,
         lease: timedelta,
         pause_for: timedelta,
+        *,
+        mappings: MappingsStore,
+        owners: OwnerDirectory,
         batch_size: int = 100,
-        salesforce: SalesforcePort | None = None,
-        owners: OwnerDirectory | None = None,
+        recheck_after: timedelta = RECHECK_AFTER,
     ) -> None:
         self.db = db
+        self.writers = writers
+        self.mappings = mappings
         self.owners = owners
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crm-write")
-        self.hubspot = hubspot
-        self.salesforce = salesforce
         self.policy = policy
         self.lease = lease
         self.pause_for = pause_for
         self.batch_size = batch_size
+        self.recheck_after = recheck_after
 
     def dispatch(self, worker_id: str) -> int:
-        """Send one batch of due writes (grouped per CRM); returns how many were claimed."""
+        """Send one batch of due writes (grouped per CRM); returns how many were claimed.
+        Writes to a CRM this process cannot reach (paused, or not configured) wait."""
         now = utcnow()
         with self.db.transaction() as session:
             paused = InboxRepository(session).paused_sources(now)
-            writes = OutboxRepository(session).claim(
-                worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, paused
+            unreachable = sorted({*paused, *(c for c in CRMS if c not in self.writers)})
+            repo = OutboxRepository(session)
+            writes = repo.claim(
+                worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, unreachable
             )
-        newest: dict[tuple[str, str], ClaimedWrite] = {}
-        for w in writes:  # claimed in id order: a later write for a record supersedes
-            newest[(w.connector, w.object_id)] = w
-        superseded = [w for w in writes if newest[(w.connector, w.object_id)] is not w]
-        if superseded:
-            with self.db.transaction() as session:
-                OutboxRepository(session).overtaken(superseded, worker_id, utcnow())
+            newer = repo.newer_writes(writes)
+        if newer:
+            replaced = [
+                Superseded(
+                    w,
+                    f"a later decision (#{newer[w.id][1]}) wrote this record again "
+                    f"(outbox write #{newer[w.id][0]})",
+                )
+                for w in writes
+                if w.id in newer
+            ]
+            self._supersede(replaced, worker_id)
         by_connector: dict[str, list[ClaimedWrite]] = defaultdict(list)
-        for w in newest.values():
-            by_connector[w.connector].append(w)
+        for w in writes:
+            if w.id not in newer:
+                by_connector[w.connector].append(w)
         # Each CRM's batch goes out at the same time: latency is one round trip, not the sum.
         futures = [
             self._pool.submit(self._send_or_settle, connector, group, worker_id)
@@ -82,41 +98,67 @@ class OutboxDispatcher:
             self._settle_error(connector, group, worker_id, exc)
 
     def _send(self, connector: str, writes: list[ClaimedWrite], worker_id: str) -> None:
-        if connector == "hubspot":
-            writes = self._drop_overtaken(writes, worker_id)
-            if not writes:
-                return
-            result = self.hubspot.update_contacts(
-                [
-                    ContactUpdate(w.object_id, {OWNER_PROPERTY: str(w.properties[OWNER_PROPERTY])})
-                    for w in writes
-                ]
+        writer = self.writers[connector]
+        writes = self._recheck(connector, writer, writes, worker_id)
+        if not writes:
+            return
+        result = writer.send(writes)
+        self._settle(connector, writes, worker_id, result.updated, result.failed)
+
+    def _recheck(
+        self, connector: str, writer: OwnerWriter, writes: list[ClaimedWrite], worker_id: str
+    ) -> list[ClaimedWrite]:
+        """A write sent again (a retry, a replay, a worker that died mid-send) or one that
+        waited (a pause) first re-reads the record: see ``app.outbox.resend``. First attempts
+        go straight out: their window is milliseconds."""
+        stale_before = utcnow() - self.recheck_after
+        again = [w for w in writes if w.attempts > 1 or w.created_at < stale_before]
+        if not again:
+            return writes
+        current = writer.current_owners(again)
+        team = {r.email for r in self.mappings.current.team.reps}
+        confirmed: list[ClaimedWrite] = []
+        superseded: list[Superseded] = []
+        for w in again:
+            known, before = w.owner_before
+            verdict = judge(
+                crm=connector,
+                ours=w.owner_id,
+                our_rep=w.rep,
+                before=before,
+                before_known=known,
+                current=current.get(w.object_id),
+                found=w.object_id in current,
+                rep_of=lambda owner_id: self.owners.email_of(connector, owner_id),
+                team=team,
             )
-            updated, failed = result.updated, result.failed
-        elif connector == "salesforce" and self.salesforce is not None:
-            writes = self._drop_reassigned_in_salesforce(self.salesforce, writes, worker_id)
-            if not writes:
-                return
-            sf = self.salesforce.update_owners(
-                [
-                    OwnerUpdate(
-                        w.object_id, str(w.properties["sobject"]), str(w.properties["OwnerId"])
-                    )
-                    for w in writes
-                ]
+            if verdict.action is Resend.CONFIRMED:
+                confirmed.append(w)
+            elif verdict.action is Resend.SUPERSEDED:
+                superseded.append(Superseded(w, verdict.reason))
+        if confirmed:
+            with self.db.transaction() as session:
+                OutboxRepository(session).sent(confirmed, worker_id, utcnow())
+            WRITES.labels(connector, "confirmed").inc(len(confirmed))
+            log.info("outbox.confirmed_by_crm", connector=connector, count=len(confirmed))
+        self._supersede(superseded, worker_id)
+        settled = {w.id for w in confirmed} | {s.write.id for s in superseded}
+        return [w for w in writes if w.id not in settled]
+
+    def _supersede(self, items: list[Superseded], worker_id: str) -> None:
+        if not items:
+            return
+        with self.db.transaction() as session:
+            OutboxRepository(session).supersede(items, worker_id, utcnow())
+        for item in items:
+            WRITES.labels(item.write.connector, "superseded").inc()
+            log.info(
+                "outbox.superseded",
+                connector=item.write.connector,
+                record=item.write.record_key,
+                decision=item.write.decision_id,
+                reason=item.reason,
             )
-            updated, failed = sf.updated, sf.failed
-        else:
-            updated, failed = (
-                [],
-                [
-                    UpdateFailure(
-                        w.object_id, f"connector {connector!r} is not configured", "NOT_CONFIGURED"
-                    )
-                    for w in writes
-                ],
-            )
-        self._settle(connector, writes, worker_id, updated, failed)
 
     def _settle(
         self,
@@ -177,64 +219,6 @@ class OutboxDispatcher:
             log.warning(
                 "outbox.batch_failed", connector=connector, size=len(writes), error=str(exc)
             )
-
-    def _drop_reassigned_in_salesforce(
-        self, salesforce: SalesforcePort, writes: list[ClaimedWrite], worker_id: str
-    ) -> list[ClaimedWrite]:
-        """A Salesforce write sent again (retry, replay, crashed worker) is left undone when a
-        rep of the team got the record meanwhile. Every Salesforce record has an owner (its
-        creator, a queue, the integration user): only a rep of the team means a person assigned
-        it. First attempts go straight out, as for HubSpot: their window is milliseconds."""
-        if self.owners is None:
-            return writes
-        by_object: dict[str, list[ClaimedWrite]] = defaultdict(list)
-        for w in writes:
-            if w.attempts > 1:
-                by_object[str(w.properties["sobject"])].append(w)
-        overtaken: list[ClaimedWrite] = []
-        for sobject, group in by_object.items():
-            current = salesforce.read_records(sobject, [w.object_id for w in group], ["OwnerId"])
-            for w in group:
-                rec = current.get(w.object_id)
-                owner = str(rec.fields.get("OwnerId") or "") if rec else ""
-                if (
-                    owner
-                    and owner != w.properties["OwnerId"]
-                    and self.owners.email_of("salesforce", owner)
-                ):
-                    overtaken.append(w)
-        return self._settle_overtaken("salesforce", writes, overtaken, worker_id)
-
-    def _settle_overtaken(
-        self,
-        connector: str,
-        writes: list[ClaimedWrite],
-        overtaken: list[ClaimedWrite],
-        worker_id: str,
-    ) -> list[ClaimedWrite]:
-        if not overtaken:
-            return writes
-        with self.db.transaction() as session:
-            OutboxRepository(session).overtaken(overtaken, worker_id, utcnow())
-        WRITES.labels(connector, "overtaken").inc(len(overtaken))
-        log.info("outbox.overtaken", connector=connector, count=len(overtaken))
-        done = {w.id for w in overtaken}
-        return [w for w in writes if w.id not in done]
-
-    def _drop_overtaken(self, writes: list[ClaimedWrite], worker_id: str) -> list[ClaimedWrite]:
-        """A HubSpot write sent again (retry, replay, crashed worker) must not overwrite an
-        owner that a person set meanwhile: re-read those contacts and settle the overtaken."""
-        again = [w for w in writes if w.attempts > 1]
-        if not again:
-            return writes
-        current = self.hubspot.read_contacts([w.object_id for w in again], [OWNER_PROPERTY])
-        overtaken = []
-        for w in again:
-            contact = current.found.get(w.object_id)
-            owner = contact.properties.get(OWNER_PROPERTY) if contact else None
-            if owner and owner != str(w.properties.get(OWNER_PROPERTY)):
-                overtaken.append(w)
-        return self._settle_overtaken("hubspot", writes, overtaken, worker_id)
 
     def _pause(
         self,

@@ -136,7 +136,7 @@ class RecordReader:
     Calls that do not depend on each other run in parallel (latency is the sum of round trips
     otherwise)."""
 
-    def __init__(self, hubspot: HubSpotPort, salesforce: SalesforcePort | None) -> None:
+    def __init__(self, hubspot: HubSpotPort | None, salesforce: SalesforcePort | None) -> None:
         self.hubspot = hubspot
         self.salesforce = salesforce
         self.maps = DEFAULT_MAPS  # the pipeline sets the active mappings' maps on each batch
@@ -172,13 +172,12 @@ class RecordReader:
             by_kind[(crm, sobject)].append(object_id)
         calls: list[Callable[[], list[Record]]] = []
         for (crm, sobject), ids in by_kind.items():
-            if crm == "hubspot":
+            if crm == "hubspot" and self.hubspot is not None:
+                hs = self.hubspot
                 calls.append(
-                    lambda ids=ids: [  # type: ignore[misc]
+                    lambda ids=ids, hs=hs: [  # type: ignore[misc]
                         from_hubspot(c, self.maps)
-                        for c in self.hubspot.read_contacts(
-                            ids, self.maps.hubspot_properties
-                        ).found.values()
+                        for c in hs.read_contacts(ids, self.maps.hubspot_properties).found.values()
                     ]
                 )
             elif self.salesforce is not None and sobject in ("Lead", "Contact"):
@@ -195,8 +194,8 @@ class RecordReader:
     def link(self, records: Sequence[Record], known: dict[str, str]) -> dict[str, Link]:
         """The other CRM's record of each person: a known link, an id a CRM stored, or the
         email. Several Salesforce records with one email: Contacts before Leads, then the
-        oldest; the others are named in the link's note."""
-        if self.salesforce is None:
+        oldest; the others are named in the link's note. Links need both CRMs configured."""
+        if self.salesforce is None or self.hubspot is None:
             return {}
         links: dict[str, Link] = {}
         wanted = {r.key: known.get(r.key) or r.stored_link for r in records}
@@ -220,8 +219,9 @@ class RecordReader:
                     )
                 )
         if sf_emails:
+            hubspot = self.hubspot
             calls.append(
-                lambda: self.hubspot.read_contacts_by_email(sf_emails, self.maps.hubspot_properties)
+                lambda: hubspot.read_contacts_by_email(sf_emails, self.maps.hubspot_properties)
             )
         answers = self._parallel(calls)
         if hs_side:

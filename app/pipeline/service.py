@@ -71,12 +71,19 @@ def owner_write(
     owner_id: str,
     decision_id: int | None,
     now: datetime,
+    *,
+    owner_before: str | None = None,
+    before_known: bool = False,
 ) -> OutboxWrite:
+    """``owner_before``: the owner the record had when we decided, kept so that a write sent
+    again can tell a change made after the decision from the owner it always had."""
     props: dict[str, Any] = (
         {OWNER_PROPERTY: owner_id}
         if crm == "hubspot"
         else {"OwnerId": owner_id, "sobject": sobject}
     )
+    if before_known:
+        props["owner_before"] = owner_before
     return OutboxWrite(
         connector=crm,
         record_key=record_key,
@@ -429,6 +436,8 @@ class LeadPipeline:
                     owner_id,
                     decision.id,
                     step.now,
+                    owner_before=person.owner,
+                    before_known=True,
                 )
             )
         return outcome, f"{outcome} to {rep}"

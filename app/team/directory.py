@@ -20,7 +20,7 @@ CRMS = ("hubspot", "salesforce")
 class OwnerDirectory:
     def __init__(
         self,
-        hubspot: HubSpotPort,
+        hubspot: HubSpotPort | None,
         ttl_seconds: float,
         salesforce: SalesforcePort | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -52,6 +52,8 @@ class OwnerDirectory:
         return ids
 
     def _hubspot(self) -> HubSpotPort:
+        if self._hubspot_port is None:
+            raise RuntimeError("HubSpot is not configured")
         return self._hubspot_port
 
     def _salesforce(self) -> SalesforcePort:

@@ -46,6 +46,7 @@ class Worker:
         worker_id: str | None = None,
         role: Role = "both",
         outbox_wakeup: threading.Event | None = None,
+        reachable: tuple[str, ...] | None = None,
     ) -> None:
         self.db = db
         self.pipeline = pipeline
@@ -59,6 +60,8 @@ class Worker:
         self.wakeup = wakeup or threading.Event()
         self.outbox_wakeup = outbox_wakeup
         self.role = role
+        # The CRMs this worker can reach (None: every one); other CRMs' events wait.
+        self.reachable = reachable
         self.id = worker_id or new_worker_id()
 
     def run(self, stop: threading.Event) -> None:
@@ -81,7 +84,12 @@ class Worker:
         if self.role in ("both", "inbox"):
             with self.db.transaction() as session:
                 events = InboxRepository(session).claim(
-                    self.id, utcnow(), self.lease, self.batch_size, self.policy.max_attempts
+                    self.id,
+                    utcnow(),
+                    self.lease,
+                    self.batch_size,
+                    self.policy.max_attempts,
+                    self.reachable,
                 )
             if events:
                 self._process(events)

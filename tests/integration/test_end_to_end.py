@@ -342,7 +342,13 @@ def test_a_retried_write_never_overwrites_an_owner_a_person_set_meanwhile(
     assert owners_of(sandbox, [cid]) == [manager_pick]
     with db.transaction() as session:
         [write] = session.scalars(select(OutboxWrite)).all()
-    assert write.status == Status.DONE and "another owner" in (write.last_error or "")
+        decision = session.get(Decision, write.decision_id)
+        assert decision is not None
+    assert write.status == Status.SUPERSEDED and "a rep of the team" in (write.last_error or "")
+    # the decision says so, and it was never marked written
+    [note] = decision.details["superseded"]
+    assert note["record"] == f"hubspot:contact:{cid}" and "reassigned in hubspot" in note["reason"]
+    assert decision.written_at is None
 
 
 def test_refused_credentials_pause_the_connector_without_spending_attempts(
