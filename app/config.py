@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     admin_tokens: SecretStr | None = Field(
         None, description="Comma-separated bearer tokens for /admin/api/*; none: closed"
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token GET /metrics requires; without it /metrics is open "
+        "(keep it on a private network)",
+    )
+    api_docs: bool = Field(
+        True, description="Serve /docs, /redoc and /openapi.json (false: 404, for a public host)"
+    )
 
     log_level: str = "INFO"
     log_json: bool = False
@@ -100,6 +108,7 @@ class Settings(BaseSettings):
         "salesforce_private_key",
         "salesforce_ca_bundle",
         "admin_tokens",
+        "metrics_token",
         mode="before",
     )
     @classmethod

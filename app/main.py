@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.admin.endpoints import router as admin_router
 from app.config import Settings, get_settings
 from app.health.endpoints import router as health_router
 from app.mappings.loader import MappingsError
-from app.runtime import Runtime
+from app.runtime import Runtime, crm_statuses
+from app.security import bearer_matches
 from app.webhooks.hubspot import router as hubspot_router
 from app.webhooks.salesforce import router as salesforce_router
 
@@ -52,6 +53,14 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.mappings.reload()  # refuse to start on mappings that do not validate
         _reload_on_sighup(runtime)
+        for status in crm_statuses(settings):
+            log.info(
+                "relais.crm",
+                crm=status.crm,
+                connector="on" if status.connector else "off",
+                webhooks={path: "on" if on else "off" for path, on in status.webhooks.items()},
+                missing=list(status.missing),
+            )
         stop = threading.Event()
         threads = runtime.start_workers(stop) if embedded_worker else []
         try:
@@ -64,11 +73,15 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
                 thread.join(timeout=30)
             runtime.close()
 
+    docs = settings.api_docs
     app = FastAPI(
         title="Relais",
         version="0.1.0",
         lifespan=lifespan,
         description="Lead routing between HubSpot and Salesforce",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.runtime = runtime
     app.include_router(hubspot_router, tags=["webhooks"])
@@ -77,7 +90,16 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     app.include_router(admin_router, tags=["admin"])
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        token = settings.metrics_token
+        if token is not None and not bearer_matches(
+            request.headers.get("authorization", ""), [token.get_secret_value()]
+        ):
+            return Response(
+                "a valid metrics bearer token is needed (RELAIS_METRICS_TOKEN)",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -5,10 +5,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlmodel import col
 
+from app.db import utcnow
+from app.inbox.models import ConnectorPause, InboxEvent
 from app.migrations import current_revision, head_revision
-from app.runtime import Runtime
+from app.queue import Status
+from app.runtime import CrmStatus, Runtime, crm_statuses
 from app.webhooks.hubspot import get_runtime
 
 router = APIRouter()
@@ -22,9 +26,10 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
-    """Database reachable, schema at the migrations' head, mappings loaded."""
+    """Database reachable, schema at the migrations' head, mappings loaded, at least one CRM
+    connector configured; and per CRM what is on, what is missing and what waits."""
 
-    def check() -> dict[str, Any]:
+    def check() -> tuple[dict[str, Any], dict[str, Any]]:
         checks: dict[str, Any] = {}
         try:
             with runtime.db.engine.connect() as conn:
@@ -44,11 +49,65 @@ async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONRespo
             if runtime.mappings.loaded
             else "not loaded"
         )
-        return checks
+        statuses = crm_statuses(runtime.settings)
+        checks["crms"] = (
+            "ok"
+            if any(st.connector for st in statuses)
+            else "no CRM connector configured: set RELAIS_HUBSPOT_ACCESS_TOKEN or "
+            "RELAIS_SALESFORCE_CLIENT_ID (and its credentials)"
+        )
+        schema_ok = checks["database"] == "ok" and checks.get("migrations") == "ok"
+        return checks, _crm_details(runtime, statuses, schema_ok)
 
-    checks = await run_in_threadpool(check)
+    checks, crms = await run_in_threadpool(check)
     ready = all(str(v).startswith("ok") for v in checks.values())
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
+        {"status": "ready" if ready else "not ready", "checks": checks, "crms": crms},
         status_code=200 if ready else 503,
     )
+
+
+def _crm_details(
+    runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool
+) -> dict[str, Any]:
+    """Each CRM: connector and webhooks on or off, what is missing, a pause and why, and the
+    events that wait in the inbox for it. A CRM that cannot be reached never loses events:
+    they wait, and this says why."""
+    waiting: dict[str, int] = {}
+    pauses: dict[str, ConnectorPause] = {}
+    if schema_ok:
+        now = utcnow()
+        with runtime.db.transaction() as session:
+            rows = session.execute(
+                select(col(InboxEvent.source), func.count())
+                .where(col(InboxEvent.status).in_([Status.PENDING, Status.PROCESSING]))
+                .group_by(col(InboxEvent.source))
+            ).all()
+            waiting = {str(source): int(n) for source, n in rows}
+            pauses = {
+                p.connector: p
+                for p in session.scalars(
+                    select(ConnectorPause).where(col(ConnectorPause.paused_until) > now)
+                )
+            }
+    out: dict[str, Any] = {}
+    for st in statuses:
+        pause = pauses.get(st.crm)
+        state = "on" if st.connector else "not configured"
+        if pause is not None:
+            state = f"paused until {pause.paused_until.isoformat()}: {pause.reason}"
+        entry: dict[str, Any] = {
+            "connector": state,
+            "webhooks": {path: "on" if on else "off" for path, on in st.webhooks.items()},
+            "events_waiting": waiting.get(st.crm, 0),
+            "missing": list(st.missing),
+        }
+        if not st.connector and waiting.get(st.crm):
+            entry["why_waiting"] = (
+                f"{st.label} events wait in the inbox: its connector is not configured "
+                f"({st.missing[0] if st.missing else ''})"
+            )
+        elif pause is not None and waiting.get(st.crm):
+            entry["why_waiting"] = f"{st.label} is paused: {pause.reason}"
+        out[st.crm] = entry
+    return out

@@ -43,6 +43,8 @@ class OwnerDirectory:
         fetched = self._fetched_at.get(crm)
         if fetched is not None and now - fetched <= self._ttl:
             return self._ids[crm]
+        if (self._hubspot_port if crm == "hubspot" else self._salesforce_port) is None:
+            return {}  # a CRM this process is not configured for has no owners to give
         if crm == "hubspot":
             ids = {o.email: o.id for o in self._hubspot().list_owners() if not o.archived}
         else:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import create_engine
 
 from app import migrations
@@ -80,3 +81,30 @@ def test_a_nested_sqlite_transaction_fails_loudly_instead_of_hanging(database_ur
     with db.transaction():  # the lock was released
         pass
     db.dispose()
+
+
+def test_metrics_are_open_by_default_and_need_the_token_once_one_is_set(
+    relais_factory: Callable[..., Relais], settings: Settings, http: httpx.Client
+) -> None:
+    open_ = relais_factory(settings, worker=False)
+    assert http.get(f"{open_.url}/metrics").status_code == 200
+    guarded = relais_factory(
+        settings.model_copy(update={"metrics_token": SecretStr("scrape-me")}), worker=False
+    )
+    assert http.get(f"{guarded.url}/metrics").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert http.get(f"{guarded.url}/metrics", headers=wrong).status_code == 401
+    right = http.get(f"{guarded.url}/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert right.status_code == 200 and "relais_" in right.text
+
+
+def test_api_docs_are_public_by_default_and_can_be_switched_off(
+    relais_factory: Callable[..., Relais], settings: Settings, http: httpx.Client
+) -> None:
+    on = relais_factory(settings, worker=False)
+    assert http.get(f"{on.url}/openapi.json").status_code == 200
+    assert http.get(f"{on.url}/docs").status_code == 200
+    off = relais_factory(settings.model_copy(update={"api_docs": False}), worker=False)
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert http.get(f"{off.url}{path}").status_code == 404
+    assert http.get(f"{off.url}/healthz").status_code == 200
