@@ -9,11 +9,14 @@ model deserialisation is slow and drops 207 error details.
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -21,6 +24,7 @@ import urllib3
 from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
+from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -49,7 +53,10 @@ from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
 
 log = structlog.get_logger("relais.hubspot")
 T = TypeVar("T")
-_API_EXCEPTIONS = (ContactsApiException, OwnersApiException)
+# One class per generated module: a module missing here lets its errors escape unclassified.
+_API_EXCEPTIONS = (ContactsApiException, OwnersApiException, PropertiesApiException)
+# What a dropped connection, a timeout or a truncated body raises, whichever layer notices.
+_NETWORK_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
 
 def chunks(items: Sequence[T], size: int = BATCH_LIMIT) -> Iterator[Sequence[T]]:
@@ -73,6 +80,23 @@ def _header(headers: Any, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header in seconds: delta-seconds (``"7"``, tolerated ``"1.5"``) or an
+    HTTP date; None when absent or unreadable (then our own back-off applies)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when - (time.time() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
 def classify(status: int, body: Any, headers: Any, rate_limit_wait: float = 10.0) -> CrmError:
     """Turn a non-2xx HubSpot answer into the error the worker knows how to handle."""
     body = body if isinstance(body, dict) else {}
@@ -83,13 +107,14 @@ def classify(status: int, body: Any, headers: Any, rate_limit_wait: float = 10.0
         if policy == "DAILY":
             # The account's daily allocation is shared by every app: only midnight resets it.
             return QuotaExhausted(message, status=status, category="DAILY")
-        retry_after = _header(headers, "Retry-After")
-        wait = float(retry_after) if retry_after and retry_after.isdigit() else None
+        wait = retry_after_seconds(_header(headers, "Retry-After"))
         if wait is None and policy == "TEN_SECONDLY_ROLLING":
             wait = rate_limit_wait  # the rolling window is 10 s: waiting it out is safe
         return RetryableError(message, status=status, category=policy, retry_after=wait)
     if status >= 500 or status == 408:
-        return RetryableError(message, status=status, category=category)
+        # A 503 may say when to come back; a gateway's HTML page has no JSON message.
+        wait = retry_after_seconds(_header(headers, "Retry-After"))
+        return RetryableError(message, status=status, category=category, retry_after=wait)
     if status == 401:
         return AdminActionRequired(
             f"HubSpot refused the access token ({message}). Set RELAIS_HUBSPOT_ACCESS_TOKEN to a "
@@ -108,6 +133,18 @@ def classify(status: int, body: Any, headers: Any, rate_limit_wait: float = 10.0
         # A rep's owner id is wrong: the mapping or the HubSpot user must be fixed.
         return AdminActionRequired(message, status=status, category="INVALID_OWNER_ID")
     return IntegrationBug(message, status=status, category=category)
+
+
+def _network_error(exc: Exception, detail: str) -> CrmError:
+    """No HTTP answer: a reset, a timeout, a truncated body, a TLS failure. All transient but
+    one: a certificate we do not trust stays untrusted however often we retry."""
+    detail = " ".join(detail.split())[:300]
+    if "certificate verify failed" in detail.lower():
+        return AdminActionRequired(
+            f"HubSpot's TLS certificate is not trusted ({detail}); if a proxy inspects TLS, "
+            "add its certificate authority to SSL_CERT_FILE"
+        )
+    return RetryableError(f"HubSpot unreachable: {type(exc).__name__}: {detail}")
 
 
 class RollingWindowLimiter:
@@ -170,20 +207,23 @@ class HubSpotClient:
         started = time.perf_counter()
         try:
             resp = fn()
+            # Calls do not preload the body: reading it is part of the call, and a connection
+            # dropped mid-body raises here (urllib3 ProtocolError), after a 2xx status line.
+            data = resp.data
         except _API_EXCEPTIONS as exc:
             CRM_CALLS.labels(self.name, operation, str(exc.status)).inc()
-            if not exc.status:  # SSL or request-building failure inside the SDK
-                raise RetryableError(f"HubSpot call failed: {exc.reason}") from exc
+            if not exc.status:  # a TLS or request-building failure inside the SDK
+                raise _network_error(exc, str(exc.reason)) from exc
             raise classify(
                 exc.status, _json(exc.body), exc.headers, self.settings.rate_limit_wait_seconds
             ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except _NETWORK_ERRORS as exc:
             CRM_CALLS.labels(self.name, operation, "network").inc()
-            raise RetryableError(f"HubSpot unreachable: {type(exc).__name__}: {exc}") from exc
+            raise _network_error(exc, str(exc)) from exc
         finally:
             CRM_CALL_SECONDS.labels(self.name, operation).observe(time.perf_counter() - started)
         CRM_CALLS.labels(self.name, operation, str(resp.status)).inc()
-        return resp.status, _json(resp.data), resp.headers
+        return resp.status, _json(data), resp.headers
 
     def _with_retries(self, operation: str, fn: Callable[[], Any]) -> tuple[int, Any, Any]:
         settings = self.settings

@@ -6,7 +6,8 @@ wrapper. So: we obtain the OAuth token ourselves from a configurable login URL, 
 ``session_id`` + ``instance_url`` and a ``requests.Session`` that trusts the configured CA
 (``trust_env`` off: REQUESTS_CA_BUNDLE would otherwise override ``verify``), pass a timeout on
 every call, renew an expired session once and replay, and call ``composite/sobjects`` through
-``restful``.
+``restful``. simple-salesforce's exceptions carry no response headers: a response hook on the
+session keeps the last ``Retry-After`` seen by each thread.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from connectors.errors import (
     QuotaExhausted,
     RetryableError,
 )
+from connectors.hubspot.client import retry_after_seconds
 from connectors.hubspot.port import UpdateFailure
 from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
 from connectors.salesforce.port import (
@@ -54,6 +56,10 @@ API_USAGE = Gauge(
     "relais_salesforce_api_usage", "Salesforce API requests used / allocated", ["kind"]
 )
 LOCKED = "UNABLE_TO_LOCK_ROW"
+# Back-off after a rate limit that did not say how long (Salesforce never sends Retry-After).
+RATE_LIMIT_WAIT_SECONDS = 5.0
+# Longest wait spent inside one call; a longer Retry-After goes back to the queue instead.
+MAX_INLINE_WAIT_SECONDS = 5.0
 # Per-record errors an admin must fix (data, validation rules, owners); retrying cannot help.
 ADMIN_RECORD_ERRORS = {
     "FIELD_CUSTOM_VALIDATION_EXCEPTION",
@@ -89,19 +95,23 @@ def _errors(content: Any) -> list[dict[str, Any]]:
     return [e for e in content if isinstance(e, dict)] if isinstance(content, list) else []
 
 
-def classify(status: int, content: Any) -> CrmError:
-    """Turn a Salesforce error answer into the error the worker knows how to handle."""
+def classify(status: int, content: Any, retry_after: float | None = None) -> CrmError:
+    """Turn a Salesforce error answer into the error the worker knows how to handle.
+    ``retry_after``: the answer's ``Retry-After`` in seconds, when it had one."""
     errors = _errors(content)
     code = str(errors[0].get("errorCode")) if errors else None
     message = str(errors[0].get("message")) if errors else f"Salesforce answered HTTP {status}"
-    if code == "REQUEST_LIMIT_EXCEEDED":
-        if "TotalRequests" in message:
-            # The org's rolling 24-hour allocation: stop calling, alert an admin.
-            return QuotaExhausted(message, status=status, category=code)
-        # Too many concurrent long requests: back off and come back.
-        return RetryableError(message, status=status, category=code, retry_after=5.0)
-    if status >= 500 or code in ("SERVER_UNAVAILABLE", LOCKED):
-        return RetryableError(message, status=status, category=code)
+    if code == "REQUEST_LIMIT_EXCEEDED" and "TotalRequests" in message:
+        # The org's rolling 24-hour allocation: stop calling, alert an admin.
+        return QuotaExhausted(message, status=status, category=code)
+    if status == 429 or code == "REQUEST_LIMIT_EXCEEDED":
+        # Rate limited (a 429 from Salesforce's edge, or too many concurrent long requests):
+        # back off and come back, when told to if we were told.
+        wait = retry_after if retry_after is not None else RATE_LIMIT_WAIT_SECONDS
+        return RetryableError(message, status=status, category=code, retry_after=wait)
+    if status >= 500 or status == 408 or code in ("SERVER_UNAVAILABLE", LOCKED):
+        # A gateway's HTML page (502, 504) has no error array: the status decides.
+        return RetryableError(message, status=status, category=code, retry_after=retry_after)
     if status in (401, 403):
         return AdminActionRequired(
             f"Salesforce refused access ({code}: {message}). Check the connected app, the "
@@ -132,6 +142,8 @@ class SalesforceClient:
         self._session = requests.Session()
         self._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override verify
         self._session.verify = str(settings.ca_bundle) if settings.ca_bundle else True
+        self._session.hooks["response"].append(self._remember_retry_after)
+        self._seen = threading.local()  # per thread: the last answer's Retry-After
         self._lock = threading.Lock()
         self._sf: Salesforce | None = None
         self._usage: tuple[int, int] | None = None
@@ -174,6 +186,13 @@ class SalesforceClient:
         )
         return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
 
+    def _remember_retry_after(self, resp: requests.Response, *_: Any, **__: Any) -> None:
+        self._seen.retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
+
+    def _last_retry_after(self) -> float | None:
+        value: float | None = getattr(self._seen, "retry_after", None)
+        return value
+
     def _login(self) -> Salesforce:
         url = self.settings.login_url.rstrip("/") + "/services/oauth2/token"
         started = time.perf_counter()
@@ -181,19 +200,30 @@ class SalesforceClient:
             resp = self._session.post(
                 url, data=self._token_request(), timeout=self.settings.timeout_seconds
             )
-        except requests.exceptions.SSLError as exc:
-            raise self._tls_error(exc) from exc
         except requests.RequestException as exc:
-            raise RetryableError(f"Salesforce login unreachable: {type(exc).__name__}") from exc
+            CRM_CALLS.labels(self.name, "oauth.token", "network").inc()
+            raise self._network_error(exc, "login") from exc
         finally:
             CRM_CALL_SECONDS.labels(self.name, "oauth.token").observe(time.perf_counter() - started)
-        CRM_CALLS.labels(self.name, "oauth.token", str(resp.status_code)).inc()
-        if resp.status_code >= 500:
+        status = resp.status_code
+        CRM_CALLS.labels(self.name, "oauth.token", str(status)).inc()
+        try:
+            body = resp.json() if resp.content else {}
+        except ValueError:  # a proxy's or a gateway's HTML page
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if status == 429 or status == 408 or status >= 500:
+            # Throttled or down: the credentials may be fine, so this is no admin's job yet.
+            wait = retry_after_seconds(resp.headers.get("Retry-After"))
+            if wait is None and status == 429:
+                wait = RATE_LIMIT_WAIT_SECONDS
             raise RetryableError(
-                f"Salesforce login answered HTTP {resp.status_code}", status=resp.status_code
+                f"Salesforce login answered HTTP {status} ({body.get('error')})",
+                status=status,
+                category=str(body.get("error")) if body.get("error") else None,
+                retry_after=wait,
             )
-        body = resp.json() if resp.content else {}
-        if resp.status_code != 200 or "access_token" not in body:
+        if status != 200 or "access_token" not in body:
             raise AdminActionRequired(
                 f"Salesforce login failed ({body.get('error')}: "
                 f"{body.get('error_description')}); check RELAIS_SALESFORCE_AUTH, CLIENT_ID and "
@@ -209,11 +239,18 @@ class SalesforceClient:
             version=self.settings.api_version,
         )
 
-    def _tls_error(self, exc: Exception) -> AdminActionRequired:
-        return AdminActionRequired(
-            f"Salesforce's TLS certificate is not trusted ({type(exc).__name__}); set "
-            "RELAIS_SALESFORCE_CA_BUNDLE to the certificate authority to trust"
-        )
+    @staticmethod
+    def _network_error(exc: requests.RequestException, what: str) -> CrmError:
+        """No HTTP answer: a reset, a timeout, a truncated body, a TLS failure. All transient
+        but one: a certificate we do not trust stays untrusted however often we retry."""
+        untrusted = "certificate verify failed" in str(exc).lower()
+        if isinstance(exc, requests.exceptions.SSLError) and untrusted:
+            return AdminActionRequired(
+                f"Salesforce's TLS certificate is not trusted ({type(exc).__name__}); set "
+                "RELAIS_SALESFORCE_CA_BUNDLE to the certificate authority to trust"
+            )
+        # An SSLError can also be a handshake cut short (SSLEOFError): the network, not the CA.
+        return RetryableError(f"Salesforce {what} unreachable: {type(exc).__name__}: {exc}")
 
     def _client(self, renew: bool = False) -> Salesforce:
         with self._lock:
@@ -221,6 +258,8 @@ class SalesforceClient:
                 try:
                     self._sf = self._login()
                 except CrmError as exc:
+                    # The next attempt logs in first rather than replaying an expired session.
+                    self._sf = None
                     exc.connector = self.name
                     raise
             return self._sf
@@ -232,6 +271,7 @@ class SalesforceClient:
         for renewed in (False, True):
             sf = self._client(renew=renewed)
             started = time.perf_counter()
+            self._seen.retry_after = None
             try:
                 result = fn(sf)
             except SalesforceExpiredSession as exc:
@@ -242,14 +282,10 @@ class SalesforceClient:
                 continue
             except SalesforceError as exc:
                 CRM_CALLS.labels(self.name, operation, str(exc.status)).inc()
-                raise classify(exc.status, exc.content) from exc
-            except requests.exceptions.SSLError as exc:
-                raise self._tls_error(exc) from exc
+                raise classify(exc.status, exc.content, self._last_retry_after()) from exc
             except requests.RequestException as exc:
                 CRM_CALLS.labels(self.name, operation, "network").inc()
-                raise RetryableError(
-                    f"Salesforce unreachable: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise self._network_error(exc, "API") from exc
             finally:
                 CRM_CALL_SECONDS.labels(self.name, operation).observe(time.perf_counter() - started)
             CRM_CALLS.labels(self.name, operation, "200").inc()
@@ -263,12 +299,24 @@ class SalesforceClient:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, RetryableError) and exc.retry_after is not None:
-                return min(exc.retry_after, 5.0)
+                return exc.retry_after
             return float(min(0.25 * 2 ** (state.attempt_number - 1), 2.0))
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= settings.max_attempts:
+                return True
+            # Coming back sooner than Salesforce asked would only be refused again: a wait
+            # longer than we may spend inline goes back to the queue with its retry_after.
+            exc = state.outcome.exception() if state.outcome else None
+            return (
+                isinstance(exc, RetryableError)
+                and exc.retry_after is not None
+                and exc.retry_after > MAX_INLINE_WAIT_SECONDS
+            )
 
         retrying = Retrying(
             retry=retry_if_exception_type(RetryableError),
-            stop=lambda state: state.attempt_number >= settings.max_attempts,
+            stop=stop,
             wait=wait,
             sleep=self._sleep,
             reraise=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import itertools
 import threading
@@ -13,10 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from connectors.sandbox.faults import take_fault
+from connectors.sandbox.faults import (
+    DroppedConnection,
+    FaultBase,
+    FaultBook,
+    delay,
+    gateway_page,
+    retry_after_headers,
+)
 from connectors.sandbox.webhooks import WebhookConfig, WebhookSender
 
 BATCH_LIMIT = 100
@@ -28,7 +34,13 @@ def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
 
 
-def _error(status: int, message: str, category: str, **extra: Any) -> JSONResponse:
+def _error(
+    status: int,
+    message: str,
+    category: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "status": "error",
         "message": message,
@@ -36,7 +48,7 @@ def _error(status: int, message: str, category: str, **extra: Any) -> JSONRespon
         "category": category,
         **extra,
     }
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 @dataclass
@@ -59,15 +71,13 @@ class SandboxOwner:
     archived: bool = False
 
 
-class Fault(BaseModel):
-    """Answer the next ``times`` calls of ``operation`` ('*' for any) with this failure."""
+class Fault(FaultBase):
+    """A HubSpot fault: the shared fields (``connectors/sandbox/faults.py``) and, for a 429,
+    the ``policyName`` of the body."""
 
-    operation: str = "*"
-    status: int = 500
-    times: int = Field(1, ge=1)
-    retry_after: int | None = None
-    policy: str | None = Field(None, description="429 policyName: TEN_SECONDLY_ROLLING or DAILY")
-    latency_ms: float = 0.0
+    policy: str | None = Field(
+        None, description="429 policyName: TEN_SECONDLY_ROLLING (default) or DAILY"
+    )
 
 
 class WebhookSetup(BaseModel):
@@ -100,8 +110,10 @@ class HubSpotState:
     daily_limit: int = 1_000_000
     contacts: dict[str, SandboxContact] = field(default_factory=dict)
     owners: dict[str, SandboxOwner] = field(default_factory=dict)
-    calls: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)  # per operation, and per variant
+    api_calls: int = 0
     faults: list[Fault] = field(default_factory=list)
+    faults_served: Counter[str] = field(default_factory=Counter)  # faults met, per operation
     call_log: deque[tuple[float, str, int]] = field(default_factory=lambda: deque(maxlen=10000))
     window: deque[float] = field(default_factory=deque)
     daily_used: int = 0
@@ -191,6 +203,9 @@ class HubSpotSandbox:
     def __init__(self, access_token: str = "sandbox-token") -> None:
         self.lock = threading.Lock()
         self.state = HubSpotState(access_token=access_token)
+        self.faults = FaultBook[Fault](
+            self.lock, lambda: (self.state.faults, self.state.faults_served)
+        )
         self.webhooks = WebhookSender()
         self.properties = copy.deepcopy(DEFAULT_PROPERTIES)  # tests may edit their copy
         self.portal_id = 4242
@@ -286,7 +301,8 @@ class HubSpotSandbox:
             d = self.webhooks.stats
             return {
                 "calls": dict(self.state.calls),
-                "api_calls": sum(self.state.calls.values()),
+                "api_calls": self.state.api_calls,
+                "faults_served": dict(self.state.faults_served),
                 "contacts": len(contacts),
                 "owned": sum(1 for c in contacts if c.properties.get(OWNER_PROPERTY)),
                 "owner_writes": sum(c.owner_writes for c in contacts),
@@ -303,15 +319,19 @@ class HubSpotSandbox:
 
     # -- HTTP ---------------------------------------------------------------------------
 
-    async def _gate(self, request: Request, operation: str) -> JSONResponse | None:
-        """Latency, auth, injected faults and rate limits, in HubSpot's order."""
+    async def _gate(self, request: Request, operation: str, *variants: str) -> Response | None:
+        """Latency, auth, injected faults and rate limits, in HubSpot's order. ``variants`` are
+        narrower names a fault may aim at (``contacts.batch_read.by_email``)."""
+        # The body is read before any latency: a client that times out meanwhile does not
+        # stop the call from taking effect afterwards, as on the real CRM.
+        await request.body()
         st = self.state
         with self.lock:
-            st.calls[operation] += 1
-            fault = take_fault(st.faults, operation)
-        delay = st.latency_ms + (fault.latency_ms if fault else 0.0)
-        if delay:
-            await asyncio.sleep(delay / 1000)
+            st.api_calls += 1
+            for name in (operation, *variants):
+                st.calls[name] += 1
+        fault = self.faults.take(operation, *variants)
+        await delay(st.latency_ms + (fault.latency_ms if fault else 0.0))
         status = 200
         try:
             if request.headers.get("authorization") != f"Bearer {st.access_token}":
@@ -322,6 +342,9 @@ class HubSpotSandbox:
                     "OAuth 2.0 authentication.",
                     "INVALID_AUTHENTICATION",
                 )
+            if fault is not None and fault.reset:
+                status = 0  # no HTTP status reached the client
+                return DroppedConnection()
             if fault is not None and fault.status >= 400:
                 status = fault.status
                 return self._fault_response(fault)
@@ -344,7 +367,9 @@ class HubSpotSandbox:
             with self.lock:
                 st.call_log.append((time.time(), operation, status))
 
-    def _rate_limited(self, policy: str, message: str) -> JSONResponse:
+    def _rate_limited(
+        self, policy: str, message: str, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
         return JSONResponse(
             {
                 "status": "error",
@@ -355,18 +380,21 @@ class HubSpotSandbox:
                 "groupName": f"publicapi:app-{self.app_id}",
             },
             status_code=429,
+            headers=headers,
         )
 
-    def _fault_response(self, fault: Fault) -> JSONResponse:
+    def _fault_response(self, fault: Fault) -> Response:
+        headers = retry_after_headers(fault)
         if fault.status == 429:
-            resp = self._rate_limited(
-                fault.policy or "TEN_SECONDLY_ROLLING",
-                "You have reached your ten_secondly_rolling limit.",
+            policy = fault.policy or "TEN_SECONDLY_ROLLING"
+            return self._rate_limited(
+                policy, f"You have reached your {policy.lower()} limit.", headers
             )
-            if fault.retry_after is not None:
-                resp.headers["Retry-After"] = str(fault.retry_after)
-            return resp
-        return _error(fault.status, "internal error (injected by the sandbox)", "INTERNAL_ERROR")
+        if fault.status in (502, 504):
+            return gateway_page(fault.status, headers)
+        return _error(
+            fault.status, "internal error (injected by the sandbox)", "INTERNAL_ERROR", headers
+        )
 
     def _contact_json(self, c: SandboxContact, props: list[str] | None) -> dict[str, Any]:
         wanted = props if props is not None else ["email", "firstname", "lastname"]
@@ -392,7 +420,7 @@ class HubSpotSandbox:
             after: str | None = None,
             email: str | None = None,
             archived: bool = False,
-        ) -> JSONResponse:
+        ) -> Response:
             if (denied := await self._gate(request, "owners.list")) is not None:
                 return denied
             limit = max(1, min(limit, 500))
@@ -425,7 +453,7 @@ class HubSpotSandbox:
             return JSONResponse(body)
 
         @r.get("/crm/v3/properties/contacts")
-        async def list_properties(request: Request) -> JSONResponse:
+        async def list_properties(request: Request) -> Response:
             if (denied := await self._gate(request, "properties.list")) is not None:
                 return denied
             results = [
@@ -444,10 +472,12 @@ class HubSpotSandbox:
             return JSONResponse({"results": results})
 
         @r.post("/crm/v3/objects/contacts/batch/read")
-        async def batch_read(request: Request) -> JSONResponse:
-            if (denied := await self._gate(request, "contacts.batch_read")) is not None:
-                return denied
+        async def batch_read(request: Request) -> Response:
             body = await request.json()
+            by_email = body.get("idProperty") == "email"
+            variants = ("contacts.batch_read.by_email",) if by_email else ()
+            if (denied := await self._gate(request, "contacts.batch_read", *variants)) is not None:
+                return denied
             inputs = body.get("inputs") or []
             if len(inputs) > BATCH_LIMIT:
                 return _error(
@@ -458,7 +488,6 @@ class HubSpotSandbox:
                 )
             started = time.time()
             props = body.get("properties")
-            by_email = body.get("idProperty") == "email"
             results, missing = [], []
             with self.lock:
                 emails = (
@@ -494,7 +523,7 @@ class HubSpotSandbox:
             return JSONResponse(out)
 
         @r.post("/crm/v3/objects/contacts/batch/update")
-        async def batch_update(request: Request) -> JSONResponse:
+        async def batch_update(request: Request) -> Response:
             if (denied := await self._gate(request, "contacts.batch_update")) is not None:
                 return denied
             body = await request.json()
@@ -570,7 +599,7 @@ class HubSpotSandbox:
         @r.get("/crm/v3/objects/contacts/{cid}")
         async def get_contact(
             request: Request, cid: str, properties: str | None = None
-        ) -> JSONResponse:
+        ) -> Response:
             if (denied := await self._gate(request, "contacts.get")) is not None:
                 return denied
             with self.lock:
@@ -582,7 +611,7 @@ class HubSpotSandbox:
                 )
 
         @r.post("/crm/v3/objects/contacts", status_code=201)
-        async def create_contact(request: Request) -> JSONResponse:
+        async def create_contact(request: Request) -> Response:
             if (denied := await self._gate(request, "contacts.create")) is not None:
                 return denied
             body = await request.json()
@@ -626,17 +655,7 @@ class HubSpotSandbox:
             )
             return {"id": o.id, "user_id": str(o.user_id)}
 
-        @r.post("/_sandbox/hubspot/faults")
-        async def add_fault(fault: Fault) -> dict[str, str]:
-            with self.lock:
-                st.faults.append(fault)
-            return {"status": "ok"}
-
-        @r.delete("/_sandbox/hubspot/faults")
-        async def clear_faults() -> dict[str, str]:
-            with self.lock:
-                st.faults.clear()
-            return {"status": "ok"}
+        self.faults.routes(r, "/_sandbox/hubspot/faults", Fault)
 
         @r.post("/_sandbox/hubspot/settings")
         async def settings(s: Settings) -> dict[str, str]:
@@ -654,7 +673,7 @@ class HubSpotSandbox:
             return self.stats()
 
         @r.get("/_sandbox/hubspot/contacts/{cid}")
-        async def peek(cid: str) -> JSONResponse:
+        async def peek(cid: str) -> Response:
             with self.lock:
                 c = st.contacts.get(cid)
                 if c is None:

@@ -3,7 +3,6 @@ limits, Salesforce's error shapes, and Outbound Messages / Flow callouts sent to
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hashlib
 import hmac
@@ -25,7 +24,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from connectors.salesforce_ids import to18
-from connectors.sandbox.faults import take_fault
+from connectors.sandbox.faults import (
+    DroppedConnection,
+    FaultBase,
+    FaultBook,
+    delay,
+    gateway_page,
+    retry_after_headers,
+)
 from connectors.sandbox.webhooks import BatchSender, Rendered
 
 API_VERSION = "59.0"
@@ -34,23 +40,39 @@ OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 LOCK_MESSAGE = "unable to obtain exclusive access to this record or 1 records"
 
 
-def _sf_error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse([{"message": message, "errorCode": code}], status_code=status)
+def _sf_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        [{"message": message, "errorCode": code}], status_code=status, headers=headers
+    )
 
 
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}+0000"
 
 
-class SfFault(BaseModel):
-    """Answer the next ``times`` calls of ``operation`` ('*' for any) with this error."""
+# What an injected error says when the fault does not: (errorCode, message) per status.
+_FAULT_TEXT = {
+    429: ("REQUEST_LIMIT_EXCEEDED", "Too many requests: retry later (injected by the sandbox)"),
+    503: ("SERVER_UNAVAILABLE", "Server unavailable (injected by the sandbox)"),
+}
+_FAULT_DEFAULT = ("UNKNOWN_EXCEPTION", "An unexpected error occurred (injected by the sandbox)")
+# The token endpoint answers OAuth errors ({error, error_description}), not the REST array.
+_OAUTH_FAULT_CODE = {429: "rate_limit_exceeded"}
 
-    operation: str = "*"
-    status: int = 500
-    error_code: str = "UNKNOWN_EXCEPTION"
-    message: str = "An unexpected error occurred (injected by the sandbox)"
-    times: int = Field(1, ge=1)
-    latency_ms: float = 0.0
+
+class SfFault(FaultBase):
+    """A Salesforce fault: the shared fields (``connectors/sandbox/faults.py``) and the error
+    Salesforce's body carries (``errorCode``/``message`` for the REST API, ``error``/
+    ``error_description`` for ``oauth.token``); by default what fits the status."""
+
+    error_code: str | None = Field(None, description="Default: from the status")
+    message: str | None = Field(None, description="Default: from the status")
+
+    def text(self) -> tuple[str, str]:
+        code, message = _FAULT_TEXT.get(self.status, _FAULT_DEFAULT)
+        return self.error_code or code, self.message or message
 
 
 class ValidationRule(BaseModel):
@@ -120,8 +142,10 @@ class SalesforceState:
     latency_ms: float = 0.0
     daily_limit: int = 100_000
     daily_used: int = 0
-    calls: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)  # per operation, and per variant
+    api_calls: int = 0
     faults: list[SfFault] = field(default_factory=list)
+    faults_served: Counter[str] = field(default_factory=Counter)  # faults met, per operation
     locked: dict[str, int] = field(default_factory=dict)  # record id -> failures left
     validation_rules: list[ValidationRule] = field(default_factory=list)
     assignment_rule_owner: str | None = None
@@ -238,6 +262,9 @@ class SalesforceSandbox:
             password=password,
             records={name: {} for name in PREFIX},
         )
+        self.faults = FaultBook[SfFault](
+            self.lock, lambda: (self.state.faults, self.state.faults_served)
+        )
         self.instance_url = ""  # set by the server once the TLS port is known
         # The org's default lead owner (web-to-lead, imports): an admin, not a sales rep.
         self.default_owner = self.add_user("integration@paieco.example", "Integration", "User")
@@ -328,7 +355,8 @@ class SalesforceSandbox:
             d = self.notifications.stats
             return {
                 "calls": dict(self.state.calls),
-                "api_calls": sum(self.state.calls.values()),
+                "api_calls": self.state.api_calls,
+                "faults_served": dict(self.state.faults_served),
                 "owner_writes": dict(self.state.owner_writes),
                 "auto_assign_headers": dict(self.state.auto_assign_headers),
                 "notification_to_owner_seconds": lat,
@@ -426,24 +454,53 @@ class SalesforceSandbox:
 
     # -- HTTP ---------------------------------------------------------------------------------
 
-    async def _gate(self, request: Request, operation: str) -> JSONResponse | None:
+    async def _gate(
+        self, request: Request, operation: str, *variants: str, login: bool = False
+    ) -> Response | None:
+        """Latency, session, injected faults and the daily allocation, in Salesforce's order.
+        ``variants`` are narrower names a fault may aim at (``query.User``); ``login`` is the
+        token endpoint: no session to check, no API request counted, OAuth error bodies."""
+        # The body is read before any latency: a client that times out meanwhile does not
+        # stop the call from taking effect afterwards, as on the real CRM.
+        await request.body()
         st = self.state
         with self.lock:
-            st.calls[operation] += 1
-            fault = take_fault(st.faults, operation)
-        delay = st.latency_ms + (fault.latency_ms if fault else 0.0)
-        if delay:
-            await asyncio.sleep(delay / 1000)
-        auth = request.headers.get("authorization", "")
-        if auth.removeprefix("Bearer ") not in st.tokens:
-            return _sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            st.api_calls += 1
+            for name in (operation, *variants):
+                st.calls[name] += 1
+        fault = self.faults.take(operation, *variants)
+        await delay(st.latency_ms + (fault.latency_ms if fault else 0.0))
+        if not login:
+            auth = request.headers.get("authorization", "")
+            if auth.removeprefix("Bearer ") not in st.tokens:
+                return _sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        if fault is not None and fault.reset:
+            return DroppedConnection()
         if fault is not None and fault.status >= 400:
-            return _sf_error(fault.status, fault.error_code, fault.message)
+            return self._fault_response(fault, login)
+        if login:
+            return None
         with self.lock:
             if st.daily_used >= st.daily_limit:
                 return _sf_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             st.daily_used += 1
         return None
+
+    @staticmethod
+    def _fault_response(fault: SfFault, login: bool) -> Response:
+        # Salesforce sends no Retry-After; a fault may add one (a proxy or a future API might).
+        headers = retry_after_headers(fault)
+        if fault.status in (502, 504):
+            return gateway_page(fault.status, headers)
+        code, message = fault.text()
+        if login:
+            error = fault.error_code or _OAUTH_FAULT_CODE.get(fault.status, "server_error")
+            return JSONResponse(
+                {"error": error, "error_description": message},
+                status_code=fault.status,
+                headers=headers,
+            )
+        return _sf_error(fault.status, code, message, headers)
 
     def _limit_header(self) -> dict[str, str]:
         return {"Sforce-Limit-Info": f"api-usage={self.state.daily_used}/{self.state.daily_limit}"}
@@ -463,9 +520,9 @@ class SalesforceSandbox:
         base = f"/services/data/v{API_VERSION}"
 
         @r.post("/services/oauth2/token")
-        async def token(request: Request) -> JSONResponse:
-            with self.lock:
-                st.calls["oauth.token"] += 1
+        async def token(request: Request) -> Response:
+            if (denied := await self._gate(request, "oauth.token", login=True)) is not None:
+                return denied
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             grant = str(form.get("grant_type", ""))
             ok = False
@@ -509,8 +566,10 @@ class SalesforceSandbox:
 
         @r.get(f"{base}/query")
         @r.get(f"{base}/query/")
-        async def query(request: Request, q: str) -> JSONResponse:
-            if (denied := await self._gate(request, "query")) is not None:
+        async def query(request: Request, q: str) -> Response:
+            match = self._SOQL.match(q)
+            variants = (f"query.{match['obj']}",) if match else ()
+            if (denied := await self._gate(request, "query", *variants)) is not None:
                 return denied
             try:
                 sobject, fields, rows = self._soql(q)
@@ -530,7 +589,7 @@ class SalesforceSandbox:
 
         @r.get(f"{base}/sobjects/{{sobject}}/describe")
         @r.get(f"{base}/sobjects/{{sobject}}/describe/")
-        async def describe(request: Request, sobject: str) -> JSONResponse:
+        async def describe(request: Request, sobject: str) -> Response:
             if (denied := await self._gate(request, "sobjects.describe")) is not None:
                 return denied
             fields = self.describe.get(sobject)
@@ -553,7 +612,7 @@ class SalesforceSandbox:
             )
 
         @r.get(f"{base}/sobjects/{{sobject}}/{{rid}}")
-        async def get_record(request: Request, sobject: str, rid: str) -> JSONResponse:
+        async def get_record(request: Request, sobject: str, rid: str) -> Response:
             if (denied := await self._gate(request, "sobjects.get")) is not None:
                 return denied
             with self.lock:
@@ -564,7 +623,7 @@ class SalesforceSandbox:
 
         @r.get(f"{base}/limits")
         @r.get(f"{base}/limits/")
-        async def limits(request: Request) -> JSONResponse:
+        async def limits(request: Request) -> Response:
             if (denied := await self._gate(request, "limits")) is not None:
                 return denied
             return self._json(
@@ -577,7 +636,7 @@ class SalesforceSandbox:
             )
 
         @r.patch(f"{base}/composite/sobjects")
-        async def collections_update(request: Request) -> JSONResponse:
+        async def collections_update(request: Request) -> Response:
             if (denied := await self._gate(request, "composite.sobjects.update")) is not None:
                 return denied
             body = await request.json()

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connectors.errors import AdminActionRequired, ErrorKind, QuotaExhausted, RetryableError
+from connectors.errors import (
+    AdminActionRequired,
+    CrmError,
+    ErrorKind,
+    QuotaExhausted,
+    RetryableError,
+)
 from connectors.salesforce import OwnerUpdate, SalesforceClient
+from connectors.salesforce.client import RATE_LIMIT_WAIT_SECONDS
 from connectors.salesforce_ids import to18
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.salesforce import SfFault, ValidationRule
-from tests.conftest import salesforce_settings
+from tests.conftest import REPS, salesforce_settings
 
 
 def client(sandbox: SandboxServer, **kw: object) -> tuple[SalesforceClient, list[float]]:
@@ -204,3 +218,221 @@ def test_password_and_jwt_flows_also_log_in(sandbox: SandboxServer) -> None:
     sf, _ = client(sandbox, auth="jwt", username=st.username, private_key=key)
     assert sf.list_users()
     assert to18(st.org_id[:15]) == st.org_id
+
+
+def test_a_429_is_a_rate_limit_whatever_its_body_says(sandbox: SandboxServer) -> None:
+    # Salesforce's REST API documents no 429 (its own limits answer 403): one from its edge
+    # or a proxy carries no REQUEST_LIMIT_EXCEEDED, and used to be dead-lettered as our bug.
+    ids = leads(sandbox, 1)
+    sandbox.salesforce.state.faults.append(
+        SfFault(operation="query", status=429, error_code="UNKNOWN_EXCEPTION", message="slow down")
+    )
+    sf, waits = client(sandbox)
+    assert sf.read_records("Lead", ids, ["Email"])
+    assert waits == [RATE_LIMIT_WAIT_SECONDS]
+
+
+def test_a_retry_after_longer_than_an_inline_wait_goes_back_to_the_queue_with_it(
+    sandbox: SandboxServer,
+) -> None:
+    ids = leads(sandbox, 1)
+    sandbox.salesforce.state.faults.append(SfFault(operation="query", status=429, retry_after=60))
+    sf, waits = client(sandbox)
+    with pytest.raises(RetryableError) as err:
+        sf.read_records("Lead", ids, ["Email"])
+    assert err.value.retry_after == 60 and not waits
+    assert sandbox.salesforce.state.calls["query"] == 1  # not asked again before it said
+
+
+def test_a_tls_handshake_cut_short_is_retryable_not_a_certificate_problem(
+    sandbox: SandboxServer,
+) -> None:
+    # A listener that reads the ClientHello and hangs up: requests raises SSLError (an
+    # SSLEOFError inside), which is the network failing, not a CA to configure.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            time.sleep(0.05)
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        sf, waits = client(sandbox, login_url=f"https://127.0.0.1:{port}")
+        with pytest.raises(CrmError) as err:
+            sf.list_users()
+    finally:
+        listener.close()
+    assert type(err.value) is RetryableError, err.value
+    assert "SSLError" in str(err.value) and len(waits) == 2
+
+
+# -- transient faults: every operation x every fault -------------------------------------------
+
+# What the fault matrix injects, by name. A timeout is the connector's own timeout
+# (MATRIX_TIMEOUT) firing on injected latency; a reset drops the connection mid-response.
+TRANSIENT: dict[str, dict[str, Any]] = {
+    "429": {"status": 429},
+    "429+retry-after": {"status": 429, "retry_after": 2},
+    "500": {"status": 500},
+    "502": {"status": 502},
+    "503": {"status": 503},
+    "timeout": {"status": 200, "latency_ms": 1500},
+    "reset": {"reset": True},
+}
+MATRIX_TIMEOUT = 0.5
+ATTEMPTS = 3
+# Retry-After when Salesforce gave one; a 429 without it waits RATE_LIMIT_WAIT_SECONDS.
+RETRY_AFTER = {"429+retry-after": 2.0, "429": RATE_LIMIT_WAIT_SECONDS}
+Data = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One port call: ``prepare`` makes its data in the sandbox, ``call`` runs it, ``check``
+    asserts what it returned, ``untouched`` that a failed call changed nothing."""
+
+    prepare: Callable[[SandboxServer], Data]
+    call: Callable[[SalesforceClient, Data], Any]
+    check: Callable[[SandboxServer, Data, Any], None]
+    untouched: Callable[[SandboxServer, Data], None] = lambda sb, data: None
+
+
+def _leads(sb: SandboxServer) -> Data:
+    emails = [f"{uuid4().hex}@acier.fr" for _ in range(3)]
+    ids = sb.salesforce.create_records("Lead", [{"Email": e, "LastName": "L"} for e in emails])
+    rep = next(
+        uid for uid, u in sb.salesforce.state.records["User"].items() if u["Email"] == REPS[0][0]
+    )
+    return {"ids": ids, "emails": emails, "rep": rep}
+
+
+def _check_users(sb: SandboxServer, data: Data, users: Any) -> None:
+    assert {email for email, *_ in REPS} <= {u.email for u in users}
+
+
+def _check_read(sb: SandboxServer, data: Data, found: Any) -> None:
+    assert sorted(found) == sorted(data["ids"])
+    assert sorted(r.fields["Email"] for r in found.values()) == sorted(data["emails"])
+
+
+def _check_by_email(sb: SandboxServer, data: Data, found: Any) -> None:
+    assert [r.id for r in found] == data["ids"]  # oldest first
+
+
+def _check_queues(sb: SandboxServer, data: Data, queues: Any) -> None:
+    assert [q.name for q in queues] == ["Relais fallback"]
+
+
+def _check_describe(sb: SandboxServer, data: Data, fields: Any) -> None:
+    assert {"OwnerId", "Status"} <= {f.name for f in fields}
+
+
+def _update(sf: SalesforceClient, data: Data) -> Any:
+    return sf.update_owners([OwnerUpdate(i, "Lead", data["rep"]) for i in data["ids"]])
+
+
+def _owners(sb: SandboxServer, ids: list[str]) -> list[str]:
+    return [sb.salesforce.record("Lead", i)["OwnerId"] for i in ids]
+
+
+def _check_update(sb: SandboxServer, data: Data, result: Any) -> None:
+    assert sorted(result.updated) == sorted(data["ids"]) and not result.failed
+    assert _owners(sb, data["ids"]) == [data["rep"]] * len(data["ids"])
+
+
+def _not_updated(sb: SandboxServer, data: Data) -> None:
+    assert _owners(sb, data["ids"]) == [sb.salesforce.default_owner] * len(data["ids"])
+
+
+# Keyed by the sandbox operation (or variant) a fault aims at; each client is new, so its
+# first call logs in (oauth.token) before the call under test.
+OPERATIONS = {
+    "oauth.token": Operation(lambda sb: {}, lambda sf, d: sf.list_users(), _check_users),
+    "query": Operation(
+        _leads, lambda sf, d: sf.read_records("Lead", d["ids"], ["Email"]), _check_read
+    ),
+    "query.Lead": Operation(
+        _leads, lambda sf, d: sf.find_by_email("Lead", d["emails"], []), _check_by_email
+    ),
+    "query.User": Operation(lambda sb: {}, lambda sf, d: sf.list_users(), _check_users),
+    "query.Group": Operation(lambda sb: {}, lambda sf, d: sf.list_queues(), _check_queues),
+    "sobjects.describe": Operation(
+        lambda sb: {}, lambda sf, d: sf.describe("Lead"), _check_describe
+    ),
+    "composite.sobjects.update": Operation(_leads, _update, _check_update, _not_updated),
+}
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox() -> Iterator[SandboxServer]:
+    """One sandbox for the whole table: its data is fresh per case, its faults are cleared."""
+    server = SandboxServer().start()
+    for email, first, last in REPS:
+        server.salesforce.add_user(email, first, last)
+    server.salesforce.add_queue("Relais fallback")
+    yield server
+    server.stop()
+
+
+@dataclass
+class Matrix:
+    sandbox: SandboxServer
+    sf: SalesforceClient
+    waits: list[float]
+
+    def inject(self, operation: str, fault: str, times: int) -> int:
+        """Add the fault; returns how many faults the operation had met before."""
+        state = self.sandbox.salesforce.state
+        state.faults.append(SfFault(operation=operation, times=times, **TRANSIENT[fault]))
+        return state.faults_served[operation]
+
+    def served(self, operation: str) -> int:
+        return self.sandbox.salesforce.state.faults_served[operation]
+
+
+@pytest.fixture
+def matrix(shared_sandbox: SandboxServer) -> Iterator[Matrix]:
+    sf, waits = client(shared_sandbox, timeout_seconds=MATRIX_TIMEOUT, max_attempts=ATTEMPTS)
+    yield Matrix(shared_sandbox, sf, waits)
+    sf.close()
+    shared_sandbox.salesforce.state.faults.clear()
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_given_one_transient_fault_then_the_connector_absorbs_it_and_returns_the_data(
+    matrix: Matrix, operation: str, fault: str
+) -> None:
+    op = OPERATIONS[operation]
+    data = op.prepare(matrix.sandbox)
+    before = matrix.inject(operation, fault, times=1)
+    op.check(matrix.sandbox, data, op.call(matrix.sf, data))
+    assert matrix.served(operation) == before + 1  # the fault was met, then absorbed
+    assert matrix.waits == [RETRY_AFTER.get(fault, 0.25)]  # Retry-After, or back-off
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_given_a_fault_outlasting_every_attempt_then_the_connector_raises_retryable(
+    matrix: Matrix, operation: str, fault: str
+) -> None:
+    op = OPERATIONS[operation]
+    data = op.prepare(matrix.sandbox)
+    before = matrix.inject(operation, fault, times=ATTEMPTS + 1)
+    with pytest.raises(CrmError) as err:
+        op.call(matrix.sf, data)
+    assert type(err.value) is RetryableError, err.value  # never a bug, never an admin's job
+    assert err.value.connector == "salesforce"
+    assert matrix.served(operation) == before + ATTEMPTS
+    assert err.value.retry_after == RETRY_AFTER.get(fault)
+    http_status = None if fault in ("timeout", "reset") else TRANSIENT[fault]["status"]
+    assert err.value.status == http_status  # a timeout or a reset got no HTTP answer at all
+    if fault != "timeout":  # a timed-out call may still take effect later, as on Salesforce
+        op.untouched(matrix.sandbox, data)
