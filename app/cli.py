@@ -118,11 +118,36 @@ def sandbox(
     token: Annotated[
         str, typer.Option(help="HubSpot access token the sandbox accepts")
     ] = "sandbox-token",  # noqa: S107 (the sandbox's own fake token)
+    relais_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Relais's base URL (e.g. http://127.0.0.1:8000): HubSpot webhooks and "
+            "Salesforce Outbound Messages go there. Without it they go nowhere until set "
+            "through the control API"
+        ),
+    ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the environment for `relais serve` to this file (KEY=value "
+            "lines; load it with: set -a; . FILE; set +a)"
+        ),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="HubSpot app client secret and Salesforce Flow HMAC secret the sandbox signs "
+            "with (default: a new random one, printed)"
+        ),
+    ] = None,
 ) -> None:
     """Serve the sandbox CRMs in the foreground: one HubSpot owner and one Salesforce user per
-    rep of mappings/team.yaml."""
+    rep of mappings/team.yaml. Prints the environment `relais serve` needs to use them."""
+    import secrets
+
     from app.mappings.loader import load_mappings
     from connectors.sandbox import SandboxServer
+    from connectors.sandbox.server import env_lines, write_env_file
 
     server = SandboxServer(port=port, tls_port=tls_port, hubspot_token=token)
     team = load_mappings(get_settings().mappings_dir).team
@@ -133,12 +158,26 @@ def sandbox(
         first, _, last = rep.name.partition(" ")
         server.hubspot.add_owner(rep.email, first, last)
         server.salesforce.add_user(rep.email, first, last)
-    sf = server.salesforce.state
+    secret = webhook_secret or secrets.token_urlsafe(24)
+    env = server.relais_environment(webhook_secret=secret, relais_url=relais_url)
+    if relais_url:
+        server.connect_relais(relais_url, webhook_secret=secret)
+        sending = f"webhooks and Outbound Messages go to {relais_url.rstrip('/')}"
+    else:
+        sending = (
+            "webhooks go nowhere yet: restart with --relais-url, or POST "
+            "/_sandbox/hubspot/webhooks and /_sandbox/salesforce/notifications"
+        )
+    if env_file is not None:
+        write_env_file(env_file, env)
+    exports = "".join(f"export {line}\n" for line in env_lines(env).splitlines())
+    written = f" (also in {env_file}: set -a; . {env_file}; set +a)" if env_file else ""
     typer.echo(
-        f"sandbox HubSpot at {server.url} (token {token!r})\n"
-        f"sandbox Salesforce at {server.salesforce_url} (login there; org {sf.org_id}, client "
-        f"id {sf.client_id!r}, secret {sf.client_secret!r}; trust the CA in {server.ca_path})\n"
-        f"control API under {server.url}/_sandbox/ ; Ctrl-C to stop"
+        f"sandbox HubSpot at {server.url}, Salesforce at {server.salesforce_url} (TLS, its CA "
+        f"in {server.ca_path}); control API under {server.url}/_sandbox/\n"
+        f"{sending}\n"
+        f"environment for `relais serve`{written}:\n{exports}"
+        "Ctrl-C to stop"
     )
     server.serve_forever()
 

@@ -677,11 +677,7 @@ class SalesforceSandbox:
                 )
             }
 
-        @r.post("/_sandbox/salesforce/faults")
-        async def add_fault(fault: SfFault) -> dict[str, str]:
-            with self.lock:
-                st.faults.append(fault)
-            return {"status": "ok"}
+        self.faults.routes(r, "/_sandbox/salesforce/faults", SfFault)
 
         @r.post("/_sandbox/salesforce/locks")
         async def lock_records(body: dict[str, Any]) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import socket
 import tempfile
 import threading
@@ -14,7 +16,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from connectors.sandbox.hubspot import HubSpotSandbox
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.sandbox.salesforce import NotificationSetup, SalesforceSandbox
+from connectors.sandbox.webhooks import WebhookConfig
 
 
 def build_app(hubspot: HubSpotSandbox, salesforce: SalesforceSandbox) -> FastAPI:
@@ -76,6 +79,41 @@ class SandboxServer:
     def salesforce_url(self) -> str:
         return f"https://{self._https.host}:{self._https.port}"
 
+    def relais_environment(
+        self, *, webhook_secret: str, relais_url: str | None = None
+    ) -> dict[str, str]:
+        """Every ``RELAIS_*`` variable ``relais serve`` needs to use this sandbox as its two
+        CRMs: API access to both, and the secrets that verify their webhooks
+        (``webhook_secret`` is HubSpot's app client secret and the Flow callouts' HMAC key)."""
+        sf = self.salesforce.state
+        env = {
+            "RELAIS_HUBSPOT_BASE_URL": self.url,
+            "RELAIS_HUBSPOT_ACCESS_TOKEN": self.hubspot.state.access_token,
+            "RELAIS_HUBSPOT_CLIENT_SECRET": webhook_secret,
+            "RELAIS_SALESFORCE_LOGIN_URL": self.salesforce_url,
+            "RELAIS_SALESFORCE_AUTH": "client_credentials",
+            "RELAIS_SALESFORCE_CLIENT_ID": sf.client_id,
+            "RELAIS_SALESFORCE_CLIENT_SECRET": sf.client_secret,
+            "RELAIS_SALESFORCE_CA_BUNDLE": str(self.ca_path),
+            "RELAIS_SALESFORCE_ORG_ID": sf.org_id,
+            "RELAIS_SALESFORCE_WEBHOOK_SECRET": webhook_secret,
+        }
+        if relais_url:
+            # The URL the sandbox calls is the one HubSpot signs: Relais must rebuild that one.
+            env["RELAIS_PUBLIC_URL"] = relais_url.rstrip("/")
+        return env
+
+    def connect_relais(self, relais_url: str, *, webhook_secret: str) -> None:
+        """Send HubSpot webhooks (signed with ``webhook_secret``) and Salesforce Outbound
+        Messages to Relais at ``relais_url``, as an admin would set both CRMs up."""
+        base = relais_url.rstrip("/")
+        self.hubspot.webhooks.configure(
+            WebhookConfig(target_url=f"{base}/webhooks/hubspot", client_secret=webhook_secret)
+        )
+        self.salesforce.notifications.configure(
+            NotificationSetup(target_url=f"{base}/webhooks/salesforce/outbound-message")
+        )
+
     def start(self) -> SandboxServer:
         self._http.start()
         self._https.start()
@@ -106,6 +144,19 @@ class SandboxServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def env_lines(env: dict[str, str]) -> str:
+    """``KEY=value`` lines a POSIX shell can source (``set -a; . FILE; set +a``)."""
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in env.items())
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """Write ``env_lines`` readable by its owner only: the file holds secrets."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    with os.fdopen(fd, "w") as out:
+        out.write(env_lines(env))
 
 
 class ThreadedServer:
