@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,7 +36,12 @@ class FaultBase(BaseModel):
         None,
         gt=0,
         description="Instead of times: every matching call meets the fault until this many "
-        "seconds have passed since the fault was added",
+        "seconds have passed (since the fault was added, or its first call: timed_from)",
+    )
+    timed_from: Literal["added", "first_call"] = Field(
+        "added",
+        description="Where for_seconds starts: when the fault is added, or when the first "
+        "call meets it (an operation that runs late still fails for the whole span)",
     )
     retry_after: int | None = Field(None, ge=0, description="Seconds, sent as Retry-After")
     latency_ms: float = Field(
@@ -48,21 +53,37 @@ class FaultBase(BaseModel):
         "client sees a connection error, never an HTTP status",
     )
     _added_at: float = PrivateAttr(default_factory=time.monotonic)
+    _first_met_at: float | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _one_lifetime(self) -> FaultBase:
         if self.for_seconds is not None and "times" in self.model_fields_set:
             raise ValueError("give times (counted) or for_seconds (timed), not both")
+        if self.for_seconds is None and "timed_from" in self.model_fields_set:
+            raise ValueError("timed_from applies to for_seconds only")
         return self
 
     @property
     def fails(self) -> bool:
         return self.reset or self.status >= 400
 
+    def _deadline(self) -> float | None:
+        """When a timed fault ends; None while it waits for its first call."""
+        start = self._added_at if self.timed_from == "added" else self._first_met_at
+        return None if start is None or self.for_seconds is None else start + self.for_seconds
+
     def alive(self, now: float) -> bool:
         if self.for_seconds is not None:
-            return now - self._added_at < self.for_seconds
+            deadline = self._deadline()
+            return deadline is None or now < deadline
         return self.times > 0
+
+    def meet(self, now: float) -> None:
+        """A call met the fault: spend one of its times, or start its clock."""
+        if self._first_met_at is None:
+            self._first_met_at = now
+        if self.for_seconds is None:
+            self.times -= 1
 
     def matches(self, names: Sequence[str]) -> bool:
         return self.operation == "*" or self.operation in names
@@ -72,7 +93,11 @@ class FaultBase(BaseModel):
         out = self.model_dump(exclude_none=True)
         if self.for_seconds is not None:
             out.pop("times", None)
-            out["seconds_left"] = round(max(0.0, self._added_at + self.for_seconds - now), 3)
+            deadline = self._deadline()
+            left = self.for_seconds if deadline is None else max(0.0, deadline - now)
+            out["seconds_left"] = round(left, 3)
+        else:
+            out.pop("timed_from", None)
         return out
 
 
@@ -91,10 +116,9 @@ def take_fault(faults: list[F], *names: str, now: float | None = None) -> F | No
         if not fault.matches(names):
             continue
         taken = fault.model_copy()
-        if fault.for_seconds is None:
-            fault.times -= 1
-            if fault.times <= 0:
-                faults.remove(fault)
+        fault.meet(now)
+        if not fault.alive(now):
+            faults.remove(fault)
         return taken
     return None
 

@@ -204,9 +204,24 @@ def test_for_seconds_fails_every_call_until_it_has_passed(
     assert sandbox.hubspot.state.faults_served["owners.list"] >= 3
 
 
+def test_for_seconds_can_start_at_the_first_call_it_meets(hs: httpx.Client) -> None:
+    add_fault(
+        hs, "hubspot", operation="owners.list", status=503, for_seconds=0.4, timed_from="first_call"
+    )
+    time.sleep(0.5)  # longer than the span: a clock started when added would have run out
+    [waiting] = hs.get("/_sandbox/hubspot/faults").json()["faults"]
+    assert waiting["seconds_left"] == 0.4 and waiting["timed_from"] == "first_call"
+    first = time.monotonic()
+    assert owners(hs).status_code == 503
+    wait_for(lambda: owners(hs).status_code == 200, timeout=2, what="the fault to expire")
+    assert time.monotonic() - first >= 0.4
+
+
 def test_times_and_for_seconds_together_are_refused(hs: httpx.Client) -> None:
     resp = hs.post("/_sandbox/salesforce/faults", json={"times": 2, "for_seconds": 5})
     assert resp.status_code == 422 and "not both" in resp.text
+    resp = hs.post("/_sandbox/hubspot/faults", json={"timed_from": "first_call"})
+    assert resp.status_code == 422 and "for_seconds only" in resp.text
     assert hs.post("/_sandbox/hubspot/faults", json={"status": 999}).status_code == 422
 
 
