@@ -14,11 +14,12 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 from starlette.types import Receive, Scope, Send
 
@@ -45,7 +46,16 @@ class FaultBase(BaseModel):
     )
     retry_after: int | None = Field(None, ge=0, description="Seconds, sent as Retry-After")
     latency_ms: float = Field(
-        0.0, ge=0, description="Delay before answering: longer than the client's timeout, a timeout"
+        0.0,
+        ge=0,
+        description="Delay before the call is handled: longer than the client's timeout, a "
+        "timeout (the call still takes effect afterwards unless the status is an error)",
+    )
+    hold_answer_ms: float = Field(
+        0.0,
+        ge=0,
+        description="Delay after the call took effect, before its answer leaves: longer than "
+        "the client's timeout, a timeout whose call took effect",
     )
     reset: bool = Field(
         False,
@@ -126,6 +136,27 @@ def take_fault(faults: list[F], *names: str, now: float | None = None) -> F | No
 async def delay(latency_ms: float) -> None:
     if latency_ms > 0:
         await asyncio.sleep(latency_ms / 1000)
+
+
+def hold_answer(request: Request, fault: FaultBase | None) -> None:
+    """Ask ``HeldAnswerRoute`` to hold this call's answer for the fault's ``hold_answer_ms``."""
+    if fault is not None and fault.hold_answer_ms:
+        request.state.hold_answer_ms = fault.hold_answer_ms
+
+
+class HeldAnswerRoute(APIRoute):
+    """A route whose answer can be held after the handler ran (the call took effect) and before
+    it is sent: a timeout the CRM did not notice."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def held(request: Request) -> Response:
+            response = await handler(request)
+            await delay(getattr(request.state, "hold_answer_ms", 0.0))
+            return response
+
+        return held
 
 
 def retry_after_headers(fault: FaultBase) -> dict[str, str]:

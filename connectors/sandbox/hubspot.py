@@ -19,8 +19,10 @@ from connectors.sandbox.faults import (
     DroppedConnection,
     FaultBase,
     FaultBook,
+    HeldAnswerRoute,
     delay,
     gateway_page,
+    hold_answer,
     retry_after_headers,
 )
 from connectors.sandbox.webhooks import WebhookConfig, WebhookSender
@@ -332,6 +334,7 @@ class HubSpotSandbox:
                 st.calls[name] += 1
         fault = self.faults.take(operation, *variants)
         await delay(st.latency_ms + (fault.latency_ms if fault else 0.0))
+        hold_answer(request, fault)
         status = 200
         try:
             if request.headers.get("authorization") != f"Bearer {st.access_token}":
@@ -409,7 +412,7 @@ class HubSpotSandbox:
         }
 
     def _build_router(self) -> APIRouter:
-        r = APIRouter()
+        r = APIRouter(route_class=HeldAnswerRoute)
         st = self.state
 
         @r.get("/crm/v3/owners")

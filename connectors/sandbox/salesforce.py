@@ -28,8 +28,10 @@ from connectors.sandbox.faults import (
     DroppedConnection,
     FaultBase,
     FaultBook,
+    HeldAnswerRoute,
     delay,
     gateway_page,
+    hold_answer,
     retry_after_headers,
 )
 from connectors.sandbox.webhooks import BatchSender, Rendered
@@ -470,6 +472,7 @@ class SalesforceSandbox:
                 st.calls[name] += 1
         fault = self.faults.take(operation, *variants)
         await delay(st.latency_ms + (fault.latency_ms if fault else 0.0))
+        hold_answer(request, fault)
         if not login:
             auth = request.headers.get("authorization", "")
             if auth.removeprefix("Bearer ") not in st.tokens:
@@ -515,7 +518,7 @@ class SalesforceSandbox:
         return table.get(rid)
 
     def _build_router(self) -> APIRouter:
-        r = APIRouter()
+        r = APIRouter(route_class=HeldAnswerRoute)
         st = self.state
         base = f"/services/data/v{API_VERSION}"
 

@@ -177,6 +177,20 @@ def test_a_timed_out_call_still_takes_effect_unless_the_fault_has_an_error_statu
     assert "hubspot_owner_id" not in props[1]  # the late answer was a 504: nothing happened
 
 
+def test_a_held_answer_is_a_timeout_whose_call_took_effect_at_once(
+    sandbox: SandboxServer, sf: httpx.Client, hs: httpx.Client
+) -> None:
+    [lead] = sandbox.salesforce.create_records("Lead", [{"Email": "a@b.fr", "LastName": "B"}])
+    rep = sandbox.salesforce.add_user("rep@paieco.example")
+    add_fault(
+        hs, "salesforce", operation="composite.sobjects.update", status=200, hold_answer_ms=600
+    )
+    body = {"records": [{"attributes": {"type": "Lead"}, "id": lead, "OwnerId": rep}]}
+    with pytest.raises(httpx.ReadTimeout):
+        sf.patch("/services/data/v59.0/composite/sobjects", json=body, timeout=0.2)
+    assert sandbox.salesforce.record("Lead", lead)["OwnerId"] == rep  # before the answer left
+
+
 # -- how long a fault lasts ------------------------------------------------------------------
 
 
