@@ -6,8 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The share of a worker's lease within which a CRM write may still start (the rest covers the
+# clock reads and commits around the claim).
+LEASE_SEND_SHARE = 0.9
 
 
 class Settings(BaseSettings):
@@ -115,6 +119,20 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         # An empty variable means "not configured", never "the empty string is the secret".
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _lease_covers_a_call(self) -> Settings:
+        # A write is only sent while the worker's lease can cover the whole call (after it,
+        # another worker may take the same write): a lease shorter than one call sends nothing.
+        longest = max(self.hubspot_timeout_seconds, self.salesforce_timeout_seconds)
+        if self.worker_lease_seconds * LEASE_SEND_SHARE <= longest:
+            raise ValueError(
+                f"RELAIS_WORKER_LEASE_SECONDS ({self.worker_lease_seconds:g}) must be longer than "
+                f"{1 / LEASE_SEND_SHARE:.2f} x the longest CRM call timeout ({longest:g} s, "
+                "RELAIS_HUBSPOT_TIMEOUT_SECONDS / RELAIS_SALESFORCE_TIMEOUT_SECONDS): a CRM write "
+                "is only sent while the lease covers the whole call"
+            )
+        return self
 
     def admin_token_list(self) -> list[str]:
         if self.admin_tokens is None:

@@ -5,6 +5,7 @@ Every connector raises only these, so the worker can decide without knowing the 
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 
 
@@ -47,6 +48,37 @@ class RetryableError(CrmError):
     """The CRM is temporarily unavailable or rate limiting us; the call can be retried."""
 
     kind = ErrorKind.RETRY
+
+
+# The category of a RetryableError raised when no HTTP answer came back (a reset, a timeout, a
+# truncated body): a read can simply be tried again, a write may or may not have landed.
+NO_ANSWER = "NO_ANSWER"
+
+
+# The category of a RetryableError raised instead of sending a write the worker's lease would
+# not cover to its end: another worker could take the write meanwhile and send it too.
+LEASE_ENDING = "LEASE_ENDING"
+
+
+def retry_inline(exc: BaseException, *, write: bool) -> bool:
+    """Whether a connector may retry this error inside the same call. A write that got no
+    answer is not retried blind: the outbox re-reads the record first, so that a write which
+    did land is confirmed instead of sent twice."""
+    if not isinstance(exc, RetryableError) or exc.category == LEASE_ENDING:
+        return False
+    return not (write and exc.category == NO_ANSWER)
+
+
+def check_deadline(deadline: float | None, needed: float) -> None:
+    """Refuse to start a write that could still be under way at ``deadline`` (a
+    ``time.monotonic()`` value: when the worker's lease on it ends). Past it another worker
+    may send the same write: one sender at a time is what makes a write land once."""
+    if deadline is not None and time.monotonic() + needed > deadline:
+        raise RetryableError(
+            "not sent: the worker's lease would end before this call could finish; the "
+            "outbox takes the write again, re-reading the record first",
+            category=LEASE_ENDING,
+        )
 
 
 class QuotaExhausted(CrmError):

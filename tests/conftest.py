@@ -52,7 +52,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 20.0,
+    what: str = "condition",
+    interval: float = 0.02,
+) -> Any:
     """Poll ``predicate`` until it returns something truthy (synchronisation, not a sleep)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -61,7 +66,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 def _pg_url() -> str:
@@ -148,6 +153,8 @@ def settings(database_url: str, sandbox: SandboxServer, secret: str) -> Settings
         daily_limit_pause_seconds=3600,
         hubspot_max_attempts=2,
         hubspot_rate_limit_wait_seconds=0.5,
+        hubspot_timeout_seconds=2,  # the lease (5 s) must cover a whole call
+        salesforce_timeout_seconds=2,
         salesforce_org_id=sandbox.salesforce.state.org_id,
         salesforce_webhook_secret=f"flow-{secret}",
         salesforce_login_url=sandbox.salesforce_url,

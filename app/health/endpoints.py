@@ -67,9 +67,7 @@ async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONRespo
     )
 
 
-def _crm_details(
-    runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool
-) -> dict[str, Any]:
+def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -> dict[str, Any]:
     """Each CRM: connector and webhooks on or off, what is missing, a pause and why, and the
     events that wait in the inbox for it. A CRM that cannot be reached never loses events:
     they wait, and this says why."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import structlog
 from prometheus_client import Counter
 
+from app.config import LEASE_SEND_SHARE
 from app.db import Database, utcnow
 from app.inbox.repository import InboxRepository
 from app.mappings.loader import MappingsStore
@@ -59,6 +61,9 @@ class OutboxDispatcher:
         """Send one batch of due writes (grouped per CRM); returns how many were claimed.
         Writes to a CRM this process cannot reach (paused, or not configured) wait."""
         now = utcnow()
+        # No send may still be under way when the lease ends and another worker may take the
+        # same write: the margin covers the clock reads and the commit around the claim.
+        deadline = time.monotonic() + self.lease.total_seconds() * LEASE_SEND_SHARE
         with self.db.transaction() as session:
             paused = InboxRepository(session).paused_sources(now)
             unreachable = sorted({*paused, *(c for c in CRMS if c not in self.writers)})
@@ -84,25 +89,29 @@ class OutboxDispatcher:
                 by_connector[w.connector].append(w)
         # Each CRM's batch goes out at the same time: latency is one round trip, not the sum.
         futures = [
-            self._pool.submit(self._send_or_settle, connector, group, worker_id)
+            self._pool.submit(self._send_or_settle, connector, group, worker_id, deadline)
             for connector, group in by_connector.items()
         ]
         for future in futures:
             future.result()
         return len(writes)
 
-    def _send_or_settle(self, connector: str, group: list[ClaimedWrite], worker_id: str) -> None:
+    def _send_or_settle(
+        self, connector: str, group: list[ClaimedWrite], worker_id: str, deadline: float
+    ) -> None:
         try:
-            self._send(connector, group, worker_id)
+            self._send(connector, group, worker_id, deadline)
         except CrmError as exc:
             self._settle_error(connector, group, worker_id, exc)
 
-    def _send(self, connector: str, writes: list[ClaimedWrite], worker_id: str) -> None:
+    def _send(
+        self, connector: str, writes: list[ClaimedWrite], worker_id: str, deadline: float
+    ) -> None:
         writer = self.writers[connector]
         writes = self._recheck(connector, writer, writes, worker_id)
         if not writes:
             return
-        result = writer.send(writes)
+        result = writer.send(writes, deadline)
         self._settle(connector, writes, worker_id, result.updated, result.failed)
 
     def _recheck(

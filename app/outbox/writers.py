@@ -27,7 +27,9 @@ class OwnerWriter(Protocol):
         """object id -> the owner id the CRM shows now (None: no owner); absent: not found."""
         ...
 
-    def send(self, writes: Sequence[ClaimedWrite]) -> SendResult: ...
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+        """Send the writes; no call starts that could outlast ``deadline`` (the lease)."""
+        ...
 
 
 class HubSpotOwnerWriter:
@@ -38,9 +40,10 @@ class HubSpotOwnerWriter:
         found = self.port.read_contacts([w.object_id for w in writes], [OWNER_PROPERTY]).found
         return {i: c.properties.get(OWNER_PROPERTY) or None for i, c in found.items()}
 
-    def send(self, writes: Sequence[ClaimedWrite]) -> SendResult:
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
         result = self.port.update_contacts(
-            [ContactUpdate(w.object_id, {OWNER_PROPERTY: w.owner_id}) for w in writes]
+            [ContactUpdate(w.object_id, {OWNER_PROPERTY: w.owner_id}) for w in writes],
+            deadline=deadline,
         )
         return SendResult(result.updated, result.failed)
 
@@ -59,9 +62,9 @@ class SalesforceOwnerWriter:
                 owners[rid] = str(rec.fields.get("OwnerId") or "") or None
         return owners
 
-    def send(self, writes: Sequence[ClaimedWrite]) -> SendResult:
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
         result = self.port.update_owners(
-            [OwnerUpdate(w.object_id, w.sobject, w.owner_id) for w in writes]
+            [OwnerUpdate(w.object_id, w.sobject, w.owner_id) for w in writes], deadline=deadline
         )
         return SendResult(result.updated, result.failed)
 

@@ -28,15 +28,18 @@ from hubspot.crm.properties.exceptions import ApiException as PropertiesApiExcep
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
 )
 
 from connectors.errors import (
+    NO_ANSWER,
     AdminActionRequired,
     CrmError,
     IntegrationBug,
     QuotaExhausted,
     RetryableError,
+    check_deadline,
+    retry_inline,
 )
 from connectors.hubspot.port import (
     BATCH_LIMIT,
@@ -144,7 +147,9 @@ def _network_error(exc: Exception, detail: str) -> CrmError:
             f"HubSpot's TLS certificate is not trusted ({detail}); if a proxy inspects TLS, "
             "add its certificate authority to SSL_CERT_FILE"
         )
-    return RetryableError(f"HubSpot unreachable: {type(exc).__name__}: {detail}")
+    return RetryableError(
+        f"HubSpot unreachable: {type(exc).__name__}: {detail}", category=NO_ANSWER
+    )
 
 
 class RollingWindowLimiter:
@@ -225,8 +230,22 @@ class HubSpotClient:
         CRM_CALLS.labels(self.name, operation, str(resp.status)).inc()
         return resp.status, _json(data), resp.headers
 
-    def _with_retries(self, operation: str, fn: Callable[[], Any]) -> tuple[int, Any, Any]:
+    def _with_retries(
+        self,
+        operation: str,
+        fn: Callable[[], Any],
+        *,
+        write: bool = False,
+        deadline: float | None = None,
+    ) -> tuple[int, Any, Any]:
+        """``write``: a call that changes records; one that got no answer is not retried here
+        (see ``connectors.errors.retry_inline``), and no attempt starts that could outlast
+        ``deadline`` (see ``connectors.errors.check_deadline``)."""
         settings = self.settings
+
+        def attempt() -> tuple[int, Any, Any]:
+            check_deadline(deadline, settings.timeout_seconds)
+            return self._call(operation, fn)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -246,7 +265,7 @@ class HubSpotClient:
             )
 
         retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
+            retry=retry_if_exception(lambda exc: retry_inline(exc, write=write)),
             stop=stop,
             wait=wait,
             sleep=self._sleep,
@@ -259,7 +278,7 @@ class HubSpotClient:
             ),
         )
         try:
-            return retrying(self._call, operation, fn)
+            return retrying(attempt)
         except CrmError as exc:
             exc.connector = self.name
             raise
@@ -367,13 +386,17 @@ class HubSpotClient:
             for p in (data or {}).get("results", [])
         ]
 
-    def update_contacts(self, updates: Sequence[ContactUpdate]) -> UpdateResult:
+    def update_contacts(
+        self, updates: Sequence[ContactUpdate], *, deadline: float | None = None
+    ) -> UpdateResult:
         result = UpdateResult()
         for chunk in chunks(list(updates)):
-            self._update_chunk(chunk, result)
+            self._update_chunk(chunk, result, deadline)
         return result
 
-    def _update_chunk(self, chunk: Sequence[ContactUpdate], result: UpdateResult) -> None:
+    def _update_chunk(
+        self, chunk: Sequence[ContactUpdate], result: UpdateResult, deadline: float | None
+    ) -> None:
         body = {"inputs": [{"id": u.id, "properties": u.properties} for u in chunk]}
         try:
             _, data, _ = self._with_retries(
@@ -381,6 +404,8 @@ class HubSpotClient:
                 lambda: self._batch.update(
                     body, _preload_content=False, _request_timeout=self._timeout
                 ),
+                write=True,
+                deadline=deadline,
             )
         except (IntegrationBug, AdminActionRequired) as exc:
             if exc.status in (401, 403):
@@ -392,7 +417,7 @@ class HubSpotClient:
             # other records still get their owner.
             log.warning("hubspot.batch_rejected_splitting", size=len(chunk), error=str(exc))
             for update in chunk:
-                self._update_chunk([update], result)
+                self._update_chunk([update], result, deadline)
             return
         failed_ids: set[str] = set()
         for err in (data or {}).get("errors", []):

@@ -103,8 +103,11 @@ class HubSpotPort(Protocol):
         """Every contact property, with the options of enumerations (they vary per account)."""
         ...
 
-    def update_contacts(self, updates: Sequence[ContactUpdate]) -> UpdateResult:
-        """Batch-update contacts, 100 per call; per-record failures are returned, not raised."""
+    def update_contacts(
+        self, updates: Sequence[ContactUpdate], *, deadline: float | None = None
+    ) -> UpdateResult:
+        """Batch-update contacts, 100 per call; per-record failures are returned, not raised.
+        No call starts that could still be under way at ``deadline`` (``time.monotonic()``)."""
         ...
 
     def close(self) -> None: ...

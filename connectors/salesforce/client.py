@@ -25,14 +25,17 @@ import structlog
 from prometheus_client import Gauge
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from connectors.errors import (
+    NO_ANSWER,
     AdminActionRequired,
     CrmError,
     IntegrationBug,
     QuotaExhausted,
     RetryableError,
+    check_deadline,
+    retry_inline,
 )
 from connectors.hubspot.client import retry_after_seconds
 from connectors.hubspot.port import UpdateFailure
@@ -202,7 +205,10 @@ class SalesforceClient:
             )
         except requests.RequestException as exc:
             CRM_CALLS.labels(self.name, "oauth.token", "network").inc()
-            raise self._network_error(exc, "login") from exc
+            error = self._network_error(exc, "login")
+            if error.category == NO_ANSWER:
+                error.category = None  # a login changes no record: always safe to try again
+            raise error from exc
         finally:
             CRM_CALL_SECONDS.labels(self.name, "oauth.token").observe(time.perf_counter() - started)
         status = resp.status_code
@@ -250,7 +256,9 @@ class SalesforceClient:
                 "RELAIS_SALESFORCE_CA_BUNDLE to the certificate authority to trust"
             )
         # An SSLError can also be a handshake cut short (SSLEOFError): the network, not the CA.
-        return RetryableError(f"Salesforce {what} unreachable: {type(exc).__name__}: {exc}")
+        return RetryableError(
+            f"Salesforce {what} unreachable: {type(exc).__name__}: {exc}", category=NO_ANSWER
+        )
 
     def _client(self, renew: bool = False) -> Salesforce:
         with self._lock:
@@ -266,10 +274,14 @@ class SalesforceClient:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _once(self, operation: str, fn: Callable[[Salesforce], T]) -> T:
-        """One call; an expired session is renewed once and the call replayed."""
+    def _once(
+        self, operation: str, fn: Callable[[Salesforce], T], deadline: float | None = None
+    ) -> T:
+        """One call; an expired session is renewed once and the call replayed. No call starts
+        that could outlast ``deadline`` (see ``connectors.errors.check_deadline``)."""
         for renewed in (False, True):
             sf = self._client(renew=renewed)
+            check_deadline(deadline, self.settings.timeout_seconds)
             started = time.perf_counter()
             self._seen.retry_after = None
             try:
@@ -293,7 +305,16 @@ class SalesforceClient:
             return result
         raise AssertionError("unreachable")
 
-    def _call(self, operation: str, fn: Callable[[Salesforce], T]) -> T:
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[[Salesforce], T],
+        *,
+        write: bool = False,
+        deadline: float | None = None,
+    ) -> T:
+        """``write``: a call that changes records; one that got no answer is not retried here
+        (see ``connectors.errors.retry_inline``)."""
         settings = self.settings
 
         def wait(state: RetryCallState) -> float:
@@ -315,7 +336,7 @@ class SalesforceClient:
             )
 
         retrying = Retrying(
-            retry=retry_if_exception_type(RetryableError),
+            retry=retry_if_exception(lambda exc: retry_inline(exc, write=write)),
             stop=stop,
             wait=wait,
             sleep=self._sleep,
@@ -328,7 +349,7 @@ class SalesforceClient:
             ),
         )
         try:
-            result: T = retrying(self._once, operation, fn)
+            result: T = retrying(self._once, operation, fn, deadline)
         except CrmError as exc:
             exc.connector = self.name
             raise
@@ -419,7 +440,9 @@ class SalesforceClient:
         rows = self._query("SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue'")
         return [SfQueue(to18(r["Id"]), str(r["Name"]), str(r["DeveloperName"])) for r in rows]
 
-    def _collection(self, updates: Sequence[OwnerUpdate]) -> list[dict[str, Any]]:
+    def _collection(
+        self, updates: Sequence[OwnerUpdate], deadline: float | None = None
+    ) -> list[dict[str, Any]]:
         body = {
             "allOrNone": False,
             "records": [
@@ -438,16 +461,20 @@ class SalesforceClient:
                 # Without it the org's Lead assignment rules may overwrite the owner we set.
                 headers={"Sforce-Auto-Assign": "FALSE"},
             ),
+            write=True,
+            deadline=deadline,
         )
         return list(result or [])
 
-    def update_owners(self, updates: Sequence[OwnerUpdate]) -> SfUpdateResult:
+    def update_owners(
+        self, updates: Sequence[OwnerUpdate], *, deadline: float | None = None
+    ) -> SfUpdateResult:
         result = SfUpdateResult()
         locked: list[OwnerUpdate] = []
         batches = list(chunks(list(updates), COLLECTION_LIMIT))
         for n, chunk in enumerate(batches):
             try:
-                outcomes = self._collection(chunk)
+                outcomes = self._collection(chunk, deadline)
             except CrmError as exc:
                 if n == 0:
                     raise  # nothing was written: the caller classifies the error
@@ -472,10 +499,10 @@ class SalesforceClient:
                 self._settle(update, outcome, result, locked)
         # Locked rows are retried alone, within a budget well under a worker's lease; what is
         # still locked after it goes back to the queue.
-        deadline = time.monotonic() + self.settings.lock_budget_seconds
+        budget = time.monotonic() + self.settings.lock_budget_seconds
         for update in locked:
-            if time.monotonic() < deadline:
-                self._retry_locked(update, result, deadline)
+            if time.monotonic() < budget:
+                self._retry_locked(update, result, budget, deadline)
             else:
                 result.failed.append(
                     UpdateFailure(
@@ -510,13 +537,19 @@ class SalesforceClient:
             )
         )
 
-    def _retry_locked(self, update: OwnerUpdate, result: SfUpdateResult, deadline: float) -> None:
-        """A locked record is retried alone, with jittered back-off."""
+    def _retry_locked(
+        self,
+        update: OwnerUpdate,
+        result: SfUpdateResult,
+        budget: float,
+        deadline: float | None,
+    ) -> None:
+        """A locked record is retried alone, with jittered back-off, until ``budget``."""
         for attempt in range(self.settings.lock_retries):
             base = self.settings.lock_backoff_seconds * 2**attempt
             self._sleep(self._rng.uniform(base / 2, base))
             try:
-                [outcome] = self._collection([update]) or [{}]
+                [outcome] = self._collection([update], deadline) or [{}]
             except CrmError as exc:
                 result.failed.append(UpdateFailure(update.id, str(exc), exc.category or LOCKED))
                 return
@@ -524,7 +557,7 @@ class SalesforceClient:
             self._settle(update, outcome, result, again)
             if not again:
                 return
-            if time.monotonic() > deadline:
+            if time.monotonic() > budget:
                 break
         result.failed.append(
             UpdateFailure(update.id, f"{LOCKED}: record still locked, retried later", LOCKED)

@@ -99,9 +99,12 @@ class SalesforcePort(Protocol):
 
     def list_queues(self) -> list[SfQueue]: ...
 
-    def update_owners(self, updates: Sequence[OwnerUpdate]) -> SfUpdateResult:
+    def update_owners(
+        self, updates: Sequence[OwnerUpdate], *, deadline: float | None = None
+    ) -> SfUpdateResult:
         """Collections of 200 with ``Sforce-Auto-Assign: FALSE``; per-record failures are
-        returned, locked records are retried alone first."""
+        returned, locked records are retried alone first. No call starts that could still be
+        under way at ``deadline`` (``time.monotonic()``)."""
         ...
 
     @property

@@ -79,8 +79,9 @@ def test_a_salesforce_write_retried_after_a_rep_took_the_lead_is_superseded_and_
     assert decision.written_at is None
     [note] = decision.details["superseded"]
     assert note["record"] == write.record_key
-    assert "a rep of the team" in note["reason"] and str(sf_user_email(sandbox, other)) in (
-        note["reason"]
+    assert (
+        "a rep of the team" in note["reason"]
+        and str(sf_user_email(sandbox, other)) in (note["reason"])
     )
 
 

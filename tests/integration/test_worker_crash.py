@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -12,11 +14,20 @@ from app.db import Database
 from app.decisions.models import Assignment, Decision
 from app.demo_data import make_leads
 from app.inbox.models import InboxEvent
+from app.outbox.models import OutboxWrite
 from app.queue import Status
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.hubspot import Fault
-from tests.conftest import Relais, connect_webhooks, wait_for
+from connectors.sandbox.salesforce import SfFault
+from tests.conftest import Relais, connect_salesforce, connect_webhooks, wait_for
 from tests.integration.workers import start_worker, stop_worker
+
+# A short lease, so that the second worker takes over soon; calls time out within it.
+CRASH_ENV = {
+    "RELAIS_WORKER_LEASE_SECONDS": "2",
+    "RELAIS_HUBSPOT_TIMEOUT_SECONDS": "1.5",
+    "RELAIS_SALESFORCE_TIMEOUT_SECONDS": "1.5",
+}
 
 
 def test_given_a_worker_killed_mid_batch_then_events_are_reclaimed_and_assigned_once(
@@ -29,7 +40,7 @@ def test_given_a_worker_killed_mid_batch_then_events_are_reclaimed_and_assigned_
     ids = hs.create_contacts(make_leads(10))
     assert hs.webhooks.wait_idle(10)
 
-    first = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
+    first = start_worker(relais_no_worker.settings, **CRASH_ENV)
     try:
         wait_for(
             lambda: hs.stats()["calls"].get("contacts.batch_read"),
@@ -44,7 +55,7 @@ def test_given_a_worker_killed_mid_batch_then_events_are_reclaimed_and_assigned_
         stop_worker(first)
     assert all(c.owner_writes == 0 for c in hs.state.contacts.values())
 
-    second = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
+    second = start_worker(relais_no_worker.settings, **CRASH_ENV)
     try:
         wait_for(
             lambda: all(hs.state.contacts[i].properties.get("hubspot_owner_id") for i in ids),
@@ -83,7 +94,7 @@ def test_given_a_worker_killed_while_sending_owners_then_the_decision_stands_and
     ids = hs.create_contacts(make_leads(6))
     assert hs.webhooks.wait_idle(10)
 
-    first = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
+    first = start_worker(relais_no_worker.settings, **CRASH_ENV)
     try:
         wait_for(
             lambda: hs.stats()["calls"].get("contacts.batch_update"),
@@ -98,7 +109,7 @@ def test_given_a_worker_killed_while_sending_owners_then_the_decision_stands_and
         decided = {d.record_key: d.owner_crm_id for d in session.scalars(select(Decision))}
     assert len(decided) == 6  # the decisions were committed before the send
 
-    second = start_worker(relais_no_worker.settings, RELAIS_WORKER_LEASE_SECONDS="2")
+    second = start_worker(relais_no_worker.settings, **CRASH_ENV)
     try:
         wait_for(
             lambda: all(hs.state.contacts[i].properties.get("hubspot_owner_id") for i in ids),
@@ -113,3 +124,62 @@ def test_given_a_worker_killed_while_sending_owners_then_the_decision_stands_and
         )
     with db.transaction() as session:
         assert len(list(session.scalars(select(Assignment)))) == 6
+
+
+def _sf_write(db: Database) -> OutboxWrite | None:
+    with db.transaction() as session:
+        return session.scalars(select(OutboxWrite)).first()
+
+
+@pytest.mark.parametrize(
+    ("step", "fault"),
+    [
+        # killed while the PATCH is on its way, before Salesforce took it (it fails late)
+        ("before the send took effect", {"status": 503, "latency_ms": 10_000}),
+        # killed after Salesforce took the PATCH, before its answer came back to be settled
+        ("after the send, before the settle", {"status": 200, "hold_answer_ms": 10_000}),
+    ],
+)
+def test_a_worker_killed_during_a_salesforce_write_loses_nothing_and_writes_once(
+    sandbox: SandboxServer, relais_no_worker: Relais, db: Database, step: str, fault: dict[str, Any]
+) -> None:
+    sf = sandbox.salesforce
+    connect_salesforce(sandbox, relais_no_worker)
+    with sf.lock:
+        sf.state.faults.append(SfFault(operation="composite.sobjects.update", **fault))
+    [lead] = sf.create_records(
+        "Lead", [{"Email": "crash@betonsud.fr", "LastName": "Durand", "Company": "BétonSud"}]
+    )
+    first = start_worker(relais_no_worker.settings, **CRASH_ENV)
+    try:
+        wait_for(
+            lambda: sf.stats()["calls"].get("composite.sobjects.update"),
+            timeout=30,
+            what="the first worker writing the owner",
+        )
+        if "after" in step:
+            wait_for(lambda: sf.state.owner_writes[lead] == 1, what="Salesforce took the write")
+        write = _sf_write(db)
+        assert write is not None and write.status == Status.PROCESSING  # not settled yet
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        stop_worker(first)
+    written_before = sf.state.owner_writes[lead]
+    assert written_before == (1 if "after" in step else 0)
+
+    second = start_worker(relais_no_worker.settings, **CRASH_ENV)
+    try:
+        wait_for(
+            lambda: (w := _sf_write(db)) is not None and w.status == Status.DONE,
+            timeout=30,
+            what="the write settled by the second worker",
+        )
+    finally:
+        stop_worker(second)
+    with db.transaction() as session:
+        [decision] = session.scalars(select(Decision)).all()
+    owner = sf.record("Lead", lead)["OwnerId"]
+    assert sf.state.records["User"][owner]["Email"] == decision.owner_email  # the decided rep
+    assert sf.state.owner_writes[lead] == 1  # written exactly once, whatever the step
+    assert decision.written_at is not None

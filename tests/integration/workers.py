@@ -23,11 +23,23 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
             "RELAIS_HUBSPOT_BASE_URL": settings.hubspot_base_url,
             "RELAIS_HUBSPOT_ACCESS_TOKEN": token.get_secret_value(),
             "RELAIS_WORKER_POLL_SECONDS": "0.05",
+            "RELAIS_HUBSPOT_TIMEOUT_SECONDS": str(settings.hubspot_timeout_seconds),
+            "RELAIS_SALESFORCE_TIMEOUT_SECONDS": str(settings.salesforce_timeout_seconds),
             "RELAIS_RETRY_BASE_SECONDS": "0.05",
             "RELAIS_RETRY_MAX_SECONDS": "0.5",
             "RELAIS_LOG_LEVEL": "WARNING",
         }
     )
+    if settings.salesforce_client_id:
+        secret = settings.salesforce_client_secret
+        env.update(
+            {
+                "RELAIS_SALESFORCE_CLIENT_ID": settings.salesforce_client_id,
+                "RELAIS_SALESFORCE_CLIENT_SECRET": secret.get_secret_value() if secret else "",
+                "RELAIS_SALESFORCE_LOGIN_URL": settings.salesforce_login_url,
+                "RELAIS_SALESFORCE_CA_BUNDLE": str(settings.salesforce_ca_bundle or ""),
+            }
+        )
     env.update(overrides)
     return env
 
