@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.admin.endpoints import router as admin_router
 from app.config import Settings, get_settings
+from app.decisions.endpoints import router as decisions_router
 from app.health.endpoints import router as health_router
 from app.mappings.loader import MappingsError
 from app.runtime import Runtime, crm_statuses
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     app.include_router(salesforce_router, tags=["webhooks"])
     app.include_router(health_router, tags=["probes"])
     app.include_router(admin_router, tags=["admin"])
+    app.include_router(decisions_router, tags=["admin"])
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -3,8 +3,16 @@ sent, confirmed, or explicitly superseded, never settled silently: through the s
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Callable
 
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import Settings
 from app.db import Database
 from app.decisions.models import Decision
 from app.outbox.models import OutboxWrite
@@ -57,8 +65,14 @@ def test_a_salesforce_write_that_outlasts_the_connector_retries_is_sent_by_the_o
 
 
 def test_a_salesforce_write_retried_after_a_rep_took_the_lead_is_superseded_and_says_so(
-    sandbox: SandboxServer, relais: Relais, db: Database
+    sandbox: SandboxServer,
+    relais_factory: Callable[..., Relais],
+    settings: Settings,
+    db: Database,
+    http: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    relais = relais_factory(settings.model_copy(update={"admin_tokens": SecretStr("adm")}))
     sf = sandbox.salesforce
     sf.state.faults.append(SfFault(operation=UPDATE, status=503, times=3))
     connect_salesforce(sandbox, relais)
@@ -79,10 +93,22 @@ def test_a_salesforce_write_retried_after_a_rep_took_the_lead_is_superseded_and_
     assert decision.written_at is None
     [note] = decision.details["superseded"]
     assert note["record"] == write.record_key
-    assert (
-        "a rep of the team" in note["reason"]
-        and str(sf_user_email(sandbox, other)) in (note["reason"])
+    assert "a rep of the team" in note["reason"]
+    assert str(sf_user_email(sandbox, other)) in note["reason"]
+    # the admin reads it in the decision's explanation, from the API and from the CLI
+    resp = http.get(
+        f"{relais.url}/admin/api/decisions/{write.record_key}",
+        headers={"Authorization": "Bearer adm"},
     )
+    assert resp.status_code == 200
+    [view] = resp.json()
+    superseded_line = next(line for line in view["explanation"] if "superseded" in line)
+    assert write.record_key in superseded_line and "a rep of the team" in superseded_line
+    assert not any("written at" in line for line in view["explanation"])
+    monkeypatch.setenv("RELAIS_DATABASE_URL", settings.database_url)
+    shown = CliRunner().invoke(cli, ["decisions", "show", write.record_key])
+    assert shown.exit_code == 0 and superseded_line in shown.output
+    assert http.get(f"{relais.url}/admin/api/decisions/{write.record_key}").status_code == 401
 
 
 def test_a_salesforce_write_retried_after_someone_outside_the_team_took_the_lead_is_superseded(
