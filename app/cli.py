@@ -196,24 +196,30 @@ def demo(
 
 
 @dead_cli.command("list")
-def dead_list() -> None:
-    """Show dead-lettered inbox events and outbox writes with their last error."""
+def dead_list(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many of each kind")] = 100,
+) -> None:
+    """Show dead-lettered inbox events and outbox writes with their last error, and the events
+    the webhooks rejected (a value broke a rule) with their reason; those cannot be replayed."""
     from app.db import Database
-    from app.inbox.repository import InboxRepository
-    from app.outbox.repository import OutboxRepository
+    from app.deadletters.service import list_dead_letters
 
     db = Database(get_settings().database_url)
-    with db.transaction() as session:
-        for e in InboxRepository(session).dead():
-            typer.echo(
-                f"inbox {e.id} {e.record_key} after {e.attempts} attempts: "
-                f"{(e.last_error or '').splitlines()[0] if e.last_error else ''}"
-            )
-        for w in OutboxRepository(session).dead():
-            typer.echo(
-                f"outbox {w.id} {w.record_key} after {w.attempts} attempts: "
-                f"{(w.last_error or '').splitlines()[0] if w.last_error else ''}"
-            )
+    try:
+        with db.transaction() as session:
+            letters = list_dead_letters(session, limit)
+    finally:
+        db.dispose()
+    for d in [*letters.inbox, *letters.outbox]:
+        error = d.error.splitlines()[0] if d.error else ""
+        typer.echo(f"{d.queue} {d.id} {d.record_key} after {d.attempts} attempts: {error}")
+    for d in letters.rejected:
+        at = f"{d.at:%Y-%m-%d %H:%M:%S}" if d.at else "?"
+        typer.echo(f"rejected inbox {d.id} {d.source} at {at} (not replayable): {d.error}")
+    shown = len(letters.inbox) + len(letters.outbox) + len(letters.rejected)
+    if shown < sum(letters.totals.values()):
+        totals = ", ".join(f"{n} {kind}" for kind, n in letters.totals.items())
+        typer.echo(f"({totals} in all; --limit shows more)")
 
 
 @dead_cli.command("replay")
@@ -224,20 +230,25 @@ def dead_replay(
         bool, typer.Option("--all", help="Every dead-lettered event and write")
     ] = False,
 ) -> None:
-    """Give dead-lettered events or writes a fresh set of attempts."""
+    """Give dead-lettered events or writes a fresh set of attempts. Rejected events cannot be
+    replayed (they would be rejected again): the ids refused are listed with the reason, and
+    the exit code is 1."""
     from app.db import Database, utcnow
-    from app.inbox.repository import InboxRepository
-    from app.outbox.repository import OutboxRepository
+    from app.deadletters.schemas import ReplayRequest
+    from app.deadletters.service import replay
 
+    request = ReplayRequest(inbox=inbox or [], outbox=outbox or [], replay_all=replay_all)
     db = Database(get_settings().database_url)
-    with db.transaction() as session:
-        inbox_repo, outbox_repo = InboxRepository(session), OutboxRepository(session)
-        if replay_all:
-            inbox = [e.id for e in inbox_repo.dead(limit=1_000_000) if e.id is not None]
-            outbox = [w.id for w in outbox_repo.dead(limit=1_000_000) if w.id is not None]
-        n_in = inbox_repo.replay(inbox or [], utcnow())
-        n_out = outbox_repo.replay(outbox or [], utcnow())
-    typer.echo(f"replayed {n_in} inbox event(s) and {n_out} outbox write(s)")
+    try:
+        with db.transaction() as session:
+            result = replay(session, request, utcnow())
+    finally:
+        db.dispose()
+    typer.echo(f"replayed {result.inbox} inbox event(s) and {result.outbox} outbox write(s)")
+    for r in result.refused:
+        typer.echo(f"not replayed: {r.queue} {r.id}: {r.reason}", err=True)
+    if result.refused:
+        raise typer.Exit(1)
 
 
 @mappings_cli.command("check")

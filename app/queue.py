@@ -22,6 +22,7 @@ class Status(StrEnum):
     DONE = "done"
     SUPERSEDED = "superseded"  # outbox: not sent, a later change made it moot (recorded)
     IGNORED = "ignored"
+    REJECTED = "rejected"  # inbox: refused at the webhook (a value broke a rule); never claimed
     DEAD = "dead"
 
 
@@ -143,3 +144,21 @@ def status_counts(session: Session, model: Any) -> dict[str, int]:
         select(col(model.status), func.count()).group_by(col(model.status))
     ).all()
     return {str(status): int(n) for status, n in rows}
+
+
+def items_with_status(session: Session, model: Any, status: Status, limit: int) -> list[Any]:
+    """Items in ``status``, newest first (rejected events pile up: the latest matter most)."""
+    query = (
+        select(model).where(col(model.status) == status).order_by(col(model.id).desc()).limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def statuses_of(session: Session, model: Any, ids: Sequence[int]) -> dict[int, str]:
+    """The status of each of ``ids`` that exists."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(model.id), col(model.status)).where(col(model.id).in_(list(ids)))
+    ).all()
+    return {int(i): str(status) for i, status in rows}

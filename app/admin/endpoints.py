@@ -5,12 +5,14 @@ from datetime import datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.db import utcnow
+from app.deadletters.schemas import DeadLetters, ReplayRequest, ReplayResult
+from app.deadletters.service import list_dead_letters, replay
 from app.mappings.loader import Mappings, MappingsError
 from app.runtime import Runtime
 from app.webhooks.hubspot import get_runtime
@@ -83,6 +85,39 @@ async def reload_mappings(runtime: Annotated[Runtime, Depends(get_runtime)]) -> 
         )
     log.info("mappings.reloaded", version=fresh.version, previous=before)
     return JSONResponse(_info(fresh, runtime.mappings.loaded_at).model_dump(mode="json"))
+
+
+@router.get("/dead-letters", response_model=DeadLetters)
+def dead_letters(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many of each")] = 100,
+) -> DeadLetters:
+    """Inbox events and outbox writes that failed every attempt, and events the webhooks
+    rejected (a value broke a rule: they cannot be replayed), with their errors."""
+    with runtime.db.transaction() as session:
+        return list_dead_letters(session, limit)
+
+
+@router.post("/dead-letters/replay", response_model=ReplayResult)
+def replay_dead_letters(
+    request: ReplayRequest, runtime: Annotated[Runtime, Depends(get_runtime)]
+) -> ReplayResult:
+    """Give dead-lettered events or writes a fresh set of attempts (``{"all": true}``: every
+    one). Ids that are not dead-lettered, rejected events among them, come back in
+    ``refused`` with the reason."""
+    with runtime.db.transaction() as session:
+        result = replay(session, request, utcnow())
+    log.info(
+        "dead_letters.replayed",
+        inbox=result.inbox,
+        outbox=result.outbox,
+        refused=len(result.refused),
+    )
+    if result.inbox:
+        runtime.wakeup.set()
+    if result.outbox:
+        runtime.outbox_wakeup.set()
+    return result
 
 
 __all__ = ["router", "utcnow"]

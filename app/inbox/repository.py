@@ -20,6 +20,7 @@ from app.queue import (
     bury_expired,
     dead_items,
     due_clause,
+    items_with_status,
     mark_claimed,
     replay_dead,
     status_counts,
@@ -28,9 +29,16 @@ from app.queue import (
 
 @dataclass(frozen=True)
 class StoreResult:
+    """Rows newly stored (``ignored`` and ``rejected`` among them) and redeliveries skipped."""
+
     stored: int
     duplicates: int
     ignored: int
+    rejected: int = 0
+
+    @property
+    def to_process(self) -> int:
+        return self.stored - self.ignored - self.rejected
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,8 @@ class InboxRepository:
             self.session, table_of(InboxEvent), ordered, ["source", "dedupe_key"], "status"
         )
         ignored = sum(1 for status in statuses if status == Status.IGNORED)
-        return StoreResult(len(statuses), len(rows) - len(statuses), ignored)
+        rejected = sum(1 for status in statuses if status == Status.REJECTED)
+        return StoreResult(len(statuses), len(rows) - len(statuses), ignored, rejected)
 
     # -- claiming (worker side) -------------------------------------------------------------
 
@@ -273,6 +282,10 @@ class InboxRepository:
 
     def dead(self, limit: int = 100) -> list[InboxEvent]:
         return dead_items(self.session, InboxEvent, limit)
+
+    def rejected(self, limit: int = 100) -> list[InboxEvent]:
+        """Events refused at the webhook, newest first (their reason is in ``result``)."""
+        return items_with_status(self.session, InboxEvent, Status.REJECTED, limit)
 
     def replay(self, event_ids: Sequence[int], now: datetime) -> int:
         """Give dead-lettered events a fresh set of attempts."""

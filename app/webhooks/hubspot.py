@@ -1,8 +1,11 @@
-"""POST /webhooks/hubspot: verify the v3 signature, store every event once, answer 200."""
+"""POST /webhooks/hubspot: verify the v3 signature, store every event once, answer 200.
+
+An event breaking a rule of the edge is stored as rejected, alone; the rest of its batch is
+stored as usual. Only a body that cannot be read at all is refused (400).
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Any
 
@@ -20,6 +23,7 @@ from app.inbox.hubspot_events import SOURCE, parse_event
 from app.inbox.repository import InboxRepository, StoreResult
 from app.queue import Status
 from app.runtime import Runtime
+from app.webhooks.edge import RejectedEvent, UnreadableBody, count_rejections, load_json
 from app.webhooks.security import read_bounded_body
 
 log = structlog.get_logger("relais.webhooks.hubspot")
@@ -31,9 +35,22 @@ REJECTED = Counter(
 
 
 class WebhookAck(BaseModel):
+    """What a delivery changed: ``stored`` counts new rows, ``ignored`` and ``rejected``
+    among them; ``duplicates`` are events already stored by an earlier delivery."""
+
     stored: int
     duplicates: int
     ignored: int
+    rejected: int = 0
+
+    @classmethod
+    def of(cls, result: StoreResult) -> WebhookAck:
+        return cls(
+            stored=result.stored,
+            duplicates=result.duplicates,
+            ignored=result.ignored,
+            rejected=result.rejected,
+        )
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -126,11 +143,15 @@ def verify_v3(
     return None if valid else "signature does not match"
 
 
-def _rows(events: list[Any]) -> list[dict[str, Any]]:
+def _rows(events: list[Any]) -> tuple[list[dict[str, Any]], list[RejectedEvent]]:
     now = utcnow()
-    rows = []
+    rows, rejected = [], []
     for event in events:
         parsed = parse_event(event)
+        if isinstance(parsed, RejectedEvent):
+            rejected.append(parsed)
+            rows.append(parsed.row(now))
+            continue
         rows.append(
             {
                 "source": SOURCE,
@@ -140,20 +161,20 @@ def _rows(events: list[Any]) -> list[dict[str, Any]]:
                 "occurred_at": parsed.occurred_at,
                 "received_at": now,
                 "available_at": now,
-                "payload": event if isinstance(event, dict) else {"value": event},
+                "payload": event,
                 "status": Status.IGNORED if parsed.ignored_because else Status.PENDING,
                 "result": f"ignored: {parsed.ignored_because}" if parsed.ignored_because else None,
                 "finished_at": now if parsed.ignored_because else None,
             }
         )
-    return rows
+    return rows, rejected
 
 
 @router.post(
     "/webhooks/hubspot",
     response_model=WebhookAck,
     responses={
-        400: {"description": "body is not a JSON array of events"},
+        400: {"description": "unreadable body: not UTF-8, not JSON, too deep, not events"},
         401: {"description": "bad or stale signature"},
         413: {"description": "body over the limit"},
         503: {"description": "webhook disabled (no client secret)"},
@@ -164,25 +185,27 @@ async def hubspot_webhook(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> WebhookAck:
     try:
-        events = json.loads(body)
-    except ValueError as exc:
+        events = load_json(body)
+    except UnreadableBody as exc:
         REJECTED.labels(SOURCE, "malformed").inc()
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc}") from exc
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     if isinstance(events, dict):
         events = [events]
     if not isinstance(events, list):
         REJECTED.labels(SOURCE, "malformed").inc()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "expected a JSON array of events")
-    rows = _rows(events)
+    rows, rejected = _rows(events)
+    count_rejections(rejected)
 
     def store() -> StoreResult:
         with runtime.db.transaction() as session:
             return InboxRepository(session).store(rows)
 
     result = await run_in_threadpool(store)
-    RECEIVED.labels(SOURCE, "stored").inc(result.stored - result.ignored)
+    RECEIVED.labels(SOURCE, "stored").inc(result.to_process)
     RECEIVED.labels(SOURCE, "ignored").inc(result.ignored)
+    RECEIVED.labels(SOURCE, "rejected").inc(result.rejected)
     RECEIVED.labels(SOURCE, "duplicate").inc(result.duplicates)
-    if result.stored > result.ignored:
+    if result.to_process:
         runtime.wakeup.set()
-    return WebhookAck(stored=result.stored, duplicates=result.duplicates, ignored=result.ignored)
+    return WebhookAck.of(result)

@@ -1,15 +1,15 @@
 """Salesforce webhooks: Outbound Messages (SOAP) and Flow / Apex callouts (signed JSON).
 
-Both only verify, store each notification once, and acknowledge after the commit.
+Both only verify, store each notification once, and acknowledge after the commit. A
+notification breaking a rule of the edge is stored as rejected, alone, and the message is still
+acknowledged; only a body that cannot be read at all is refused (400).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -23,8 +23,9 @@ from prometheus_client import Counter
 
 from app.db import utcnow
 from app.inbox.repository import InboxRepository, StoreResult
-from app.inbox.salesforce_events import SOURCE, SfNotification
+from app.inbox.salesforce_events import SOURCE, SfNotification, parse_flow_event, parse_outbound
 from app.runtime import Runtime
+from app.webhooks.edge import RejectedEvent, UnreadableBody, count_rejections, load_json
 from app.webhooks.hubspot import WebhookAck, get_runtime
 from app.webhooks.security import read_bounded_body
 from connectors.salesforce_ids import same_id
@@ -60,8 +61,9 @@ def _text(el: Element | None) -> str | None:
     return (el.text or "").strip()
 
 
-def parse_outbound_message(body: bytes) -> tuple[str, list[SfNotification]]:
-    """(OrganizationId, notifications) of an Outbound Message, or ValueError saying why not.
+def parse_outbound_message(body: bytes) -> tuple[str, list[SfNotification | RejectedEvent]]:
+    """(OrganizationId, its notifications, each good or rejected alone), or ValueError when
+    the message itself cannot be read.
 
     defusedxml refuses DTDs, so no entity can expand and no external reference is fetched.
     """
@@ -78,22 +80,18 @@ def parse_outbound_message(body: bytes) -> tuple[str, list[SfNotification]]:
     action = _text(notifications.find(f"{{{OUTBOUND_NS}}}ActionId"))
     out = []
     for n in notifications.findall(f"{{{OUTBOUND_NS}}}Notification"):
-        nid = _text(n.find(f"{{{OUTBOUND_NS}}}Id"))
         sobj = n.find(f"{{{OUTBOUND_NS}}}sObject")
-        if not nid or sobj is None:
-            raise ValueError("a Notification lacks its Id or sObject")
-        sobject = (sobj.get(f"{{{XSI_NS}}}type") or "").rsplit(":", 1)[-1]
-        fields = {_local(child.tag): _text(child) for child in sobj}
-        out.append(
-            SfNotification(
-                dedupe_key=f"om:{nid}",
-                sobject=sobject or "unknown",
-                record_id=fields.get("Id"),
-                fields={**fields, "_action_id": action},
-                occurred_at=None,
-                event_type=f"outbound_message.{sobject or 'unknown'}",
-            )
-        )
+        raw: dict[str, Any] = {
+            "Id": _text(n.find(f"{{{OUTBOUND_NS}}}Id")),
+            "ActionId": action,
+            "sObject": None
+            if sobj is None
+            else {
+                "type": (sobj.get(f"{{{XSI_NS}}}type") or "").rsplit(":", 1)[-1] or None,
+                "fields": {_local(child.tag): _text(child) for child in sobj},
+            },
+        }
+        out.append(parse_outbound(raw))
     return org, out
 
 
@@ -142,16 +140,19 @@ async def outbound_message(
     return Response(ACK, media_type="text/xml")
 
 
-async def _store(runtime: Runtime, notifications: list[SfNotification]) -> StoreResult:
+async def _store(
+    runtime: Runtime, notifications: list[SfNotification | RejectedEvent]
+) -> StoreResult:
     now = utcnow()
     rows = [n.row(now) for n in notifications]
+    count_rejections(n for n in notifications if isinstance(n, RejectedEvent))
 
     def store() -> StoreResult:
         with runtime.db.transaction() as session:
             return InboxRepository(session).store(rows)
 
     result = await run_in_threadpool(store)
-    if result.stored > result.ignored:
+    if result.to_process:
         runtime.wakeup.set()
     return result
 
@@ -161,45 +162,19 @@ def flow_signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).hexdigest()
 
 
-def _parse_flow(body: bytes) -> list[SfNotification]:
-    try:
-        data: Any = json.loads(body)
-    except ValueError as exc:
-        raise ValueError(f"malformed JSON: {exc}") from exc
+def _parse_flow(body: bytes) -> list[SfNotification | RejectedEvent]:
+    data = load_json(body)
     events = data.get("events") if isinstance(data, dict) else data
     if not isinstance(events, list):
-        raise ValueError('expected {"events": [...]} or a JSON array of events')
-    out = []
-    for e in events:
-        if not isinstance(e, dict) or not e.get("eventId") or not e.get("object"):
-            raise ValueError("every event needs an eventId and an object")
-        occurred = None
-        if isinstance(e.get("occurredAt"), str):
-            try:
-                occurred = datetime.fromisoformat(e["occurredAt"].replace("+0000", "+00:00"))
-                occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
-            except ValueError:
-                occurred = None
-        raw_fields = e.get("fields")
-        fields: dict[str, Any] = raw_fields if isinstance(raw_fields, dict) else {}
-        out.append(
-            SfNotification(
-                dedupe_key=f"flow:{e['eventId']}",
-                sobject=str(e["object"]),
-                record_id=str(e.get("recordId") or fields.get("Id") or "") or None,
-                fields=fields,
-                occurred_at=occurred,
-                event_type=f"flow.{e['object']}.{e.get('changeType', 'changed')}",
-            )
-        )
-    return out
+        raise UnreadableBody('expected {"events": [...]} or a JSON array of events')
+    return [parse_flow_event(e) for e in events]
 
 
 @router.post(
     "/webhooks/salesforce",
     response_model=WebhookAck,
     responses={
-        400: {"description": "malformed JSON"},
+        400: {"description": "unreadable body: not UTF-8, not JSON, too deep, not events"},
         401: {"description": "bad signature"},
         413: {"description": "body over the limit"},
         503: {"description": "disabled: RELAIS_SALESFORCE_WEBHOOK_SECRET is not set"},
@@ -235,10 +210,10 @@ async def flow_callout(
         raise _refuse(401, "signature", "signature does not match")
     try:
         notifications = _parse_flow(body)
-    except ValueError as exc:
+    except UnreadableBody as exc:
         raise _refuse(400, "malformed", str(exc)) from exc
     result = await _store(runtime, notifications)
-    return WebhookAck(stored=result.stored, duplicates=result.duplicates, ignored=result.ignored)
+    return WebhookAck.of(result)
 
 
 __all__ = ["ACK", "SOURCE", "flow_signature", "parse_outbound_message", "router"]

@@ -1,11 +1,14 @@
-"""Salesforce's webhooks over real HTTP: Outbound Messages (SOAP) and Flow/Apex JSON."""
+"""Salesforce's webhooks over real HTTP: Outbound Messages (SOAP) and Flow/Apex JSON. A bad
+notification or event is rejected alone; the rest of its message is stored and acknowledged."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +20,13 @@ from app.queue import Status
 from app.webhooks.salesforce import flow_signature
 from tests.conftest import Relais
 from tests.integration.helpers import inbox_count
+from tests.integration.test_dead_letters import (
+    admin_relais,
+    assert_rejected_everywhere,
+    last_id,
+    rows,
+    run_cases,
+)
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "outbound_message_lead.xml"
 
@@ -177,7 +187,7 @@ def test_a_signed_flow_callout_is_stored_once(
 
 @pytest.mark.parametrize(
     ("case", "expected"),
-    [("wrong_secret", 401), ("stale", 401), ("future", 401), ("no_event_id", 400)],
+    [("wrong_secret", 401), ("stale", 401), ("future", 401)],
 )
 def test_a_bad_flow_callout_is_refused_and_nothing_is_stored(
     relais_no_worker: Relais, http: httpx.Client, db: Database, case: str, expected: int
@@ -187,10 +197,8 @@ def test_a_bad_flow_callout_is_refused_and_nothing_is_stored(
         resp = flow_post(http, relais_no_worker, [FLOW_EVENT], secret="guess")
     elif case == "stale":
         resp = flow_post(http, relais_no_worker, [FLOW_EVENT], ts=now - 301_000)
-    elif case == "future":
-        resp = flow_post(http, relais_no_worker, [FLOW_EVENT], ts=now + 301_000)
     else:
-        resp = flow_post(http, relais_no_worker, [{"object": "Lead"}])
+        resp = flow_post(http, relais_no_worker, [FLOW_EVENT], ts=now + 301_000)
     assert resp.status_code == expected
     assert inbox_count(db) == 0
 
@@ -203,4 +211,272 @@ def test_salesforce_webhooks_are_disabled_until_the_connector_is_configured(
     )
     assert post_om(http, relais, message(relais)).status_code == 503
     assert flow_post(http, relais, [FLOW_EVENT]).status_code == 503
+    assert inbox_count(db) == 0
+
+
+ACK_TEXT = "<Ack>true</Ack>"
+FIRST = "04l5e00000Abc01AAB"
+
+
+def _notification(relais: Relais) -> str:
+    """The fixture's first Notification, as another notification of another lead."""
+    match = re.search(r"<Notification>.*?</Notification>", message(relais).decode(), re.S)
+    assert match is not None
+    return match.group().replace(FIRST, "04l5e00000Abc09AAB").replace("Ld001", "Ld009")
+
+
+def _with_notification(good: bytes, bad: str) -> bytes:
+    """A message of two good notifications with ``bad`` between them."""
+    body = good.decode()
+    second = body.index("<Notification>", body.index("</Notification>"))
+    return (body[:second] + bad + body[second:]).encode()
+
+
+OM_CASES = [
+    pytest.param(
+        lambda n: n.replace("04l5e00000Abc09AAB", "A" * 300),
+        "Id: 300 characters, more than 64",
+        id="300-char notification Id",
+    ),
+    pytest.param(
+        lambda n: n.replace("04l5e00000Abc09AAB", "04l 5e00"),
+        "Id: '04l 5e00' is not an ASCII id",
+        id="notification Id with a space",
+    ),
+    pytest.param(
+        lambda n: re.sub(r"<Id>.*?</Id>", "", n),
+        "Id: missing",
+        id="no notification Id",
+    ),
+    pytest.param(
+        lambda n: re.sub(r"<sObject .*</sObject>", "", n, flags=re.S),
+        "sObject: missing",
+        id="no sObject",
+    ),
+    pytest.param(
+        lambda n: n.replace("00Q5e00000Ld009EAB", "00Q5e00000Ld00"),
+        "sObject.Id: '00Q5e00000Ld00' is not a Salesforce id",
+        id="record Id of 14 characters",
+    ),
+    pytest.param(
+        lambda n: n.replace("00Q5e00000Ld009EAB", "00Q5e00000Ld00\uff19EAB"),
+        "sObject.Id: '00Q5e00000Ld00\uff19EAB' is not a Salesforce id",
+        id="record Id with a full-width digit",
+    ),
+    pytest.param(
+        lambda n: re.sub(r"<sf:Id>.*?</sf:Id>", "", n),
+        "sObject.Id: missing: a Lead notification names its record",
+        id="a Lead without its Id",
+    ),
+    pytest.param(
+        lambda n: n.replace("<sf:Title>DRH</sf:Title>", f"<sf:Title>{'x' * 200_000}</sf:Title>"),
+        "sObject.Title: 200000 characters, more than 131072",
+        id="huge field value",
+    ),
+    pytest.param(
+        lambda n: n.replace("sf:Title>", "sf:Tïtle>"),
+        "sObject: 'Tïtle' is not a field API name",
+        id="non-ASCII field name",
+    ),
+    pytest.param(
+        lambda n: n.replace('xsi:type="sf:Lead"', 'xsi:type="sf:Le ad"'),
+        "sObject.type: 'Le ad' is not an object API name",
+        id="bad object type",
+    ),
+    pytest.param(
+        lambda n: n.replace(' xsi:type="sf:Lead"', ""),
+        "sObject.type: missing",
+        id="no object type",
+    ),
+]
+
+
+def test_one_bad_notification_is_rejected_alone_and_the_message_still_acknowledged(
+    relais_factory: Callable[..., Relais], settings: Settings, http: httpx.Client, db: Database
+) -> None:
+    """Every case of OM_CASES, between the fixture's two good notifications."""
+    relais = admin_relais(relais_factory, settings)
+    numbers = iter(range(100, 999))
+
+    def check(case: Any) -> None:
+        spoil, reason = case.values
+        n = next(numbers)
+        # the good notifications and leads of this case: Abc01/Ld001 -> A{n}01/L{n}01 ...
+        good_message = message(relais).replace(b"Abc0", f"A{n}".encode())
+        good_message = good_message.replace(b"Ld00", f"L{n}".encode())
+        body = _with_notification(good_message, spoil(_notification(relais)))
+        good = {f"salesforce:Lead:00Q5e00000L{n}{i}EAB" for i in (1, 2)}
+        after = last_id(db)
+        resp = post_om(http, relais, body)
+        assert resp.status_code == 200, resp.text
+        assert ACK_TEXT in resp.text
+        assert {e.record_key for e in rows(db, Status.PENDING) if (e.id or 0) > after} == good
+        assert_rejected_everywhere(db, http, relais, "salesforce", reason, after)
+        assert ACK_TEXT in post_om(http, relais, body).text  # a redelivery adds nothing
+        assert len([e for e in rows(db) if (e.id or 0) > after]) == 3
+
+    run_cases(OM_CASES, check)
+
+
+def test_an_outbound_message_about_an_object_not_routed_is_still_ignored_not_rejected(
+    relais_no_worker: Relais, http: httpx.Client, db: Database
+) -> None:
+    account = (
+        _notification(relais_no_worker)
+        .replace('xsi:type="sf:Lead"', 'xsi:type="sf:Account"')
+        .replace("00Q5e00000Ld009EAB", "0015e00000Ac009AAB")
+    )
+    resp = post_om(http, relais_no_worker, _with_notification(message(relais_no_worker), account))
+    assert ACK_TEXT in resp.text
+    ignored = rows(db, Status.IGNORED)
+    assert [e.result for e in ignored] == ["ignored: object 'Account' is not routed"]
+    assert rows(db, Status.REJECTED) == []
+
+
+def flow_post_raw(http: httpx.Client, relais: Relais, body: bytes) -> httpx.Response:
+    stamp = str(int(time.time() * 1000))
+    key = relais.settings.salesforce_webhook_secret.get_secret_value()  # type: ignore[union-attr]
+    return http.post(
+        f"{relais.url}/webhooks/salesforce",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Relais-Timestamp": stamp,
+            "X-Relais-Signature": flow_signature(key, stamp, body),
+        },
+    )
+
+
+FLOW_KEYS = {"eventId", "object", "recordId", "changeType", "occurredAt", "fields"}
+
+
+def _flow_record(n: int) -> str:
+    return f"00Q5e{n:010d}AAA"
+
+
+def _flow_event(n: int, **raw_fields: str) -> str:
+    """A Flow event as JSON text; ``raw_fields`` replace fields of ``fields`` (or, for the
+    event's own keys, those) with raw JSON text."""
+    event: dict[str, object] = {
+        **FLOW_EVENT,
+        "eventId": f"evt-{n}",
+        "recordId": _flow_record(n),
+        "fields": {"Email": f"lead{n}@b.fr", "Title": "DRH", "NumberOfEmployees": 120},
+    }
+    fields = event["fields"]
+    assert isinstance(fields, dict)
+    for name in raw_fields:
+        (event if name in FLOW_KEYS else fields)[name] = f"@@{name}@@"
+    text = json.dumps(event, separators=(",", ":"))
+    for name, raw in raw_fields.items():
+        text = text.replace(f'"@@{name}@@"', raw)
+    return text
+
+
+FLOW_CASES = [
+    pytest.param(
+        _flow_event(9, eventId='"' + "e" * 300 + '"'),
+        "eventId: 300 characters, more than 64",
+        id="300-char eventId",
+    ),
+    pytest.param(_flow_event(9, eventId="null"), "eventId: missing", id="no eventId"),
+    pytest.param(_flow_event(9, object='""'), "object: missing", id="no object"),
+    pytest.param(
+        _flow_event(9, object='"Lead; DROP"'),
+        "object: 'Lead; DROP' is not an object API name",
+        id="object not an API name",
+    ),
+    pytest.param(
+        _flow_event(9, recordId='"00Q"'),
+        "recordId: '00Q' is not a Salesforce id",
+        id="bad recordId",
+    ),
+    pytest.param(
+        _flow_event(9, recordId="null"),
+        "recordId: missing: a Lead notification names its record",
+        id="a Lead without its record id",
+    ),
+    pytest.param(
+        _flow_event(9, Title='"D\\u0000RH"'),
+        "fields.Title: contains a NUL character",
+        id="NUL in a field",
+    ),
+    pytest.param(
+        _flow_event(9, NumberOfEmployees="NaN"),
+        "fields.NumberOfEmployees: NaN is not a finite number",
+        id="NaN",
+    ),
+    pytest.param(
+        _flow_event(9, NumberOfEmployees="1e400"),
+        "fields.NumberOfEmployees: Infinity is not a finite number",
+        id="1e400",
+    ),
+    pytest.param(
+        _flow_event(9, NumberOfEmployees="1" + "0" * 200),
+        "fields.NumberOfEmployees: an integer of 201 digits is out of range",
+        id="10**200",
+    ),
+    pytest.param(
+        _flow_event(9, Title='"\\udfff"'),
+        "fields.Title: contains a lone surrogate (U+DFFF)",
+        id="lone surrogate",
+    ),
+    pytest.param(
+        _flow_event(9, Title='"' + "t" * 140_000 + '"'),
+        "fields.Title: 140000 characters, more than 131072",
+        id="huge field value",
+    ),
+    pytest.param(
+        _flow_event(9, fields="[1,2]"),
+        "fields: expected a JSON object, got a JSON array",
+        id="fields not an object",
+    ),
+    pytest.param(
+        _flow_event(9, occurredAt='"yesterday"'),
+        "occurredAt: 'yesterday' is not an ISO 8601 date-time",
+        id="occurredAt not a date",
+    ),
+    pytest.param("17", "event: expected a JSON object, got a number", id="not an object"),
+]
+
+
+def test_one_bad_flow_event_is_rejected_alone_and_the_rest_stored(
+    relais_factory: Callable[..., Relais], settings: Settings, http: httpx.Client, db: Database
+) -> None:
+    """Every case of FLOW_CASES, each between two good events of its own."""
+    relais = admin_relais(relais_factory, settings)
+    numbers = iter(range(1, 999))
+
+    def check(case: Any) -> None:
+        bad_event, reason = case.values
+        n = 10 * next(numbers)
+        body = f'{{"events":[{_flow_event(n + 1)},{bad_event},{_flow_event(n + 2)}]}}'.encode()
+        good = {f"salesforce:Lead:{_flow_record(n + i)}" for i in (1, 2)}
+        after = last_id(db)
+        resp = flow_post_raw(http, relais, body)
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"stored": 3, "duplicates": 0, "ignored": 0, "rejected": 1}
+        assert {e.record_key for e in rows(db, Status.PENDING) if (e.id or 0) > after} == good
+        assert_rejected_everywhere(db, http, relais, "salesforce", reason, after)
+        again = flow_post_raw(http, relais, body)
+        assert again.json() == {"stored": 0, "duplicates": 3, "ignored": 0, "rejected": 0}
+
+    run_cases(FLOW_CASES, check)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(b'{"events":[\xff]}', "the body is not UTF-8", id="not UTF-8"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="100,000 deep"),
+        pytest.param(b'{"events": 5}', 'expected {"events": [...]}', id="events not a list"),
+        pytest.param(b'{"events": [', "malformed JSON", id="truncated"),
+    ],
+)
+def test_a_signed_flow_body_that_cannot_be_read_is_refused_with_400_saying_why(
+    relais_no_worker: Relais, http: httpx.Client, db: Database, body: bytes, reason: str
+) -> None:
+    resp = flow_post_raw(http, relais_no_worker, body)
+    assert resp.status_code == 400, resp.text
+    assert reason in resp.json()["detail"]
     assert inbox_count(db) == 0

@@ -1,6 +1,24 @@
+from typing import Any
+
 import pytest
 
-from app.inbox.hubspot_events import parse_event
+from app.inbox.hubspot_events import ParsedEvent
+from app.inbox.hubspot_events import parse_event as parse_any
+from app.webhooks.edge import RejectedEvent
+
+
+def parse_event(event: Any) -> ParsedEvent:
+    """parse_event for events that pass the edge's checks."""
+    parsed = parse_any(event)
+    assert isinstance(parsed, ParsedEvent), parsed
+    return parsed
+
+
+def rejection(event: Any) -> RejectedEvent:
+    parsed = parse_any(event)
+    assert isinstance(parsed, RejectedEvent), parsed
+    return parsed
+
 
 CREATION = {
     "objectId": 1246978,
@@ -48,13 +66,64 @@ def test_redelivery_has_the_same_key_and_another_event_a_different_one() -> None
     [
         ({**CREATION, "subscriptionType": "contact.deletion"}, "not routed"),
         ({**CREATION, "subscriptionType": "deal.creation"}, "not routed"),
-        ({**CREATION, "objectId": None}, "objectId"),
-        ("just a string", "not a JSON object"),
+        ({**CREATION, "subscriptionType": "contact.someFutureThing"}, "not routed"),
+        ({**CREATION, "subscriptionType": "deal.creation", "objectId": None}, "not routed"),
     ],
 )
 def test_unroutable_events_are_kept_as_ignored_with_a_reason(event: object, reason: str) -> None:
     parsed = parse_event(event)
     assert parsed.ignored_because is not None and reason in parsed.ignored_because
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({**CREATION, "objectId": None}, "objectId: missing"),
+        ({**CREATION, "objectId": "١٢٣"}, "objectId: '١٢٣' is not an ASCII decimal number"),
+        ({**CREATION, "objectId": "12a"}, "objectId: '12a' is not an ASCII decimal number"),
+        ({**CREATION, "objectId": 10**200}, "objectId: 100000"),
+        ({**CREATION, "objectId": 2**63}, "objectId: 9223372036854775808 is out of range"),
+        ({**CREATION, "objectId": 0}, "objectId: 0 is out of range"),
+        ({**CREATION, "objectId": True}, "objectId: expected an integer"),
+        ({**CREATION, "objectId": 1.5}, "objectId: expected an integer"),
+        ({**CREATION, "subscriptionType": "c" * 200}, "subscriptionType: 200 characters"),
+        ({**CREATION, "subscriptionType": "contact creation"}, "subscriptionType: 'contact"),
+        ({**CREATION, "subscriptionType": "contact.créé"}, "subscriptionType:"),
+        ({**CREATION, "subscriptionType": 7}, "subscriptionType: expected a string"),
+        ({k: v for k, v in CREATION.items() if k != "subscriptionType"}, "subscriptionType"),
+        ({**CREATION, "occurredAt": 10**15}, "occurredAt:"),
+        ({**CREATION, "occurredAt": "yesterday"}, "occurredAt: expected epoch milliseconds"),
+        ({**CREATION, "portalId": {"a": 1}}, "portalId: expected an integer or a short"),
+        ({**CREATION, "eventId": "x" * 300}, "eventId: 300 characters"),
+        ({**CREATION, "changeSource": "CRM\x00UI"}, "changeSource: contains a NUL"),
+        ({**CREATION, "propertyValue": "a\ud800b"}, "propertyValue: contains a lone surrogate"),
+        ({**CREATION, "propertyValue": "v" * 70_000}, "propertyValue: 70000 characters"),
+        ({**CREATION, "propertyValue": float("nan")}, "propertyValue: NaN is not a finite"),
+        ({**CREATION, "propertyValue": [1]}, "propertyValue: expected a string, a number"),
+        ({**CREATION, "extra": float("inf")}, "extra: Infinity is not a finite number"),
+        ({**CREATION, "extra": {"deeper": [float("-inf")]}}, "extra.deeper[0]: -Infinity"),
+        ("just a string", "event: expected a JSON object, got a string"),
+        ([CREATION], "event: expected a JSON object, got a JSON array"),
+    ],
+)
+def test_events_breaking_a_rule_are_rejected_with_a_reason_naming_the_field(
+    event: object, reason: str
+) -> None:
+    rejected = rejection(event)
+    assert rejected.reason.startswith(reason), rejected.reason
+    assert rejected.source == "hubspot"
+
+
+def test_a_rejected_event_keeps_its_key_across_redeliveries() -> None:
+    bad = {**CREATION, "objectId": "١٢٣"}
+    again = {**bad, "attemptNumber": 4}
+    assert rejection(bad).dedupe_key == rejection(again).dedupe_key
+    assert rejection(bad).dedupe_key != rejection({**bad, "eventId": 5}).dedupe_key
+    assert len(rejection(bad).dedupe_key) <= 64
+
+
+def test_an_objectid_given_as_a_string_of_ascii_digits_names_the_same_contact() -> None:
+    assert parse_event({**CREATION, "objectId": "1246978"}).record_key == "hubspot:contact:1246978"
 
 
 def test_our_own_owner_write_echoing_back_is_recognised() -> None:

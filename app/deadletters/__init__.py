@@ -1,0 +1,1 @@
+"""Dead letters: events and writes that failed every attempt, and events rejected at the edge."""
