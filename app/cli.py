@@ -26,6 +26,10 @@ mappings_cli = typer.Typer(
 dead_cli = typer.Typer(help="Events and writes that failed every attempt.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(dead_cli, name="dead-letters")
+decisions_cli = typer.Typer(
+    help="What Relais decided about a record, and why.", no_args_is_help=True
+)
+cli.add_typer(decisions_cli, name="decisions")
 cli.add_typer(mappings_cli, name="mappings")
 
 
@@ -44,9 +48,13 @@ def serve(
         bool, typer.Option(help="Run a worker in this process (single machine)")
     ] = True,
 ) -> None:
-    """Run the API (webhooks, probes, metrics), with an embedded worker by default."""
+    """Run the API (webhooks, probes, metrics), with an embedded worker by default. Every CRM
+    is optional: it runs with whatever is configured and says at start what is missing."""
     from app.main import create_app
+    from app.runtime import startup_report
 
+    typer.echo(startup_report(get_settings()), err=True)
+    typer.echo(f"relais serve: listening on http://{host}:{port}", err=True)
     uvicorn.run(
         create_app(get_settings(), embedded_worker=worker),
         host=host,
@@ -60,10 +68,16 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run a worker only (scale-out: several per machine, several machines on PostgreSQL)."""
-    from app.runtime import Runtime
+    """Run a worker only (scale-out: several per machine, several machines on PostgreSQL).
+    It works with the CRMs that are configured; with none, there is nothing to do."""
+    from app.runtime import Runtime, crm_statuses, startup_report
 
-    runtime = Runtime.build(get_settings())
+    settings = get_settings()
+    typer.echo(startup_report(settings), err=True)
+    if not any(status.connector for status in crm_statuses(settings)):
+        typer.echo("relais worker: no CRM connector to work with; exiting", err=True)
+        raise typer.Exit(2)
+    runtime = Runtime.build(settings)
     runtime.mappings.reload()
     stop = threading.Event()
 
@@ -313,6 +327,32 @@ def mappings_schema(
     for name, schema in schemas.items():
         (out / f"{name.removesuffix('.yaml')}.schema.json").write_text(json.dumps(schema, indent=2))
     typer.echo(f"wrote {len(schemas)} schemas to {out}")
+
+
+@decisions_cli.command("show")
+def decisions_show(
+    record_key: Annotated[
+        str, typer.Argument(help="hubspot:contact:ID, salesforce:Lead:ID or salesforce:Contact:ID")
+    ],
+) -> None:
+    """Every decision about one record, oldest first, each explained: the rule, the rep, and
+    what became of each CRM write (written, or superseded and by what)."""
+    from app.db import Database
+    from app.decisions.explain import explain
+    from app.decisions.repository import DecisionRepository
+
+    db = Database(get_settings().database_url)
+    try:
+        with db.transaction() as session:
+            decisions = DecisionRepository(session).for_record(record_key)
+            texts = [explain(d) for d in decisions]
+    finally:
+        db.dispose()
+    if not texts:
+        typer.echo(f"no decision about {record_key}", err=True)
+        raise typer.Exit(1)
+    for lines in texts:
+        typer.echo("\n".join(lines) + "\n")
 
 
 def main() -> None:
