@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.errors import CALL_BOUND
+
 # The share of a worker's lease within which a CRM write may still start (the rest covers the
 # clock reads and commits around the claim).
 LEASE_SEND_SHARE = 0.9
@@ -125,12 +127,13 @@ class Settings(BaseSettings):
         # A write is only sent while the worker's lease can cover the whole call (after it,
         # another worker may take the same write): a lease shorter than one call sends nothing.
         longest = max(self.hubspot_timeout_seconds, self.salesforce_timeout_seconds)
-        if self.worker_lease_seconds * LEASE_SEND_SHARE <= longest:
+        needed = CALL_BOUND * longest / LEASE_SEND_SHARE
+        if self.worker_lease_seconds <= needed:
             raise ValueError(
                 f"RELAIS_WORKER_LEASE_SECONDS ({self.worker_lease_seconds:g}) must be longer than "
-                f"{1 / LEASE_SEND_SHARE:.2f} x the longest CRM call timeout ({longest:g} s, "
-                "RELAIS_HUBSPOT_TIMEOUT_SECONDS / RELAIS_SALESFORCE_TIMEOUT_SECONDS): a CRM write "
-                "is only sent while the lease covers the whole call"
+                f"{needed:g} s: a CRM write is only sent while the lease covers the whole call, "
+                f"up to {CALL_BOUND:g} x the longest call timeout ({longest:g} s, "
+                "RELAIS_HUBSPOT_TIMEOUT_SECONDS / RELAIS_SALESFORCE_TIMEOUT_SECONDS)"
             )
         return self
 

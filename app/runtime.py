@@ -184,8 +184,9 @@ class Runtime:
                 "worker.lease_shorter_than_worst_case",
                 lease_seconds=s.worker_lease_seconds,
                 worst_case_seconds=budget,
-                hint="a slow CRM may outlast the lease: another worker would then redo the "
-                "batch (safely, but twice); raise RELAIS_WORKER_LEASE_SECONDS",
+                hint="a slow CRM may outlast the lease: a read is then redone by another worker, "
+                "and a write that the lease could not cover is handed back unsent; raise "
+                "RELAIS_WORKER_LEASE_SECONDS",
             )
         lease = timedelta(seconds=s.worker_lease_seconds)
         pause = timedelta(seconds=s.daily_limit_pause_seconds)

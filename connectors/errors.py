@@ -60,13 +60,21 @@ NO_ANSWER = "NO_ANSWER"
 LEASE_ENDING = "LEASE_ENDING"
 
 
+# How long one call may last, in call timeouts: a timeout bounds the connection and each read
+# separately, so a call can take about twice its timeout before it gives up.
+CALL_BOUND = 2.0
+# Answers from a gateway in front of the CRM: the request may have reached the CRM and landed.
+GATEWAY_STATUSES = frozenset({502, 504})
+
+
 def retry_inline(exc: BaseException, *, write: bool) -> bool:
-    """Whether a connector may retry this error inside the same call. A write that got no
-    answer is not retried blind: the outbox re-reads the record first, so that a write which
-    did land is confirmed instead of sent twice."""
+    """Whether a connector may retry this error inside the same call. A write whose outcome
+    is unknown (no answer, or a gateway's 502/504) is not retried blind: the outbox re-reads
+    the record first, so that a write which did land is confirmed instead of sent twice."""
     if not isinstance(exc, RetryableError) or exc.category == LEASE_ENDING:
         return False
-    return not (write and exc.category == NO_ANSWER)
+    unknown = exc.category == NO_ANSWER or exc.status in GATEWAY_STATUSES
+    return not (write and unknown)
 
 
 def check_deadline(deadline: float | None, needed: float) -> None:

@@ -153,8 +153,8 @@ def settings(database_url: str, sandbox: SandboxServer, secret: str) -> Settings
         daily_limit_pause_seconds=3600,
         hubspot_max_attempts=2,
         hubspot_rate_limit_wait_seconds=0.5,
-        hubspot_timeout_seconds=2,  # the lease (5 s) must cover a whole call
-        salesforce_timeout_seconds=2,
+        hubspot_timeout_seconds=1,  # the lease (5 s) must cover a whole call (2 timeouts)
+        salesforce_timeout_seconds=1,
         salesforce_org_id=sandbox.salesforce.state.org_id,
         salesforce_webhook_secret=f"flow-{secret}",
         salesforce_login_url=sandbox.salesforce_url,

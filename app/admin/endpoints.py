@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from app.deadletters.schemas import DeadLetters, ReplayRequest, ReplayResult
 from app.deadletters.service import list_dead_letters, replay
 from app.mappings.loader import Mappings, MappingsError
 from app.runtime import Runtime
+from app.security import bearer_matches
 from app.webhooks.hubspot import get_runtime
 
 log = structlog.get_logger("relais.admin")
@@ -24,12 +24,7 @@ def require_admin(request: Request, runtime: Annotated[Runtime, Depends(get_runt
     """401 unless the request carries one of RELAIS_ADMIN_TOKENS (compared in constant time).
     No token configured means the admin API is closed, never open."""
     header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    tokens = runtime.settings.admin_token_list()
-    ok = False
-    for token in tokens:  # every token is compared, whatever matched first
-        ok |= hmac.compare_digest(given.encode(), token.encode())
-    if scheme.lower() != "bearer" or not given or not ok:
+    if not bearer_matches(header, runtime.settings.admin_token_list()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a valid admin bearer token is needed",

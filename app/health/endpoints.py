@@ -50,12 +50,18 @@ async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONRespo
             else "not loaded"
         )
         statuses = crm_statuses(runtime.settings)
-        checks["crms"] = (
-            "ok"
-            if any(st.connector for st in statuses)
-            else "no CRM connector configured: set RELAIS_HUBSPOT_ACCESS_TOKEN or "
-            "RELAIS_SALESFORCE_CLIENT_ID (and its credentials)"
-        )
+        if any(st.connector for st in statuses):
+            checks["crms"] = "ok"
+        elif any(any(st.webhooks.values()) for st in statuses):
+            # A receive-only process (webhooks on, no connector) stores events for the
+            # workers elsewhere: it is ready for the CRMs' deliveries.
+            checks["crms"] = "ok (webhooks only: no connector in this process)"
+        else:
+            checks["crms"] = (
+                "no CRM configured: set RELAIS_HUBSPOT_ACCESS_TOKEN and _CLIENT_SECRET, or "
+                "RELAIS_SALESFORCE_CLIENT_ID (and its credentials) with _ORG_ID or "
+                "_WEBHOOK_SECRET"
+            )
         schema_ok = checks["database"] == "ok" and checks.get("migrations") == "ok"
         return checks, _crm_details(runtime, statuses, schema_ok)
 
@@ -73,21 +79,12 @@ def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -
     they wait, and this says why."""
     waiting: dict[str, int] = {}
     pauses: dict[str, ConnectorPause] = {}
+    unknown = not schema_ok
     if schema_ok:
-        now = utcnow()
-        with runtime.db.transaction() as session:
-            rows = session.execute(
-                select(col(InboxEvent.source), func.count())
-                .where(col(InboxEvent.status).in_([Status.PENDING, Status.PROCESSING]))
-                .group_by(col(InboxEvent.source))
-            ).all()
-            waiting = {str(source): int(n) for source, n in rows}
-            pauses = {
-                p.connector: p
-                for p in session.scalars(
-                    select(ConnectorPause).where(col(ConnectorPause.paused_until) > now)
-                )
-            }
+        try:
+            waiting, pauses = _waiting_and_pauses(runtime)
+        except Exception:  # a probe answers; the database check above says what is wrong
+            unknown = True
     out: dict[str, Any] = {}
     for st in statuses:
         pause = pauses.get(st.crm)
@@ -97,7 +94,7 @@ def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -
         entry: dict[str, Any] = {
             "connector": state,
             "webhooks": {path: "on" if on else "off" for path, on in st.webhooks.items()},
-            "events_waiting": waiting.get(st.crm, 0),
+            "events_waiting": None if unknown else waiting.get(st.crm, 0),
             "missing": list(st.missing),
         }
         if not st.connector and waiting.get(st.crm):
@@ -109,3 +106,21 @@ def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -
             entry["why_waiting"] = f"{st.label} is paused: {pause.reason}"
         out[st.crm] = entry
     return out
+
+
+def _waiting_and_pauses(runtime: Runtime) -> tuple[dict[str, int], dict[str, ConnectorPause]]:
+    now = utcnow()
+    with runtime.db.transaction() as session:
+        rows = session.execute(
+            select(col(InboxEvent.source), func.count())
+            .where(col(InboxEvent.status).in_([Status.PENDING, Status.PROCESSING]))
+            .group_by(col(InboxEvent.source))
+        ).all()
+        waiting = {str(source): int(n) for source, n in rows}
+        pauses = {
+            p.connector: p
+            for p in session.scalars(
+                select(ConnectorPause).where(col(ConnectorPause.paused_until) > now)
+            )
+        }
+    return waiting, pauses

@@ -14,7 +14,12 @@ class OutboxWrite(SQLModel, table=True):
     """Properties to set on one CRM record (idempotent: replaying it writes the same values)."""
 
     __tablename__ = "outbox_writes"
-    __table_args__ = (Index("ix_outbox_writes_claim", "status", "available_at"),)
+    __table_args__ = (
+        Index("ix_outbox_writes_claim", "status", "available_at"),
+        Index("ix_outbox_writes_record", "connector", "object_id", "id"),
+        Index("ix_outbox_writes_record_key", "record_key", "id"),
+        Index("ix_outbox_writes_decision", "decision_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     connector: str = Field(sa_column=Column(String(32), nullable=False))

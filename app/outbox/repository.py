@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from app.decisions.models import Decision
@@ -89,9 +89,21 @@ class OutboxRepository:
             "while sending this write every time",
         )
         due = due_clause(W, now)
+        other = aliased(OutboxWrite)
+        in_flight = (
+            select(col(other.id))
+            .where(
+                col(other.connector) == col(W.connector),
+                col(other.object_id) == col(W.object_id),
+                col(other.id) != col(W.id),
+                col(other.status) == Status.PROCESSING,
+                col(other.leased_until) >= now,
+            )
+            .exists()
+        )
         query = (
             select(col(W.id))
-            .where(due)
+            .where(due, ~in_flight)  # one write per record in flight: they never cross
             .order_by(col(W.available_at), col(W.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -163,6 +175,15 @@ class OutboxRepository:
         ids = sorted({i for i in decision_ids if i is not None})
         if not ids:
             return
+        # Lock the decisions first: the writes of one decision to two CRMs settle in two
+        # transactions at once, and the second to get the lock must see the first's commit
+        # (PostgreSQL's READ COMMITTED reads it from the next statement on).
+        self.session.execute(
+            select(col(Decision.id))
+            .where(col(Decision.id).in_(ids))
+            .order_by(col(Decision.id))
+            .with_for_update()
+        )
         W = OutboxWrite
         open_ = (
             select(col(W.decision_id))
@@ -236,7 +257,13 @@ class OutboxRepository:
             if not getattr(res, "rowcount", 0):
                 continue
             settled += 1
-            decision = self.session.get(Decision, w.decision_id) if w.decision_id else None
+            decision = (
+                self.session.get(
+                    Decision, w.decision_id, with_for_update=True, populate_existing=True
+                )
+                if w.decision_id
+                else None
+            )
             if decision is not None:
                 note = {
                     "record": w.record_key,

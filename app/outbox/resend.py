@@ -5,13 +5,14 @@ A write is never settled unless the CRM confirmed it or it was explicitly supers
 
 - the CRM already shows our owner: *confirmed* (an earlier attempt got through before its
   worker died or its answer was lost); settled as written, not sent twice;
+- the record still has the owner it had when we decided: *send* (in Salesforce every record
+  has one: its creator, the integration user, a queue; an owner sync replaces a rep on purpose);
 - a rep of the team (``team.yaml``) other than ours owns the record: *superseded*, a person
   reassigned it;
 - the owner is no longer the one the record had when we decided: *superseded*, a change
   was recorded after our decision (a person, a workflow or an assignment rule moved it);
-- otherwise *send*: the record still has the owner it had when we decided (in Salesforce
-  every record has one: its creator, the integration user, a queue), or an owner we know
-  nothing newer about.
+- otherwise *send*: an owner outside the team on a write that did not record the owner
+  before it (we know nothing newer about it).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def judge(
         return Verdict(Resend.SEND)
     if current == ours:
         return Verdict(Resend.CONFIRMED, f"{crm} already shows the owner we decided")
+    if before_known and current == before:
+        # Nobody touched it since we decided, even when that owner is a rep of the team: an
+        # owner sync or a linked record's write replaces one rep with another on purpose.
+        return Verdict(Resend.SEND)
     rep = rep_of(current) if current else None
     if rep is not None and rep in team and rep != our_rep:
         return Verdict(

@@ -19,7 +19,7 @@ from app.outbox.resend import Resend, judge
 from app.outbox.writers import OwnerWriter
 from app.queue import RetryPolicy
 from app.team.directory import CRMS, OwnerDirectory
-from connectors.errors import CrmError, ErrorKind, QuotaExhausted
+from connectors.errors import LEASE_ENDING, CrmError, ErrorKind, QuotaExhausted
 from connectors.hubspot.port import UpdateFailure
 from connectors.salesforce.client import ADMIN_RECORD_ERRORS
 
@@ -206,6 +206,12 @@ class OutboxDispatcher:
     def _settle_error(
         self, connector: str, writes: list[ClaimedWrite], worker_id: str, exc: CrmError
     ) -> None:
+        if exc.category == LEASE_ENDING:
+            # Nothing was sent: the writes go straight back, their attempt not counted.
+            with self.db.transaction() as session:
+                OutboxRepository(session).postpone(writes, worker_id, utcnow())
+            WRITES.labels(connector, "handed_back").inc(len(writes))
+            return
         if isinstance(exc, QuotaExhausted):
             self._pause(connector, writes, worker_id, exc, self.pause_for)
         elif exc.kind is ErrorKind.ADMIN and exc.status in (401, 403):

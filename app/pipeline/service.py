@@ -294,9 +294,19 @@ class LeadPipeline:
                 details={"from": rep, "to": new_rep, "copied_to": counterpart},
             )
         )
+        # The counterpart shows the rep we gave it (``rep``): a retry that still finds that rep
+        # there sends the copy; one that finds anyone else was overtaken.
         step.outbox.add(
             owner_write(
-                other_crm, other_sobject, other_id, counterpart, other_owner, decision.id, step.now
+                other_crm,
+                other_sobject,
+                other_id,
+                counterpart,
+                other_owner,
+                decision.id,
+                step.now,
+                owner_before=step.owner_ids.get(other_crm, {}).get(rep),
+                before_known=rep in step.owner_ids.get(other_crm, {}),
             )
         )
         step.session.execute(

@@ -32,6 +32,7 @@ from tenacity import (
 )
 
 from connectors.errors import (
+    CALL_BOUND,
     NO_ANSWER,
     AdminActionRequired,
     CrmError,
@@ -206,9 +207,12 @@ class HubSpotClient:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _call(self, operation: str, fn: Callable[[], Any]) -> tuple[int, Any, Any]:
+    def _call(
+        self, operation: str, fn: Callable[[], Any], deadline: float | None = None
+    ) -> tuple[int, Any, Any]:
         """One HTTP call: returns (status, parsed body, headers) or raises a CrmError."""
-        self._limiter.acquire()
+        self._limiter.acquire()  # may wait: the deadline is checked after it, right before
+        check_deadline(deadline, CALL_BOUND * self.settings.timeout_seconds)
         started = time.perf_counter()
         try:
             resp = fn()
@@ -244,8 +248,7 @@ class HubSpotClient:
         settings = self.settings
 
         def attempt() -> tuple[int, Any, Any]:
-            check_deadline(deadline, settings.timeout_seconds)
-            return self._call(operation, fn)
+            return self._call(operation, fn, deadline)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None

@@ -28,6 +28,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from connectors.errors import (
+    CALL_BOUND,
     NO_ANSWER,
     AdminActionRequired,
     CrmError,
@@ -281,7 +282,7 @@ class SalesforceClient:
         that could outlast ``deadline`` (see ``connectors.errors.check_deadline``)."""
         for renewed in (False, True):
             sf = self._client(renew=renewed)
-            check_deadline(deadline, self.settings.timeout_seconds)
+            check_deadline(deadline, CALL_BOUND * self.settings.timeout_seconds)
             started = time.perf_counter()
             self._seen.retry_after = None
             try:

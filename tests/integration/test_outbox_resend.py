@@ -18,8 +18,9 @@ from app.decisions.models import Decision
 from app.outbox.models import OutboxWrite
 from app.queue import Status
 from connectors.sandbox import SandboxServer
+from connectors.sandbox.hubspot import Fault
 from connectors.sandbox.salesforce import SfFault
-from tests.conftest import REPS, Relais, connect_salesforce, wait_for
+from tests.conftest import REPS, Relais, connect_salesforce, connect_webhooks, wait_for
 from tests.integration.test_salesforce_end_to_end import sf_lead, sf_user_email
 
 TEAM = {email for email, *_ in REPS}
@@ -128,3 +129,72 @@ def test_a_salesforce_write_retried_after_someone_outside_the_team_took_the_lead
     [note] = _decision(db, write.decision_id).details["superseded"]
     assert "changed after our decision" in note["reason"]
     assert "directrice.commerciale@paieco.example" in note["reason"]
+
+
+def _linked_person(sandbox: SandboxServer, relais: Relais, db: Database) -> tuple[str, str]:
+    """A person in both CRMs (a Salesforce Lead and a HubSpot contact with its email), owned by
+    one rep on both sides; returns (lead id, contact id)."""
+    [lead] = sandbox.salesforce.create_records("Lead", [sf_lead(7)])
+    connect_webhooks(sandbox, relais)
+    connect_salesforce(sandbox, relais)
+    [contact] = sandbox.hubspot.create_contacts([{"email": "lead7@betonsud.fr"}])
+    keys = [f"hubspot:contact:{contact}", f"salesforce:Lead:{lead}"]
+
+    def both_written() -> bool:
+        with db.transaction() as session:
+            decisions = list(session.scalars(select(Decision)))
+        return (
+            len(decisions) == 1
+            and decisions[0].written_at is not None
+            and sorted(decisions[0].details["writes"]) == sorted(keys)
+        )
+
+    wait_for(both_written, what="one decision written to both CRMs")
+    return lead, contact
+
+
+def test_one_decision_written_to_both_crms_is_marked_written_once_both_confirmed(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    # the two writes settle in two transactions at once (one per CRM): the decision must
+    # still end written, on PostgreSQL as on SQLite
+    lead, contact = _linked_person(sandbox, relais, db)
+    [decision] = _decisions_all(db)
+    assert {w.status for w in _writes(db)} == {Status.DONE}
+    hs_owner = sandbox.hubspot.state.contacts[contact].properties["hubspot_owner_id"]
+    assert sandbox.hubspot.state.owners[str(hs_owner)].email == decision.owner_email
+    assert sf_user_email(sandbox, sf_owner(sandbox, lead)) == decision.owner_email
+
+
+def test_an_owner_change_copied_to_the_other_crm_is_sent_when_its_write_is_retried(
+    sandbox: SandboxServer, relais: Relais, db: Database
+) -> None:
+    lead, contact = _linked_person(sandbox, relais, db)
+    [first] = _decisions_all(db)
+    sf = sandbox.salesforce
+    other = next(e for e in sorted(TEAM) if e != first.owner_email and not e.startswith("sarah"))
+    other_sf = next(u for u, r in sf.state.records["User"].items() if r["Email"] == other)
+    # HubSpot fails longer than the connector's own tries: the copy must be retried, not
+    # taken for a person's change because HubSpot still shows the previous rep
+    with sandbox.hubspot.lock:
+        sandbox.hubspot.state.faults.append(
+            Fault(operation="contacts.batch_update", status=503, times=3)
+        )
+    sf.change_record("Lead", lead, {"OwnerId": other_sf})  # a manager, in the source of truth
+    synced = wait_for(
+        lambda: next((d for d in _decisions_all(db) if d.outcome == "owner_synced"), None),
+        what="the owner change decided",
+    )
+    wait_for(lambda: _decision(db, synced.id).written_at is not None, what="the copy written")
+    hs_owner = sandbox.hubspot.state.contacts[contact].properties["hubspot_owner_id"]
+    assert sandbox.hubspot.state.owners[str(hs_owner)].email == other
+    assert "superseded" not in _decision(db, synced.id).details
+
+
+def _decisions_all(db: Database) -> list[Decision]:
+    with db.transaction() as session:
+        return list(session.scalars(select(Decision).order_by(Decision.id)))  # type: ignore[arg-type]
+
+
+def sf_owner(sandbox: SandboxServer, lead: str) -> str:
+    return str(sandbox.salesforce.record("Lead", lead)["OwnerId"])

@@ -24,9 +24,9 @@ from tests.integration.workers import start_worker, stop_worker
 
 # A short lease, so that the second worker takes over soon; calls time out within it.
 CRASH_ENV = {
-    "RELAIS_WORKER_LEASE_SECONDS": "2",
-    "RELAIS_HUBSPOT_TIMEOUT_SECONDS": "1.5",
-    "RELAIS_SALESFORCE_TIMEOUT_SECONDS": "1.5",
+    "RELAIS_WORKER_LEASE_SECONDS": "3",
+    "RELAIS_HUBSPOT_TIMEOUT_SECONDS": "1.2",
+    "RELAIS_SALESFORCE_TIMEOUT_SECONDS": "1.2",
 }
 
 

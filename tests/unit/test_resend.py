@@ -20,6 +20,9 @@ REPS = {"005C": "claire@x.fr", "005H": "hugo@x.fr", "005M": "manager@x.fr", "005
         (None, False, "005M", True, Resend.SEND, ""),
         # an earlier attempt got through (its worker died, or its answer was lost)
         ("005I", True, "005C", True, Resend.CONFIRMED, "already shows"),
+        # the rep it had when we decided still has it: an owner sync or a linked record's
+        # write replaces that rep on purpose
+        ("005H", True, "005H", True, Resend.SEND, ""),
         # a rep of the team other than ours took it: a person reassigned it
         ("005I", True, "005H", True, Resend.SUPERSEDED, "hugo@x.fr (a rep of the team)"),
         (None, False, "005H", True, Resend.SUPERSEDED, "a rep of the team"),
