@@ -2,7 +2,7 @@
 """Set up Relais in ./.venv from the lock file, then run the demo or the test suite.
 
     python3 dev.py demo              # the main job: sandbox CRMs + Relais on SQLite
-    python3 dev.py test              # the whole test suite on SQLite
+    python3 dev.py test              # the whole test suite on SQLite (two pytest workers)
     python3 dev.py test --postgres   # the same suite against PostgreSQL (RELAIS_TEST_POSTGRES_URL)
     python3 dev.py check             # ruff, mypy, alembic check
 
@@ -71,7 +71,10 @@ def main(argv: list[str]) -> int:
             rest = [a for a in rest if a != "--postgres"]
             env["RELAIS_TEST_DATABASE"] = "postgresql"
             env.setdefault("RELAIS_TEST_POSTGRES_URL", DEFAULT_PG_URL)
-        return run([str(_bin("python")), "-m", "pytest", *rest], env)
+        # Two pytest workers (pytest-xdist): most tests wait on servers, two cores share them.
+        chosen = any(a.startswith(("-n", "--numprocesses")) for a in rest)
+        parallel = [] if chosen else ["-n", "2"]
+        return run([str(_bin("python")), "-m", "pytest", *parallel, *rest], env)
     if command == "check":
         steps = [
             [str(_bin("ruff")), "check", "."],

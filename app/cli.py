@@ -159,12 +159,22 @@ def sandbox(
     rep of mappings/team.yaml. Prints the environment `relais serve` needs to use them."""
     import secrets
 
-    from app.mappings.loader import load_mappings
+    from app.mappings.loader import MappingsError, load_mappings
     from connectors.sandbox import SandboxServer
     from connectors.sandbox.server import env_lines, write_env_file
 
     server = SandboxServer(port=port, tls_port=tls_port, hubspot_token=token)
-    team = load_mappings(get_settings().mappings_dir).team
+    try:
+        team = load_mappings(get_settings().mappings_dir).team
+    except MappingsError as exc:  # one line per problem, not a traceback
+        for error in exc.errors:
+            typer.echo(error, err=True)
+        typer.echo(
+            "relais sandbox: it makes one owner per rep of RELAIS_MAPPINGS_DIR's team.yaml; "
+            "fix the mappings (or start from a copy: cp -r mappings my-mappings)",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
     for queue in team.queues:
         if queue.salesforce_queue:
             server.salesforce.add_queue(queue.salesforce_queue.replace("_", " "))

@@ -26,6 +26,9 @@ class Status(StrEnum):
     DEAD = "dead"
 
 
+MAX_RETRY_AFTER_SECONDS = 24 * 3600.0  # the longest wait a Retry-After may impose
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff: ``delay(n) = min(max_delay, base * 2 ** (n - 1))`` after attempt n.
@@ -49,8 +52,10 @@ class RetryPolicy:
         return float((rng or random).uniform(raw / 2, raw))
 
     def next_try(self, attempt: int, now: datetime, floor_seconds: float = 0.0) -> datetime:
-        """When attempt ``attempt + 1`` may run; ``floor_seconds`` honours a vendor Retry-After."""
-        return now + timedelta(seconds=max(self.delay(attempt), floor_seconds))
+        """When attempt ``attempt + 1`` may run; ``floor_seconds`` honours a vendor Retry-After,
+        up to MAX_RETRY_AFTER_SECONDS (a CRM asking for years is not taken at its word)."""
+        floor = min(max(floor_seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+        return now + timedelta(seconds=max(self.delay(attempt), floor))
 
     def exhausted(self, attempt: int) -> bool:
         return attempt >= self.max_attempts

@@ -104,9 +104,9 @@ def startup_report(s: Settings) -> str:
     lines = ["Relais CRMs:"] + [st.summary() for st in statuses]
     if not any(st.connector for st in statuses):
         lines.append(
-            "No CRM connector is configured: events can be received but nothing is routed. "
-            "Configure HubSpot (RELAIS_HUBSPOT_ACCESS_TOKEN) or Salesforce "
-            "(RELAIS_SALESFORCE_CLIENT_ID and its credentials), or both."
+            "No CRM connector is configured: nothing is routed. Configure HubSpot "
+            "(RELAIS_HUBSPOT_ACCESS_TOKEN) or Salesforce (RELAIS_SALESFORCE_CLIENT_ID and its "
+            "credentials), or both."
         )
     return "\n".join(lines)
 

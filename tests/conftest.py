@@ -31,7 +31,9 @@ from connectors.sandbox.server import ThreadedServer
 from connectors.sandbox.webhooks import WebhookConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_SCHEMA = "relais_test"
+# One schema per pytest-xdist worker (gw0, gw1, ...): the workers run side by side.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+PG_SCHEMA = f"relais_test_{_XDIST_WORKER}" if _XDIST_WORKER else "relais_test"
 USE_POSTGRES = os.environ.get("RELAIS_TEST_DATABASE") == "postgresql"
 TOKEN = "test-hubspot-token"
 REPS = [

@@ -33,10 +33,15 @@ class DecisionRepository:
         self.session.add(assignment)
 
     def for_record(self, record_key: str) -> list[Decision]:
+        """Every decision about the record: made on it, or made on the same person's record in
+        the other CRM and given to it (the assignments ledger names that decision)."""
+        via_ledger = select(col(Assignment.decision_id)).where(
+            col(Assignment.record_key) == record_key
+        )
         return list(
             self.session.scalars(
                 select(Decision)
-                .where(col(Decision.record_key) == record_key)
+                .where((col(Decision.record_key) == record_key) | col(Decision.id).in_(via_ledger))
                 .order_by(col(Decision.id))
             )
         )

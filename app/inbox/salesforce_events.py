@@ -146,6 +146,10 @@ def _outbound(raw: dict[str, Any]) -> SfNotification:
     )
 
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # the same range as epoch milliseconds
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def _occurred_at(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -154,9 +158,12 @@ def _occurred_at(value: Any) -> datetime | None:
     stamp = text("occurredAt", value, 64)
     try:
         at = datetime.fromisoformat(stamp.replace("+0000", "+00:00"))
-    except ValueError:
+        at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
         raise Invalid("occurredAt", f"{show(stamp)} is not an ISO 8601 date-time") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    if not EARLIEST <= at <= LATEST:
+        raise Invalid("occurredAt", f"{show(stamp)} is not a date-time between 2000 and 2100")
+    return at
 
 
 def parse_flow_event(event: Any) -> SfNotification | RejectedEvent:

@@ -39,6 +39,8 @@ MAX_TEXT_CHARS = 131_072  # Salesforce's longest text field (Long Text Area)
 # Longer integer literals stay text (LongInteger): Python refuses int() past 4,300 digits,
 # which would otherwise fail the whole body instead of the one event carrying it.
 MAX_INT_DIGITS = 40
+MAX_EVENTS_PER_REQUEST = 1000
+MAX_REJECTIONS_LOGGED = 20  # per request; the rest are counted, and listed as dead letters
 MAX_INT64 = 2**63 - 1
 RAW_CAP_CHARS = 64 * 1024  # a rejected event's stored copy, re-serialised as ASCII JSON
 MAX_REASON_CHARS = 1000
@@ -75,7 +77,8 @@ class LongInteger:
 
 
 def _parse_int(literal: str) -> int | LongInteger:
-    return int(literal) if len(literal) <= MAX_INT_DIGITS else LongInteger(literal)
+    digits = literal.lstrip("-")
+    return int(literal) if len(digits) <= MAX_INT_DIGITS else LongInteger(literal)
 
 
 def load_json(body: bytes) -> Any:
@@ -177,6 +180,8 @@ def check_tree(
             raise Invalid(where or "event", f"{show(item)} is not a finite number")
         elif isinstance(item, LongInteger):
             raise Invalid(where or "event", f"{item} is out of range")
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT64:
+            raise Invalid(where or "event", f"{show(item)} is outside 64-bit integers")
         elif isinstance(item, dict | list):
             if depth > max_depth:
                 raise Invalid(where or "event", f"nested deeper than {max_depth} levels")
@@ -347,6 +352,25 @@ def reject(
 def count_rejections(rejections: Iterable[RejectedEvent]) -> None:
     """Count and log each rejection: its reason only, where received values are cut short and
     escaped (see show); never the raw event."""
+    logged = 0
     for r in rejections:
         REJECTED_EVENTS.labels(r.source, r.field).inc()
-        log.warning("webhook.event_rejected", source=r.source, field=r.field, reason=r.reason)
+        if logged < MAX_REJECTIONS_LOGGED:  # a junk batch must not flood the logs
+            log.warning("webhook.event_rejected", source=r.source, field=r.field, reason=r.reason)
+        logged += 1
+    if logged > MAX_REJECTIONS_LOGGED:
+        log.warning(
+            "webhook.events_rejected_not_logged",
+            count=logged - MAX_REJECTIONS_LOGGED,
+            hint="every rejection is listed by `relais dead-letters list`",
+        )
+
+
+def check_batch_size(count: int) -> None:
+    """UnreadableBody past MAX_EVENTS_PER_REQUEST: no CRM sends that many in one request (HubSpot
+    100 events, Salesforce 100 notifications), and each costs work before the answer."""
+    if count > MAX_EVENTS_PER_REQUEST:
+        raise UnreadableBody(
+            f"{count} events in one request; at most {MAX_EVENTS_PER_REQUEST} are taken "
+            "(HubSpot and Salesforce send at most 100)"
+        )

@@ -23,7 +23,13 @@ from app.inbox.hubspot_events import SOURCE, parse_event
 from app.inbox.repository import InboxRepository, StoreResult
 from app.queue import Status
 from app.runtime import Runtime
-from app.webhooks.edge import RejectedEvent, UnreadableBody, count_rejections, load_json
+from app.webhooks.edge import (
+    RejectedEvent,
+    UnreadableBody,
+    check_batch_size,
+    count_rejections,
+    load_json,
+)
 from app.webhooks.security import read_bounded_body
 
 log = structlog.get_logger("relais.webhooks.hubspot")
@@ -184,20 +190,21 @@ async def hubspot_webhook(
     body: Annotated[bytes, Depends(HubSpotSignatureV3())],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> WebhookAck:
-    try:
-        events = load_json(body)
-    except UnreadableBody as exc:
-        REJECTED.labels(SOURCE, "malformed").inc()
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    if isinstance(events, dict):
-        events = [events]
-    if not isinstance(events, list):
-        REJECTED.labels(SOURCE, "malformed").inc()
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "expected a JSON array of events")
-    rows, rejected = _rows(events)
-    count_rejections(rejected)
 
     def store() -> StoreResult:
+        # Parsing and checking a 1 MiB body takes a while: off the event loop, with the insert.
+        try:
+            events = load_json(body)
+            if isinstance(events, dict):
+                events = [events]
+            if not isinstance(events, list):
+                raise UnreadableBody("expected a JSON array of events")
+            check_batch_size(len(events))
+        except UnreadableBody as exc:
+            REJECTED.labels(SOURCE, "malformed").inc()
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+        rows, rejected = _rows(events)
+        count_rejections(rejected)
         with runtime.db.transaction() as session:
             return InboxRepository(session).store(rows)
 

@@ -25,7 +25,13 @@ from app.db import utcnow
 from app.inbox.repository import InboxRepository, StoreResult
 from app.inbox.salesforce_events import SOURCE, SfNotification, parse_flow_event, parse_outbound
 from app.runtime import Runtime
-from app.webhooks.edge import RejectedEvent, UnreadableBody, count_rejections, load_json
+from app.webhooks.edge import (
+    RejectedEvent,
+    UnreadableBody,
+    check_batch_size,
+    count_rejections,
+    load_json,
+)
 from app.webhooks.hubspot import WebhookAck, get_runtime
 from app.webhooks.security import read_bounded_body
 from connectors.salesforce_ids import same_id
@@ -129,8 +135,9 @@ async def outbound_message(
         given.encode(), token.get_secret_value().encode()
     ):
         raise _refuse(403, "token", "wrong or missing token")
-    try:
-        org, notifications = parse_outbound_message(body)
+    try:  # parsing a 1 MiB message takes a while: off the event loop
+        org, notifications = await run_in_threadpool(parse_outbound_message, body)
+        check_batch_size(len(notifications))
     except ValueError as exc:
         raise _refuse(400, "malformed", str(exc)) from exc
     if not same_id(org, settings.salesforce_org_id):
@@ -143,11 +150,11 @@ async def outbound_message(
 async def _store(
     runtime: Runtime, notifications: list[SfNotification | RejectedEvent]
 ) -> StoreResult:
-    now = utcnow()
-    rows = [n.row(now) for n in notifications]
-    count_rejections(n for n in notifications if isinstance(n, RejectedEvent))
 
     def store() -> StoreResult:
+        now = utcnow()
+        rows = [n.row(now) for n in notifications]
+        count_rejections(n for n in notifications if isinstance(n, RejectedEvent))
         with runtime.db.transaction() as session:
             return InboxRepository(session).store(rows)
 
@@ -167,6 +174,7 @@ def _parse_flow(body: bytes) -> list[SfNotification | RejectedEvent]:
     events = data.get("events") if isinstance(data, dict) else data
     if not isinstance(events, list):
         raise UnreadableBody('expected {"events": [...]} or a JSON array of events')
+    check_batch_size(len(events))
     return [parse_flow_event(e) for e in events]
 
 
@@ -208,8 +216,8 @@ async def flow_callout(
     expected = flow_signature(secret.get_secret_value(), ts, body)
     if not sig.isascii() or not hmac.compare_digest(sig.lower(), expected):
         raise _refuse(401, "signature", "signature does not match")
-    try:
-        notifications = _parse_flow(body)
+    try:  # parsing a 1 MiB body takes a while: off the event loop
+        notifications = await run_in_threadpool(_parse_flow, body)
     except UnreadableBody as exc:
         raise _refuse(400, "malformed", str(exc)) from exc
     result = await _store(runtime, notifications)

@@ -353,6 +353,10 @@ class SalesforceClient:
             result: T = retrying(self._once, operation, fn, deadline)
         except CrmError as exc:
             exc.connector = self.name
+            if write and exc.category == NO_ANSWER:
+                # The write may still land: whoever takes it again re-reads the record no sooner
+                # than one timeout from now, when a request still in flight has had its chance.
+                exc.retry_after = max(exc.retry_after or 0.0, settings.timeout_seconds)
             raise
         return result
 
