@@ -436,6 +436,16 @@ FLOW_CASES = [
         "occurredAt: 'yesterday' is not an ISO 8601 date-time",
         id="occurredAt not a date",
     ),
+    pytest.param(  # past the year 9999 once in UTC: used to overflow into a 500
+        _flow_event(9, occurredAt='"9999-12-31T23:59:59-23:59"'),
+        "occurredAt: '9999-12-31T23:59:59-23:59' is not an ISO 8601 date-time",
+        id="occurredAt overflowing in UTC",
+    ),
+    pytest.param(
+        _flow_event(9, occurredAt='"0001-01-01T00:00:00+00:00"'),
+        "occurredAt: '0001-01-01T00:00:00+00:00' is not a date-time between 2000 and 2100",
+        id="occurredAt out of range",
+    ),
     pytest.param("17", "event: expected a JSON object, got a number", id="not an object"),
 ]
 

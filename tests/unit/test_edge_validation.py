@@ -109,6 +109,9 @@ def nested(depth: int) -> Any:
         ({"a": nested(15)}, None),
         ({"a": nested(16)}, "a[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: nested deeper"),
         ("\x00", "event: contains a NUL character"),
+        ({"a": 2**63 - 1, "b": -(2**63) + 1}, None),
+        ({"a": 2**70}, "a: 1180591620717411303424 is outside 64-bit integers"),
+        ({"a": -(2**64)}, "a: -18446744073709551616 is outside 64-bit integers"),
     ],
 )
 def test_check_tree(value: Any, expected: str | None) -> None:

@@ -34,6 +34,13 @@ def test_given_a_vendor_retry_after_longer_than_the_backoff_then_it_wins() -> No
     assert policy.next_try(3, now, floor_seconds=0) == now + timedelta(seconds=4)
 
 
+def test_given_a_retry_after_of_years_then_it_is_capped_at_a_day() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    policy = RetryPolicy(base_seconds=1, jitter=False)
+    assert policy.next_try(1, now, floor_seconds=1e12) == now + timedelta(days=1)
+    assert policy.next_try(1, now, floor_seconds=float("inf")) == now + timedelta(days=1)
+
+
 @pytest.mark.parametrize(("attempts", "dead"), [(1, False), (4, False), (5, True), (9, True)])
 def test_given_max_attempts_then_exhausted_only_from_that_attempt(
     attempts: int, dead: bool
