@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
-from app.decisions.models import Decision
+from app.decisions.models import Assignment, Decision
 from app.outbox.models import OutboxWrite
 from app.queue import (
     RetryPolicy,
@@ -60,6 +60,7 @@ class ClaimedWrite:
 class Superseded:
     write: ClaimedWrite
     reason: str
+    rep: str | None = None  # the rep of the team who has the record now, when one does
 
 
 class OutboxRepository:
@@ -274,6 +275,12 @@ class OutboxRepository:
                 details = dict(decision.details or {})
                 details["superseded"] = [*details.get("superseded", []), note]
                 decision.details = details
+            if item.rep is not None:  # the ledger follows the person's choice
+                self.session.execute(
+                    update(Assignment)
+                    .where(col(Assignment.record_key) == w.record_key)
+                    .values(owner_email=item.rep)
+                )
         self.session.flush()
         self._settle_decisions([i.write.decision_id for i in items], now)
         return settled

@@ -32,6 +32,7 @@ class Resend(StrEnum):
 class Verdict:
     action: Resend
     reason: str = ""
+    rep: str | None = None  # superseded by this rep of the team
 
 
 def judge(
@@ -63,6 +64,7 @@ def judge(
         return Verdict(
             Resend.SUPERSEDED,
             f"reassigned in {crm} to {rep} (a rep of the team) after our decision",
+            rep,
         )
     if before_known and current != before:
         who = rep or current or "no owner"

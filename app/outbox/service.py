@@ -144,7 +144,7 @@ class OutboxDispatcher:
             if verdict.action is Resend.CONFIRMED:
                 confirmed.append(w)
             elif verdict.action is Resend.SUPERSEDED:
-                superseded.append(Superseded(w, verdict.reason))
+                superseded.append(Superseded(w, verdict.reason, verdict.rep))
         if confirmed:
             with self.db.transaction() as session:
                 OutboxRepository(session).sent(confirmed, worker_id, utcnow())

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
-from app.decisions.models import Decision
+from app.decisions.models import Assignment, Decision
 from app.outbox.models import OutboxWrite
 from app.queue import Status
 from connectors.sandbox import SandboxServer
@@ -92,6 +92,9 @@ def test_a_salesforce_write_retried_after_a_rep_took_the_lead_is_superseded_and_
     assert sf.record("Lead", lead)["OwnerId"] == other  # the person's choice stands
     decision = _decision(db, write.decision_id)
     assert decision.written_at is None
+    with db.transaction() as session:  # the ledger follows the person's choice
+        ledger = session.get(Assignment, write.record_key)
+        assert ledger is not None and ledger.owner_email == sf_user_email(sandbox, other)
     [note] = decision.details["superseded"]
     assert note["record"] == write.record_key
     assert "a rep of the team" in note["reason"]
