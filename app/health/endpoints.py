@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import col
 
 from app.db import utcnow
+from app.deadletters.service import list_dead_letters
 from app.inbox.models import ConnectorPause, InboxEvent
 from app.migrations import current_revision, head_revision
 from app.queue import Status
@@ -29,7 +30,7 @@ async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONRespo
     """Database reachable, schema at the migrations' head, mappings loaded, at least one CRM
     connector configured; and per CRM what is on, what is missing and what waits."""
 
-    def check() -> tuple[dict[str, Any], dict[str, Any]]:
+    def check() -> tuple[dict[str, Any], dict[str, Any], dict[str, int] | None]:
         checks: dict[str, Any] = {}
         try:
             with runtime.db.engine.connect() as conn:
@@ -63,14 +64,31 @@ async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONRespo
                 "_WEBHOOK_SECRET"
             )
         schema_ok = checks["database"] == "ok" and checks.get("migrations") == "ok"
-        return checks, _crm_details(runtime, statuses, schema_ok)
+        return checks, _crm_details(runtime, statuses, schema_ok), _dead_letters(runtime, schema_ok)
 
-    checks, crms = await run_in_threadpool(check)
+    checks, crms, dead = await run_in_threadpool(check)
     ready = all(str(v).startswith("ok") for v in checks.values())
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks, "crms": crms},
+        {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "crms": crms,
+            # not a readiness condition (the service still works), but someone must look:
+            # `relais dead-letters list`, then replay once the cause is fixed
+            "dead_letters": dead,
+        },
         status_code=200 if ready else 503,
     )
+
+
+def _dead_letters(runtime: Runtime, schema_ok: bool) -> dict[str, int] | None:
+    if not schema_ok:
+        return None
+    try:
+        with runtime.db.transaction() as session:
+            return list_dead_letters(session, limit=0).totals
+    except Exception:  # a probe answers; the database check says what is wrong
+        return None
 
 
 def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -> dict[str, Any]:

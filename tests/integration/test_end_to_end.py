@@ -149,6 +149,8 @@ def test_given_an_event_that_keeps_failing_then_dead_lettered_and_replay_lands(
     assert dead[0].attempts == relais.settings.retry_max_attempts
     assert "HTTP 500" in (dead[0].last_error or "")
     assert owners_of(sandbox, [cid]) == [None]
+    ready = http.get(f"{relais.url}/readyz").json()  # the probe says someone must look
+    assert ready["status"] == "ready" and ready["dead_letters"]["inbox"] == 1
 
     hs.state.faults.clear()
     from typer.testing import CliRunner

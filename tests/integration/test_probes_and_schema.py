@@ -23,6 +23,7 @@ def test_healthz_and_readyz_when_everything_is_in_place(relais: Relais, http: ht
     assert body["status"] == "ready"
     assert body["checks"]["migrations"] == "ok"
     assert body["checks"]["mappings"].startswith("ok (version ")
+    assert body["dead_letters"] == {"inbox": 0, "outbox": 0, "rejected": 0}
 
 
 def test_readyz_says_so_when_the_schema_is_behind(
