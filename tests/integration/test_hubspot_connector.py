@@ -225,10 +225,10 @@ TRANSIENT: dict[str, dict[str, Any]] = {
     "500": {"status": 500},
     "502": {"status": 502},
     "503": {"status": 503},
-    "timeout": {"status": 200, "latency_ms": 1500},
+    "timeout": {"status": 200, "latency_ms": 2000},
     "reset": {"reset": True},
 }
-MATRIX_TIMEOUT = 0.5
+MATRIX_TIMEOUT = 1.0  # long enough not to fire by itself on a loaded CI machine
 ATTEMPTS = 3
 WINDOW_WAIT = 1.0  # rate_limit_wait_seconds: a 10-second 429 without Retry-After waits this
 Data = dict[str, Any]

@@ -285,10 +285,10 @@ TRANSIENT: dict[str, dict[str, Any]] = {
     "500": {"status": 500},
     "502": {"status": 502},
     "503": {"status": 503},
-    "timeout": {"status": 200, "latency_ms": 1500},
+    "timeout": {"status": 200, "latency_ms": 2000},
     "reset": {"reset": True},
 }
-MATRIX_TIMEOUT = 0.5
+MATRIX_TIMEOUT = 1.0  # long enough not to fire by itself on a loaded CI machine
 ATTEMPTS = 3
 # Retry-After when Salesforce gave one; a 429 without it waits RATE_LIMIT_WAIT_SECONDS.
 RETRY_AFTER = {"429+retry-after": 2.0, "429": RATE_LIMIT_WAIT_SECONDS}
