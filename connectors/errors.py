@@ -77,6 +77,14 @@ def retry_inline(exc: BaseException, *, write: bool) -> bool:
     return not (write and unknown)
 
 
+def handed_back(exc: CrmError, *, write: bool, timeout: float) -> CrmError:
+    """A write that got no answer may still land: whoever takes it again re-reads the record no
+    sooner than one call timeout from now, when a request still in flight has had its chance."""
+    if write and exc.category == NO_ANSWER:
+        exc.retry_after = max(exc.retry_after or 0.0, timeout)
+    return exc
+
+
 def check_deadline(deadline: float | None, needed: float) -> None:
     """Refuse to start a write that could still be under way at ``deadline`` (a
     ``time.monotonic()`` value: when the worker's lease on it ends). Past it another worker

@@ -40,6 +40,7 @@ from connectors.errors import (
     QuotaExhausted,
     RetryableError,
     check_deadline,
+    handed_back,
     retry_inline,
 )
 from connectors.hubspot.port import (
@@ -284,10 +285,7 @@ class HubSpotClient:
             return retrying(attempt)
         except CrmError as exc:
             exc.connector = self.name
-            if write and exc.category == NO_ANSWER:
-                # The write may still land: whoever takes it again re-reads the record no sooner
-                # than one timeout from now, when a request still in flight has had its chance.
-                exc.retry_after = max(exc.retry_after or 0.0, settings.timeout_seconds)
+            handed_back(exc, write=write, timeout=settings.timeout_seconds)
             raise
 
     @property

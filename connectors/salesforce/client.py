@@ -36,6 +36,7 @@ from connectors.errors import (
     QuotaExhausted,
     RetryableError,
     check_deadline,
+    handed_back,
     retry_inline,
 )
 from connectors.hubspot.client import retry_after_seconds
@@ -353,10 +354,7 @@ class SalesforceClient:
             result: T = retrying(self._once, operation, fn, deadline)
         except CrmError as exc:
             exc.connector = self.name
-            if write and exc.category == NO_ANSWER:
-                # The write may still land: whoever takes it again re-reads the record no sooner
-                # than one timeout from now, when a request still in flight has had its chance.
-                exc.retry_after = max(exc.retry_after or 0.0, settings.timeout_seconds)
+            handed_back(exc, write=write, timeout=settings.timeout_seconds)
             raise
         return result
 
