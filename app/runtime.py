@@ -193,9 +193,10 @@ class Runtime:
         owners = OwnerDirectory(self.hubspot, s.hubspot_owner_cache_seconds, self.salesforce)
         reader = RecordReader(self.hubspot, self.salesforce)
         pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
+        writers = owner_writers(self.hubspot, self.salesforce)
         outbox = OutboxDispatcher(
             self.db,
-            owner_writers(self.hubspot, self.salesforce),
+            writers,
             self.retry_policy(),
             lease,
             pause,
@@ -215,7 +216,7 @@ class Runtime:
             wakeup=self.outbox_wakeup if role == "outbox" else self.wakeup,
             outbox_wakeup=self.outbox_wakeup,
             role=role,
-            reachable=tuple(c.crm for c in crm_statuses(s) if c.connector),
+            reachable=tuple(writers),  # the CRMs this process has a connector for
         )
 
     def start_workers(self, stop: threading.Event) -> list[threading.Thread]:

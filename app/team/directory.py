@@ -87,6 +87,3 @@ class OwnerDirectory:
         with self._lock:
             ids = self._refresh(crm)
         return next((e for e, i in ids.items() if i == owner_id), None)
-
-    def hubspot_owner_ids(self, emails: Iterable[str]) -> dict[str, str]:
-        return self.owner_ids("hubspot", emails)
