@@ -165,7 +165,7 @@ def test_a_rep_reassigning_in_salesforce_is_copied_to_hubspot_but_not_the_revers
     wait_for(
         lambda: (
             hs_owner_email(
-                sandbox, sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"]
+                sandbox, sandbox.hubspot.state.contacts[cid].properties.get("hubspot_owner_id")
             )
             == other
         ),
