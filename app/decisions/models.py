@@ -36,6 +36,13 @@ class Decision(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
     written_at: datetime | None = utc_field()
+    # The lead as the stages saw it (records, canonical fields, owners, link): a decision can
+    # be replayed and explained from it alone. None for owner syncs and older decisions.
+    lead: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The assign stage's structured explanation (rule, candidates, pick, pool state).
+    explanation: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class Assignment(SQLModel, table=True):
