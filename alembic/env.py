@@ -6,7 +6,8 @@ from logging.config import fileConfig
 
 from alembic import context
 from app.config import get_settings
-from app.db import make_engine, metadata
+from app.db import make_engine
+from app.models import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

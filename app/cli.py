@@ -239,7 +239,7 @@ def dead_list(
         typer.echo(f"{d.queue} {d.id} {d.record_key} after {d.attempts} attempts: {error}")
     for d in letters.rejected:
         at = f"{d.at:%Y-%m-%d %H:%M:%S}" if d.at else "?"
-        typer.echo(f"rejected inbox {d.id} {d.source} at {at} (not replayable): {d.error}")
+        typer.echo(f"rejected inbox {d.id} {d.crm} at {at} (not replayable): {d.error}")
     shown = len(letters.inbox) + len(letters.outbox) + len(letters.rejected)
     if shown < sum(letters.totals.values()):
         totals = ", ".join(f"{n} {kind}" for kind, n in letters.totals.items())

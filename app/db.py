@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Table, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, String, Table, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
+
+from connectors.crm import Crm
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -120,13 +122,6 @@ def insert_ignoring_conflicts(
     return [row[0] for row in result.all()]
 
 
-def metadata() -> MetaData:
-    """Every table of Relais (importing app.models registers them)."""
-    import app.models  # noqa: F401
-
-    return SQLModel.metadata
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
 
@@ -144,6 +139,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class CrmType(TypeDecorator[Crm]):
+    """A ``Crm`` stored as its value (``hubspot``, ``salesforce``) and read back as a ``Crm``."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: Crm | str | None, dialect: Any) -> str | None:
+        return None if value is None else Crm(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Crm | None:
+        return None if value is None else Crm(value)
 
 
 def utcnow() -> datetime:

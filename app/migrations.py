@@ -1,4 +1,4 @@
-"""Schema changes only through Alembic: upgrade, check, and "is this database at head?"."""
+"""Schema changes only through Alembic: upgrade, downgrade, check, "is this database at head?"."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
 
 
 def check(database_url: str) -> None:

@@ -1,19 +1,30 @@
-"""Imports every table so that ``SQLModel.metadata`` (migrations, alembic check) sees them all."""
+"""Every table of Relais, so that ``metadata()`` (migrations, alembic check) sees them all."""
+
+from sqlalchemy import MetaData
+from sqlmodel import SQLModel
 
 from app.decisions.models import Assignment, Decision
-from app.inbox.models import ConnectorPause, InboxEvent, RecordLease
+from app.inbox.models import InboxEvent, RecordLease
 from app.links.models import CrmLink
 from app.outbox.models import OutboxWrite
+from app.pauses.models import CrmPause
 from app.routing.models import RotationMember, RotationPool
+
+
+def metadata() -> MetaData:
+    """The metadata holding every table above (the tables register themselves on import)."""
+    return SQLModel.metadata
+
 
 __all__ = [
     "Assignment",
-    "ConnectorPause",
     "CrmLink",
+    "CrmPause",
     "Decision",
     "InboxEvent",
     "OutboxWrite",
     "RecordLease",
     "RotationMember",
     "RotationPool",
+    "metadata",
 ]

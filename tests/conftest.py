@@ -22,8 +22,9 @@ from sqlalchemy import create_engine, text
 
 from app import migrations
 from app.config import Settings
-from app.db import Database, metadata
+from app.db import Database
 from app.main import create_app
+from app.models import metadata
 from app.runtime import Runtime
 from connectors.salesforce import SalesforceSettings
 from connectors.sandbox import SandboxServer

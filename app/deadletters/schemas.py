@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.crm import Crm
+
 Queue = Literal["inbox", "outbox"]
 
 
@@ -16,7 +18,7 @@ class DeadLetter(BaseModel):
     queue: Queue
     id: int
     status: str = Field(description="dead (failed every attempt) or rejected (at the webhook)")
-    source: str = Field(description="The CRM it came from (inbox) or goes to (outbox)")
+    crm: Crm = Field(description="The CRM it came from (inbox) or goes to (outbox)")
     record_key: str | None
     event_type: str | None = None
     attempts: int

@@ -26,6 +26,7 @@ from app.inbox.repository import InboxRepository
 from app.outbox.models import OutboxWrite
 from app.outbox.repository import OutboxRepository
 from app.queue import Status, statuses_of
+from connectors.crm import Crm
 
 REPLAY_ALL_LIMIT = 1_000_000
 REJECTED_NOT_REPLAYABLE = (
@@ -40,7 +41,7 @@ def _inbox_letter(e: InboxEvent) -> DeadLetter:
         queue="inbox",
         id=e.id or 0,
         status=e.status,
-        source=e.source,
+        crm=e.crm,
         record_key=e.record_key,
         event_type=e.event_type,
         attempts=e.attempts,
@@ -56,7 +57,7 @@ def _outbox_letter(w: OutboxWrite) -> DeadLetter:
         queue="outbox",
         id=w.id or 0,
         status=w.status,
-        source=w.connector,
+        crm=Crm(w.connector),
         record_key=w.record_key,
         attempts=w.attempts,
         error=w.last_error,

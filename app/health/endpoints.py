@@ -10,8 +10,10 @@ from sqlmodel import col
 
 from app.db import utcnow
 from app.deadletters.service import list_dead_letters
-from app.inbox.models import ConnectorPause, InboxEvent
+from app.inbox.models import InboxEvent
 from app.migrations import current_revision, head_revision
+from app.pauses.models import CrmPause
+from app.pauses.repository import PauseRepository
 from app.queue import Status
 from app.runtime import CrmStatus, Runtime, crm_statuses
 from app.webhooks.hubspot import get_runtime
@@ -96,7 +98,7 @@ def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -
     events that wait in the inbox for it. A CRM that cannot be reached never loses events:
     they wait, and this says why."""
     waiting: dict[str, int] = {}
-    pauses: dict[str, ConnectorPause] = {}
+    pauses: dict[str, CrmPause] = {}
     unknown = not schema_ok
     if schema_ok:
         try:
@@ -126,19 +128,14 @@ def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -
     return out
 
 
-def _waiting_and_pauses(runtime: Runtime) -> tuple[dict[str, int], dict[str, ConnectorPause]]:
+def _waiting_and_pauses(runtime: Runtime) -> tuple[dict[str, int], dict[str, CrmPause]]:
     now = utcnow()
     with runtime.db.transaction() as session:
         rows = session.execute(
-            select(col(InboxEvent.source), func.count())
+            select(col(InboxEvent.crm), func.count())
             .where(col(InboxEvent.status).in_([Status.PENDING, Status.PROCESSING]))
-            .group_by(col(InboxEvent.source))
+            .group_by(col(InboxEvent.crm))
         ).all()
-        waiting = {str(source): int(n) for source, n in rows}
-        pauses = {
-            p.connector: p
-            for p in session.scalars(
-                select(ConnectorPause).where(col(ConnectorPause.paused_until) > now)
-            )
-        }
+        waiting = {str(crm): int(n) for crm, n in rows}
+        pauses = {str(p.crm): p for p in PauseRepository(session).active(now)}
     return waiting, pauses

@@ -28,9 +28,9 @@ from app.webhooks.edge import (
     scalar,
     text,
 )
+from connectors.crm import Crm, RecordKey
 from connectors.hubspot.port import OWNER_PROPERTY
 
-SOURCE = "hubspot"
 CONTACT_TYPE_ID = "0-1"
 ROUTED = {"creation", "propertyChange"}
 # Properties Relais writes: a change to one of them made by our own app is our echo.
@@ -50,7 +50,7 @@ class ParsedEvent:
 
 
 def contact_record_key(object_id: str | int) -> str:
-    return f"hubspot:contact:{object_id}"
+    return str(RecordKey.hubspot(object_id))
 
 
 def _type_name(field: str, value: Any) -> str:
@@ -107,7 +107,7 @@ def parse_event(event: Any) -> ParsedEvent | RejectedEvent:
     try:
         return _classify(event)
     except Invalid as exc:
-        return reject(SOURCE, exc, event, FIELD_RULES, _rejected_key(event))
+        return reject(Crm.HUBSPOT, exc, event, FIELD_RULES, _rejected_key(event))
 
 
 def _classify(event: Any) -> ParsedEvent:

@@ -6,22 +6,23 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import CrmType, UTCDateTime
 from app.queue import attempts_field, error_field, lease_owner_field, status_field, utc_field
+from connectors.crm import Crm
 
 
 class InboxEvent(SQLModel, table=True):
-    """One event received from a CRM, stored once per (source, dedupe_key)."""
+    """One event received from a CRM, stored once per (crm, dedupe_key)."""
 
     __tablename__ = "inbox_events"
     __table_args__ = (
-        UniqueConstraint("source", "dedupe_key"),
+        UniqueConstraint("crm", "dedupe_key"),
         Index("ix_inbox_events_claim", "status", "available_at"),
         Index("ix_inbox_events_record_key", "record_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    source: str = Field(sa_column=Column(String(32), nullable=False))
+    crm: Crm = Field(sa_column=Column(CrmType(), nullable=False))
     dedupe_key: str = Field(sa_column=Column(String(64), nullable=False))
     record_key: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     event_type: str = Field(sa_column=Column(String(64), nullable=False))
@@ -46,13 +47,3 @@ class RecordLease(SQLModel, table=True):
     record_key: str = Field(sa_column=Column(String(128), primary_key=True))
     lease_owner: str = Field(sa_column=Column(String(64), nullable=False))
     leased_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
-class ConnectorPause(SQLModel, table=True):
-    """A connector whose quota is spent: its events wait, uncounted, until ``paused_until``."""
-
-    __tablename__ = "connector_pauses"
-
-    connector: str = Field(sa_column=Column(String(32), primary_key=True))
-    paused_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    reason: str = Field(sa_column=Column(Text, nullable=False))

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.db import insert_ignoring_conflicts, rowcount, table_of
-from app.inbox.models import ConnectorPause, InboxEvent, RecordLease
+from app.inbox.models import InboxEvent, RecordLease
+from app.pauses.repository import PauseRepository
 from app.queue import (
     RetryPolicy,
     Status,
@@ -25,6 +26,7 @@ from app.queue import (
     replay_dead,
     status_counts,
 )
+from connectors.crm import Crm
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,17 @@ class StoreResult:
 @dataclass(frozen=True)
 class ClaimedEvent:
     id: int
-    source: str
+    crm: Crm
     record_key: str
     event_type: str
     received_at: datetime
     attempts: int
     payload: dict[str, Any]
+
+    @property
+    def source(self) -> Crm:
+        # transitional: removed once app/pipeline and app/worker read .crm
+        return self.crm
 
 
 LEASE_EXPIRED_ERROR = (
@@ -70,20 +77,13 @@ class InboxRepository:
         # different orders cannot deadlock on PostgreSQL.
         ordered = sorted(rows, key=lambda r: str(r["dedupe_key"]))
         statuses = insert_ignoring_conflicts(
-            self.session, table_of(InboxEvent), ordered, ["source", "dedupe_key"], "status"
+            self.session, table_of(InboxEvent), ordered, ["crm", "dedupe_key"], "status"
         )
         ignored = sum(1 for status in statuses if status == Status.IGNORED)
         rejected = sum(1 for status in statuses if status == Status.REJECTED)
         return StoreResult(len(statuses), len(rows) - len(statuses), ignored, rejected)
 
     # -- claiming (worker side) -------------------------------------------------------------
-
-    def paused_sources(self, now: datetime) -> list[str]:
-        return list(
-            self.session.scalars(
-                select(col(ConnectorPause.connector)).where(col(ConnectorPause.paused_until) > now)
-            )
-        )
 
     def claim(
         self,
@@ -92,18 +92,37 @@ class InboxRepository:
         lease: timedelta,
         limit: int,
         max_attempts: int,
-        sources: Sequence[str] | None = None,
+        crms: Sequence[str] | None = None,
     ) -> list[ClaimedEvent]:
         """Lease up to ``limit`` due events, never two workers on the same record.
 
         A record is taken by upserting its row in ``record_leases`` only where the previous
         lease has expired; events of records another worker holds are not even candidates.
-        ``sources``: the CRMs this worker can reach (None: all). Claiming counts an attempt,
-        and an event whose lease expired on its last attempt (its
+        ``crms``: the ``Crm`` values this worker can reach (None: all); events of a paused CRM wait.
+        Claiming counts an attempt, and an event whose lease expired on its last attempt (its
         worker died or hung every time) is dead-lettered here instead of being taken again.
         """
+        bury_expired(
+            self.session, InboxEvent, now, max_attempts, LEASE_EXPIRED_ERROR, finished_at=now
+        )
+        candidates = self._candidates(now, limit, crms)
+        if not candidates:
+            return []
+        keys = sorted({record_key for _, record_key in candidates})
+        until = now + lease
+        acquired = set(self._acquire_records(keys, worker_id, now, until))
+        ids = [i for i, record_key in candidates if record_key in acquired]
+        if not ids:
+            return []
+        mark_claimed(self.session, InboxEvent, ids, until, worker_id)
+        return self._claimed(ids)
+
+    def _candidates(
+        self, now: datetime, limit: int, crms: Sequence[str] | None
+    ) -> list[tuple[int, str]]:
+        """Due events of records no live lease holds, of CRMs reachable and not paused, locked
+        (``SKIP LOCKED``) in the order they became due."""
         E = InboxEvent
-        bury_expired(self.session, E, now, max_attempts, LEASE_EXPIRED_ERROR, finished_at=now)
         live_lease = (
             select(RecordLease.record_key)  # type: ignore[call-overload]
             .where(
@@ -112,33 +131,26 @@ class InboxRepository:
             )
             .exists()
         )
-        due = due_clause(E, now)
-        paused = self.paused_sources(now)
         query = (
             select(col(E.id), col(E.record_key))
-            .where(due, col(E.record_key).is_not(None), ~live_lease)
+            .where(due_clause(E, now), col(E.record_key).is_not(None), ~live_lease)
             .order_by(col(E.available_at), col(E.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        if paused:
-            query = query.where(col(E.source).not_in(paused))
-        if sources is not None:  # events of a CRM this worker cannot reach wait in the inbox
-            query = query.where(col(E.source).in_(list(sources)))
-        candidates = self.session.execute(query).all()
-        if not candidates:
-            return []
-        keys = sorted({str(rk) for _, rk in candidates})
-        until = now + lease
-        acquired = set(self._acquire_records(keys, worker_id, now, until))
-        ids = [i for i, rk in candidates if rk in acquired]
-        if not ids:
-            return []
-        mark_claimed(self.session, E, ids, until, worker_id)
+        if paused := PauseRepository(self.session).paused(now):
+            query = query.where(col(E.crm).not_in(paused))
+        if crms is not None:  # events of a CRM this worker cannot reach wait in the inbox
+            query = query.where(col(E.crm).in_(list(crms)))
+        rows = self.session.execute(query).all()
+        return [(i, key) for i, key in rows if i is not None and key is not None]  # typing only
+
+    def _claimed(self, ids: list[int]) -> list[ClaimedEvent]:
+        E = InboxEvent
         rows = self.session.execute(
             select(
                 col(E.id),
-                col(E.source),
+                col(E.crm),
                 col(E.record_key),
                 col(E.event_type),
                 col(E.received_at),
@@ -265,18 +277,16 @@ class InboxRepository:
             )
         self._release((e.record_key for e in events), worker_id)
 
+    # -- transitional: the worker and the outbox move to app.pauses.PauseRepository ---------
+
+    def paused_sources(self, now: datetime) -> list[Crm]:
+        return PauseRepository(self.session).paused(now)
+
     def pause_connector(self, connector: str, until: datetime, reason: str) -> None:
-        existing = self.session.get(ConnectorPause, connector)
-        if existing is None:
-            self.session.add(ConnectorPause(connector=connector, paused_until=until, reason=reason))
-        else:
-            existing.paused_until, existing.reason = until, reason
+        PauseRepository(self.session).pause(Crm(connector), until, reason)
 
     def resume_connector(self, connector: str) -> bool:
-        res = self.session.execute(
-            delete(ConnectorPause).where(col(ConnectorPause.connector) == connector)
-        )
-        return rowcount(res) > 0
+        return PauseRepository(self.session).resume(Crm(connector))
 
     # -- admin ------------------------------------------------------------------------------
 

@@ -30,10 +30,8 @@ from app.webhooks.edge import (
     show,
     text,
 )
-from connectors.salesforce_ids import to18
+from connectors.crm import SALESFORCE_OBJECTS, Crm, RecordKey
 
-SOURCE = "salesforce"
-ROUTED_OBJECTS = {"Lead", "Contact"}
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 # The fields a rejection can be counted under (see edge.metric_label).
 KNOWN_FIELDS = frozenset(
@@ -44,7 +42,7 @@ MAX_KEY_CHARS = 64  # the inbox's dedupe_key column
 
 
 def sf_record_key(sobject: str, record_id: str) -> str:
-    return f"salesforce:{sobject}:{to18(record_id)}"
+    return str(RecordKey.salesforce(sobject, record_id))
 
 
 def _inbox_key(prefix: str, ident: str) -> str:
@@ -68,9 +66,9 @@ class SfNotification:
     event_type: str
 
     def row(self, now: datetime) -> dict[str, Any]:
-        routed = self.sobject in ROUTED_OBJECTS and self.record_id is not None
+        routed = self.sobject in SALESFORCE_OBJECTS and self.record_id is not None
         return {
-            "source": SOURCE,
+            "crm": Crm.SALESFORCE,
             "dedupe_key": self.dedupe_key,
             "record_key": sf_record_key(self.sobject, self.record_id)
             if routed and self.record_id
@@ -106,7 +104,7 @@ def _field_names(path: str, fields: dict[str, Any]) -> None:
 
 def _record_id(sobject: str, field: str, value: Any) -> str | None:
     if value is None or value == "":
-        if sobject in ROUTED_OBJECTS:
+        if sobject in SALESFORCE_OBJECTS:
             raise Invalid(field, f"missing: a {sobject} notification names its record")
         return None
     return sf_record_id(field, value)
@@ -118,7 +116,7 @@ def parse_outbound(raw: dict[str, Any]) -> SfNotification | RejectedEvent:
     try:
         return _outbound(raw)
     except Invalid as exc:
-        return reject(SOURCE, exc, raw, KNOWN_FIELDS)
+        return reject(Crm.SALESFORCE, exc, raw, KNOWN_FIELDS)
 
 
 def _outbound(raw: dict[str, Any]) -> SfNotification:
@@ -172,7 +170,7 @@ def parse_flow_event(event: Any) -> SfNotification | RejectedEvent:
     try:
         return _flow(event)
     except Invalid as exc:
-        return reject(SOURCE, exc, event, KNOWN_FIELDS)
+        return reject(Crm.SALESFORCE, exc, event, KNOWN_FIELDS)
 
 
 def _flow(e: Any) -> SfNotification:

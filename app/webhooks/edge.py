@@ -25,12 +25,13 @@ import structlog
 from prometheus_client import Counter
 
 from app.queue import Status
+from connectors.crm import Crm
 
 log = structlog.get_logger("relais.webhooks.edge")
 REJECTED_EVENTS = Counter(
     "relais_webhook_events_rejected_total",
     "Webhook events stored as rejected: a value broke a rule of the edge",
-    ["source", "field"],
+    ["crm", "field"],
 )
 
 MAX_DEPTH = 16  # levels of objects and arrays in one event (the event itself is level 1)
@@ -312,7 +313,7 @@ def digest(value: Any) -> str:
 class RejectedEvent:
     """An event refused at the edge: stored as ``rejected``, never claimed, never replayed."""
 
-    source: str
+    crm: Crm
     reason: str
     field: str  # the metric label (see metric_label)
     raw: Any
@@ -321,7 +322,7 @@ class RejectedEvent:
     def row(self, now: datetime) -> dict[str, Any]:
         copy = safe_json(self.raw)
         return {
-            "source": self.source,
+            "crm": self.crm,
             "dedupe_key": self.dedupe_key,
             "record_key": None,
             "event_type": "rejected",
@@ -341,12 +342,12 @@ class RejectedEvent:
 
 
 def reject(
-    source: str, error: Invalid, raw: Any, known: Iterable[str], key: str | None = None
+    crm: Crm, error: Invalid, raw: Any, known: Iterable[str], key: str | None = None
 ) -> RejectedEvent:
     reason = str(error)
     if len(reason) > MAX_REASON_CHARS:
         reason = reason[: MAX_REASON_CHARS - 3] + "..."
-    return RejectedEvent(source, reason, metric_label(error.field, known), raw, key or digest(raw))
+    return RejectedEvent(crm, reason, metric_label(error.field, known), raw, key or digest(raw))
 
 
 def count_rejections(rejections: Iterable[RejectedEvent]) -> None:
@@ -354,9 +355,9 @@ def count_rejections(rejections: Iterable[RejectedEvent]) -> None:
     escaped (see show); never the raw event."""
     logged = 0
     for r in rejections:
-        REJECTED_EVENTS.labels(r.source, r.field).inc()
+        REJECTED_EVENTS.labels(r.crm, r.field).inc()
         if logged < MAX_REJECTIONS_LOGGED:  # a junk batch must not flood the logs
-            log.warning("webhook.event_rejected", source=r.source, field=r.field, reason=r.reason)
+            log.warning("webhook.event_rejected", crm=r.crm, field=r.field, reason=r.reason)
         logged += 1
     if logged > MAX_REJECTIONS_LOGGED:
         log.warning(

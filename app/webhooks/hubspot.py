@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from app.config import Settings
 from app.db import utcnow
-from app.inbox.hubspot_events import SOURCE, parse_event
+from app.inbox.hubspot_events import parse_event
 from app.inbox.repository import InboxRepository, StoreResult
 from app.queue import Status
 from app.runtime import Runtime
@@ -31,13 +31,12 @@ from app.webhooks.edge import (
     load_json,
 )
 from app.webhooks.security import read_bounded_body
+from connectors.crm import Crm
 
 log = structlog.get_logger("relais.webhooks.hubspot")
 router = APIRouter()
-RECEIVED = Counter("relais_webhook_events_total", "Webhook events received", ["source", "result"])
-REJECTED = Counter(
-    "relais_webhook_rejected_total", "Webhook requests refused", ["source", "reason"]
-)
+RECEIVED = Counter("relais_webhook_events_total", "Webhook events received", ["crm", "result"])
+REJECTED = Counter("relais_webhook_rejected_total", "Webhook requests refused", ["crm", "reason"])
 
 
 class WebhookAck(BaseModel):
@@ -65,7 +64,7 @@ def get_runtime(request: Request) -> Runtime:
 
 
 def _unauthorized(reason: str) -> HTTPException:
-    REJECTED.labels(SOURCE, reason).inc()
+    REJECTED.labels(Crm.HUBSPOT, reason).inc()
     return HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid HubSpot signature: {reason}")
 
 
@@ -86,7 +85,7 @@ class HubSpotSignatureV3:
         settings = runtime.settings
         secret = settings.hubspot_client_secret
         if secret is None:
-            REJECTED.labels(SOURCE, "disabled").inc()
+            REJECTED.labels(Crm.HUBSPOT, "disabled").inc()
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 "HubSpot webhooks are disabled: RELAIS_HUBSPOT_CLIENT_SECRET is not set",
@@ -160,7 +159,7 @@ def _rows(events: list[Any]) -> tuple[list[dict[str, Any]], list[RejectedEvent]]
             continue
         rows.append(
             {
-                "source": SOURCE,
+                "crm": Crm.HUBSPOT,
                 "dedupe_key": parsed.dedupe_key,
                 "record_key": parsed.record_key,
                 "event_type": parsed.event_type,
@@ -201,7 +200,7 @@ async def hubspot_webhook(
                 raise UnreadableBody("expected a JSON array of events")
             check_batch_size(len(events))
         except UnreadableBody as exc:
-            REJECTED.labels(SOURCE, "malformed").inc()
+            REJECTED.labels(Crm.HUBSPOT, "malformed").inc()
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
         rows, rejected = _rows(events)
         count_rejections(rejected)
@@ -209,10 +208,10 @@ async def hubspot_webhook(
             return InboxRepository(session).store(rows)
 
     result = await run_in_threadpool(store)
-    RECEIVED.labels(SOURCE, "stored").inc(result.to_process)
-    RECEIVED.labels(SOURCE, "ignored").inc(result.ignored)
-    RECEIVED.labels(SOURCE, "rejected").inc(result.rejected)
-    RECEIVED.labels(SOURCE, "duplicate").inc(result.duplicates)
+    RECEIVED.labels(Crm.HUBSPOT, "stored").inc(result.to_process)
+    RECEIVED.labels(Crm.HUBSPOT, "ignored").inc(result.ignored)
+    RECEIVED.labels(Crm.HUBSPOT, "rejected").inc(result.rejected)
+    RECEIVED.labels(Crm.HUBSPOT, "duplicate").inc(result.duplicates)
     if result.to_process:
         runtime.wakeup.set()
     return WebhookAck.of(result)

@@ -23,7 +23,7 @@ from prometheus_client import Counter
 
 from app.db import utcnow
 from app.inbox.repository import InboxRepository, StoreResult
-from app.inbox.salesforce_events import SOURCE, SfNotification, parse_flow_event, parse_outbound
+from app.inbox.salesforce_events import SfNotification, parse_flow_event, parse_outbound
 from app.runtime import Runtime
 from app.webhooks.edge import (
     RejectedEvent,
@@ -224,4 +224,4 @@ async def flow_callout(
     return WebhookAck.of(result)
 
 
-__all__ = ["ACK", "SOURCE", "flow_signature", "parse_outbound_message", "router"]
+__all__ = ["ACK", "flow_signature", "parse_outbound_message", "router"]

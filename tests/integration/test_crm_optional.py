@@ -179,7 +179,7 @@ def test_hubspot_events_wait_in_the_inbox_while_its_connector_is_not_configured(
     ids = sandbox.salesforce.create_records("Lead", [sf_lead(1)])
     wait_for(lambda: owned_by_team(sandbox, ids), what="the Salesforce lead owned")
     # the HubSpot events were never attempted: they wait, and /readyz says why
-    assert inbox_count(db, source="hubspot", status=Status.PENDING, attempts=0) == 2
+    assert inbox_count(db, crm="hubspot", status=Status.PENDING, attempts=0) == 2
     body = http.get(f"{relais.url}/readyz").json()
     hubspot = body["crms"]["hubspot"]
     assert hubspot["events_waiting"] == 2
@@ -190,6 +190,6 @@ def test_hubspot_events_wait_in_the_inbox_while_its_connector_is_not_configured(
     connect_webhooks(sandbox, relais)  # (nothing else changes)
     relais_factory(settings)  # a process with the token
     wait_for(
-        lambda: inbox_count(db, source="hubspot", status=Status.PENDING) == 0,
+        lambda: inbox_count(db, crm="hubspot", status=Status.PENDING) == 0,
         what="the waiting events taken",
     )

@@ -19,6 +19,7 @@ from app.db import Database, utcnow
 from app.inbox.models import InboxEvent
 from app.outbox.models import OutboxWrite
 from app.queue import Status
+from connectors.crm import Crm
 from tests.conftest import Relais
 from tests.integration.helpers import creation_events, dumps, signed_post
 
@@ -63,14 +64,14 @@ def last_id(db: Database) -> int:
 
 
 def assert_rejected_everywhere(
-    db: Database, http: httpx.Client, relais: Relais, source: str, reason: str, after: int = 0
+    db: Database, http: httpx.Client, relais: Relais, crm: str, reason: str, after: int = 0
 ) -> InboxEvent:
     """The one event rejected since id ``after`` carries ``reason``, and shows in the CLI and
     the admin API."""
     rejected = [e for e in rows(db, Status.REJECTED) if (e.id or 0) > after]
     assert len(rejected) == 1, [(e.status, e.result) for e in rows(db) if (e.id or 0) > after]
     event = rejected[0]
-    assert event.source == source
+    assert event.crm == crm
     assert event.result is not None and reason in event.result, event.result
     assert event.payload["reason"] == event.result.removeprefix("rejected: ")
     assert isinstance(event.payload["raw"], str) and event.payload["raw"].isascii()
@@ -80,7 +81,7 @@ def assert_rejected_everywhere(
         (x for x in listed.output.splitlines() if x.startswith(f"rejected inbox {event.id} ")),
         "",
     )
-    assert line.startswith(f"rejected inbox {event.id} {source} at "), listed.output
+    assert line.startswith(f"rejected inbox {event.id} {crm} at "), listed.output
     assert reason in line, line
     api = admin_get(http, relais, "/admin/api/dead-letters?limit=1000")
     entry = next(r for r in api["rejected"] if r["id"] == event.id)
@@ -104,7 +105,7 @@ def _dead_event_and_write(db: Database) -> tuple[int, int]:
     now = utcnow()
     with db.transaction() as session:
         event = InboxEvent(
-            source="hubspot",
+            crm=Crm.HUBSPOT,
             dedupe_key="dead-1",
             record_key="hubspot:contact:1",
             event_type="contact.creation",

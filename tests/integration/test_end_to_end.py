@@ -285,10 +285,10 @@ def _dead_writes(db: Database) -> list[OutboxWrite]:
 
 
 def _pause(db: Database) -> bool:
-    from app.inbox.models import ConnectorPause
+    from app.pauses.models import CrmPause
 
     with db.transaction() as session:
-        return session.get(ConnectorPause, "hubspot") is not None
+        return session.get(CrmPause, "hubspot") is not None
 
 
 def _idle(db: Database) -> bool:
@@ -363,10 +363,10 @@ def test_refused_credentials_pause_the_connector_without_spending_attempts(
     wait_for(lambda: _pause(db), what="connector paused")
     events = _events(db, Status.PENDING)
     assert len(events) == 2 and all(e.attempts == 0 for e in events)
-    from app.inbox.models import ConnectorPause
+    from app.pauses.models import CrmPause
 
     with db.transaction() as session:
-        pause = session.get(ConnectorPause, "hubspot")
+        pause = session.get(CrmPause, "hubspot")
         assert pause is not None and "RELAIS_HUBSPOT_ACCESS_TOKEN" in pause.reason
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.db import Database, utcnow
-from app.inbox.hubspot_events import SOURCE
 from app.inbox.models import InboxEvent
 from app.inbox.repository import LEASE_EXPIRED_ERROR, ClaimedEvent, InboxRepository
 from app.queue import Status
+from connectors.crm import Crm
 
 
 def add_events(db: Database, record_keys: list[str]) -> None:
     now = utcnow()
     rows = [
         {
-            "source": SOURCE,
+            "crm": Crm.HUBSPOT,
             "dedupe_key": f"k{i}",
             "record_key": rk,
             "event_type": "contact.creation",
@@ -59,7 +59,7 @@ def test_a_record_held_by_another_worker_does_not_starve_the_others(db: Database
         now = utcnow()
         rows = [
             {
-                "source": SOURCE,
+                "crm": Crm.HUBSPOT,
                 "dedupe_key": f"more{i}",
                 "record_key": "hubspot:contact:1",
                 "event_type": "contact.propertyChange",

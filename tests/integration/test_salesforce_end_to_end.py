@@ -330,7 +330,7 @@ def test_our_own_salesforce_writes_echoing_back_cause_no_loop(
     wait_for(lambda: len(_assignments(db)) == 2, what="both sides assigned")
     wait_for(lambda: sandbox.salesforce.state.owner_writes.get(lead_id), what="written")
     # our write's echo: an Outbound Message about the lead (the integration user not excluded)
-    wait_for(lambda: any(e.source == "salesforce" for e in _events(db)), what="the echo received")
+    wait_for(lambda: any(e.crm == "salesforce" for e in _events(db)), what="the echo received")
     assert sandbox.salesforce.notifications.wait_idle(10)
     assert sandbox.hubspot.webhooks.wait_idle(10)
     wait_for(
@@ -381,7 +381,7 @@ def test_a_stale_outbound_message_is_not_taken_for_an_owner_change(
     resp = http.post(f"{relais.url}/webhooks/salesforce/outbound-message", content=body)
     assert resp.status_code == 200
     wait_for(
-        lambda: any(e.source == "salesforce" and e.status == Status.DONE for e in _events(db)),
+        lambda: any(e.crm == "salesforce" and e.status == Status.DONE for e in _events(db)),
         what="the stale message processed",
     )
     assert (

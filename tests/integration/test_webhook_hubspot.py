@@ -318,7 +318,7 @@ def _rejected_metric() -> float:
             total += sum(
                 s.value
                 for s in metric.samples
-                if s.name.endswith("_total") and s.labels["source"] == "hubspot"
+                if s.name.endswith("_total") and s.labels["crm"] == "hubspot"
             )
     return total
 

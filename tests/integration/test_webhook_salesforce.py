@@ -54,7 +54,7 @@ def test_a_real_format_outbound_message_is_stored_and_acknowledged_with_the_wsdl
         '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound">'
         "<Ack>true</Ack></notificationsResponse>"
     ) in resp.text
-    assert inbox_count(db, status=Status.PENDING, source="salesforce") == 2
+    assert inbox_count(db, status=Status.PENDING, crm="salesforce") == 2
     from sqlalchemy import select
 
     from app.inbox.models import InboxEvent
@@ -76,7 +76,7 @@ def test_the_same_message_twice_and_messages_sharing_notifications_give_one_effe
     # another message carrying one of the same notifications plus a new one
     other = body.decode().replace("04l5e00000Abc01AAB", "04l5e00000Abc03AAB").encode()
     assert post_om(http, relais_no_worker, other).status_code == 200
-    assert inbox_count(db, source="salesforce") == 3
+    assert inbox_count(db, crm="salesforce") == 3
 
 
 def test_the_15_character_form_of_our_org_id_is_accepted(
@@ -84,7 +84,7 @@ def test_the_15_character_form_of_our_org_id_is_accepted(
 ) -> None:
     org15 = (relais_no_worker.settings.salesforce_org_id or "")[:15]
     assert post_om(http, relais_no_worker, message(relais_no_worker, org15)).status_code == 200
-    assert inbox_count(db, source="salesforce") == 2
+    assert inbox_count(db, crm="salesforce") == 2
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -182,7 +182,7 @@ def test_a_signed_flow_callout_is_stored_once(
 ) -> None:
     assert flow_post(http, relais_no_worker, [FLOW_EVENT]).json()["stored"] == 1
     assert flow_post(http, relais_no_worker, [FLOW_EVENT]).json()["duplicates"] == 1
-    assert inbox_count(db, status=Status.PENDING, source="salesforce") == 1
+    assert inbox_count(db, status=Status.PENDING, crm="salesforce") == 1
 
 
 @pytest.mark.parametrize(

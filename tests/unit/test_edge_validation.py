@@ -30,6 +30,7 @@ from app.webhooks.edge import (
     sf_record_id,
     show,
 )
+from connectors.crm import Crm
 
 
 def reason(rule: Any, *args: Any) -> str | None:
@@ -282,7 +283,7 @@ def test_metric_labels_come_from_our_field_names_only(field: str, label: str) ->
 
 
 def rejected_row(raw: Any) -> dict[str, Any]:
-    rejection = reject("hubspot", Invalid("objectId", "bad"), raw, {"objectId"})
+    rejection = reject(Crm.HUBSPOT, Invalid("objectId", "bad"), raw, {"objectId"})
     return rejection.row(datetime(2026, 1, 1, tzinfo=UTC))
 
 
@@ -324,7 +325,7 @@ def test_the_rejected_key_ignores_key_order_but_not_values() -> None:
 
 
 def test_a_long_reason_is_cut() -> None:
-    rejection = reject("x", Invalid("f", "y" * 5000), {}, set())
+    rejection = reject(Crm.SALESFORCE, Invalid("f", "y" * 5000), {}, set())
     assert isinstance(rejection, RejectedEvent) and len(rejection.reason) == 1000
 
 

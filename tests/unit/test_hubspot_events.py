@@ -111,7 +111,7 @@ def test_events_breaking_a_rule_are_rejected_with_a_reason_naming_the_field(
 ) -> None:
     rejected = rejection(event)
     assert rejected.reason.startswith(reason), rejected.reason
-    assert rejected.source == "hubspot"
+    assert rejected.crm == "hubspot"
 
 
 def test_a_rejected_event_keeps_its_key_across_redeliveries() -> None:

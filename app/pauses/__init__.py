@@ -1,0 +1,1 @@
+"""Pauses of a CRM that refused for a while: its events and writes wait, uncounted."""
