@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -13,6 +15,9 @@ import uvicorn
 from app import migrations
 from app.config import get_settings
 from app.logging import configure
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 cli = typer.Typer(
     help="Relais: lead routing between HubSpot and Salesforce.",
@@ -31,6 +36,19 @@ decisions_cli = typer.Typer(
 )
 cli.add_typer(decisions_cli, name="decisions")
 cli.add_typer(mappings_cli, name="mappings")
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """One unit of work on RELAIS_DATABASE_URL, for a command that runs once and exits."""
+    from app.db import Database
+
+    db = Database(get_settings().database_url)
+    try:
+        with db.transaction() as session:
+            yield session
+    finally:
+        db.dispose()
 
 
 @cli.callback()
@@ -70,6 +88,7 @@ def serve(
 def worker() -> None:
     """Run a worker only (scale-out: several per machine, several machines on PostgreSQL).
     It works with the CRMs that are configured; with none, there is nothing to do."""
+    from app.mappings.loader import MappingsError
     from app.runtime import Runtime, crm_statuses, startup_report
 
     settings = get_settings()
@@ -87,11 +106,11 @@ def worker() -> None:
         runtime.outbox_wakeup.set()
 
     def _reload(*_: object) -> None:
-        try:
-            fresh = runtime.mappings.reload()
-            typer.echo(f"mappings reloaded: version {fresh.version}", err=True)
-        except Exception as exc:  # the last good version keeps running
-            typer.echo(f"mappings reload refused: {exc}", err=True)
+        outcome = runtime.mappings.reload_or_keep("SIGHUP")  # the last good version keeps running
+        if isinstance(outcome, MappingsError):
+            typer.echo(f"mappings reload refused: {outcome}", err=True)
+        else:
+            typer.echo(f"mappings reloaded: version {outcome.version}", err=True)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -225,15 +244,10 @@ def dead_list(
 ) -> None:
     """Show dead-lettered inbox events and outbox writes with their last error, and the events
     the webhooks rejected (a value broke a rule) with their reason; those cannot be replayed."""
-    from app.db import Database
     from app.deadletters.service import list_dead_letters
 
-    db = Database(get_settings().database_url)
-    try:
-        with db.transaction() as session:
-            letters = list_dead_letters(session, limit)
-    finally:
-        db.dispose()
+    with _transaction() as session:
+        letters = list_dead_letters(session, limit)
     for d in [*letters.inbox, *letters.outbox]:
         error = d.error.splitlines()[0] if d.error else ""
         typer.echo(f"{d.queue} {d.id} {d.record_key} after {d.attempts} attempts: {error}")
@@ -257,17 +271,13 @@ def dead_replay(
     """Give dead-lettered events or writes a fresh set of attempts. Rejected events cannot be
     replayed (they would be rejected again): the ids refused are listed with the reason, and
     the exit code is 1."""
-    from app.db import Database, utcnow
+    from app.db import utcnow
     from app.deadletters.schemas import ReplayRequest
     from app.deadletters.service import replay
 
     request = ReplayRequest(inbox=inbox or [], outbox=outbox or [], replay_all=replay_all)
-    db = Database(get_settings().database_url)
-    try:
-        with db.transaction() as session:
-            result = replay(session, request, utcnow())
-    finally:
-        db.dispose()
+    with _transaction() as session:
+        result = replay(session, request, utcnow())
     typer.echo(f"replayed {result.inbox} inbox event(s) and {result.outbox} outbox write(s)")
     for r in result.refused:
         typer.echo(f"not replayed: {r.queue} {r.id}: {r.reason}", err=True)
@@ -347,17 +357,11 @@ def decisions_show(
 ) -> None:
     """Every decision about one record, oldest first, each explained: the rule, the rep, and
     what became of each CRM write (written, or superseded and by what)."""
-    from app.db import Database
     from app.decisions.explain import explain
     from app.decisions.repository import DecisionRepository
 
-    db = Database(get_settings().database_url)
-    try:
-        with db.transaction() as session:
-            decisions = DecisionRepository(session).for_record(record_key)
-            texts = [explain(d) for d in decisions]
-    finally:
-        db.dispose()
+    with _transaction() as session:
+        texts = [explain(d) for d in DecisionRepository(session).for_record(record_key)]
     if not texts:
         typer.echo(f"no decision about {record_key}", err=True)
         raise typer.Exit(1)

@@ -9,16 +9,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.admin.endpoints import router as admin_router
 from app.config import Settings, get_settings
+from app.deadletters.endpoints import router as dead_letters_router
 from app.decisions.endpoints import router as decisions_router
+from app.deps import MetricsDep
 from app.health.endpoints import router as health_router
-from app.mappings.loader import MappingsError
+from app.mappings.endpoints import router as mappings_router
 from app.runtime import Runtime, crm_statuses
-from app.security import bearer_matches
 from app.webhooks.hubspot import router as hubspot_router
 from app.webhooks.salesforce import router as salesforce_router
 
@@ -29,17 +29,7 @@ def _reload_on_sighup(runtime: Runtime) -> None:
     """kill -HUP reloads the mappings, like POST /admin/api/mappings/reload."""
 
     def reload(*_: object) -> None:
-        try:
-            fresh = runtime.mappings.reload()
-            log.info("mappings.reloaded", version=fresh.version, by="SIGHUP")
-        except Exception as exc:  # MappingsError, or anything unexpected: keep serving
-            errors = exc.errors if isinstance(exc, MappingsError) else [repr(exc)]
-            log.warning(
-                "mappings.reload_refused",
-                by="SIGHUP",
-                errors=errors,
-                active=runtime.mappings.current.version,
-            )
+        runtime.mappings.reload_or_keep("SIGHUP")  # logs the outcome; never raises
 
     # Not possible off the main thread (tests, embedded servers) or without SIGHUP (Windows).
     with contextlib.suppress(ValueError, AttributeError):
@@ -88,20 +78,12 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     app.include_router(hubspot_router, tags=["webhooks"])
     app.include_router(salesforce_router, tags=["webhooks"])
     app.include_router(health_router, tags=["probes"])
-    app.include_router(admin_router, tags=["admin"])
+    app.include_router(mappings_router, tags=["admin"])
+    app.include_router(dead_letters_router, tags=["admin"])
     app.include_router(decisions_router, tags=["admin"])
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics(request: Request) -> Response:
-        token = settings.metrics_token
-        if token is not None and not bearer_matches(
-            request.headers.get("authorization", ""), [token.get_secret_value()]
-        ):
-            return Response(
-                "a valid metrics bearer token is needed (RELAIS_METRICS_TOKEN)",
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    @app.get("/metrics", include_in_schema=False, dependencies=[MetricsDep])
+    def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from app.admin.endpoints import require_admin
 from app.decisions.explain import explain
 from app.decisions.repository import DecisionRepository
-from app.runtime import Runtime
-from app.webhooks.hubspot import get_runtime
+from app.deps import AdminDep, RuntimeDep
 
-router = APIRouter(prefix="/admin/api", dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/admin/api", dependencies=[AdminDep])
 
 
 class DecisionView(BaseModel):
@@ -32,9 +30,7 @@ class DecisionView(BaseModel):
 
 
 @router.get("/decisions/{record_key}", response_model=list[DecisionView])
-async def decisions_of(
-    record_key: str, runtime: Annotated[Runtime, Depends(get_runtime)]
-) -> list[DecisionView]:
+async def decisions_of(record_key: str, runtime: RuntimeDep) -> list[DecisionView]:
     """Every decision about one CRM record (``hubspot:contact:123``,
     ``salesforce:Lead:00Q...``), oldest first, each with its explanation."""
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, text
@@ -10,13 +10,13 @@ from sqlmodel import col
 
 from app.db import utcnow
 from app.deadletters.service import list_dead_letters
+from app.deps import RuntimeDep
 from app.inbox.models import InboxEvent
 from app.migrations import current_revision, head_revision
 from app.pauses.models import CrmPause
 from app.pauses.repository import PauseRepository
 from app.queue import Status
 from app.runtime import CrmStatus, Runtime, crm_statuses
-from app.webhooks.hubspot import get_runtime
 
 router = APIRouter()
 
@@ -28,7 +28,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(runtime: Annotated[Runtime, Depends(get_runtime)]) -> JSONResponse:
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Database reachable, schema at the migrations' head, mappings loaded, at least one CRM
     connector configured; and per CRM what is on, what is missing and what waits."""
 

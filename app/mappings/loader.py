@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import structlog
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -35,6 +36,7 @@ OPTIONAL: dict[str, type[BaseModel]] = {
 }
 FILES = {**REQUIRED, **OPTIONAL}
 M = TypeVar("M", bound=BaseModel)
+log = structlog.get_logger("relais.mappings")
 Path_ = tuple[str | int, ...]
 
 
@@ -519,4 +521,17 @@ class MappingsStore:
             fresh = load_mappings(self.directory)
             self._current = fresh
             self.loaded_at = datetime.now(UTC)
+        return fresh
+
+    def reload_or_keep(self, by: str) -> Mappings | MappingsError:
+        """Reload and log the outcome (``by``: what asked); on any error keep serving the last
+        good version and return the error, every problem listed, instead of raising."""
+        before = self._current.version if self._current is not None else None
+        try:
+            fresh = self.reload()
+        except Exception as exc:  # MappingsError, or anything unexpected: keep serving
+            error = exc if isinstance(exc, MappingsError) else MappingsError([repr(exc)])
+            log.warning("mappings.reload_refused", by=by, errors=error.errors, active=before)
+            return error
+        log.info("mappings.reloaded", by=by, version=fresh.version, previous=before)
         return fresh

@@ -15,14 +15,13 @@ from fastapi.concurrency import run_in_threadpool
 from hubspot.exceptions import InvalidSignatureTimestampError
 from hubspot.utils.signature import Signature
 from prometheus_client import Counter
-from pydantic import BaseModel
 
 from app.config import Settings
 from app.db import utcnow
+from app.deps import RuntimeDep, SettingsDep
 from app.inbox.hubspot_events import parse_event
 from app.inbox.repository import InboxRepository, StoreResult
 from app.queue import Status
-from app.runtime import Runtime
 from app.webhooks.edge import (
     RejectedEvent,
     UnreadableBody,
@@ -30,6 +29,7 @@ from app.webhooks.edge import (
     count_rejections,
     load_json,
 )
+from app.webhooks.schemas import WebhookAck
 from app.webhooks.security import read_bounded_body
 from connectors.crm import Crm
 
@@ -37,30 +37,6 @@ log = structlog.get_logger("relais.webhooks.hubspot")
 router = APIRouter()
 RECEIVED = Counter("relais_webhook_events_total", "Webhook events received", ["crm", "result"])
 REJECTED = Counter("relais_webhook_rejected_total", "Webhook requests refused", ["crm", "reason"])
-
-
-class WebhookAck(BaseModel):
-    """What a delivery changed: ``stored`` counts new rows, ``ignored`` and ``rejected``
-    among them; ``duplicates`` are events already stored by an earlier delivery."""
-
-    stored: int
-    duplicates: int
-    ignored: int
-    rejected: int = 0
-
-    @classmethod
-    def of(cls, result: StoreResult) -> WebhookAck:
-        return cls(
-            stored=result.stored,
-            duplicates=result.duplicates,
-            ignored=result.ignored,
-            rejected=result.rejected,
-        )
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 def _unauthorized(reason: str) -> HTTPException:
@@ -79,10 +55,7 @@ def signed_uri(request: Request, settings: Settings) -> str:
 class HubSpotSignatureV3:
     """Dependency: the verified raw body, or 401/413/503. No secret means disabled."""
 
-    async def __call__(
-        self, request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
-    ) -> bytes:
-        settings = runtime.settings
+    async def __call__(self, request: Request, settings: SettingsDep) -> bytes:
         secret = settings.hubspot_client_secret
         if secret is None:
             REJECTED.labels(Crm.HUBSPOT, "disabled").inc()
@@ -106,6 +79,9 @@ class HubSpotSignatureV3:
         if reason is not None:
             raise _unauthorized(reason)
         return body
+
+
+SignedBody = Annotated[bytes, Depends(HubSpotSignatureV3())]
 
 
 def verify_v3(
@@ -186,8 +162,8 @@ def _rows(events: list[Any]) -> tuple[list[dict[str, Any]], list[RejectedEvent]]
     },
 )
 async def hubspot_webhook(
-    body: Annotated[bytes, Depends(HubSpotSignatureV3())],
-    runtime: Annotated[Runtime, Depends(get_runtime)],
+    body: SignedBody,
+    runtime: RuntimeDep,
 ) -> WebhookAck:
 
     def store() -> StoreResult:

@@ -10,18 +10,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Annotated, Any
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 import structlog
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import Counter
 
 from app.db import utcnow
+from app.deps import RuntimeDep
 from app.inbox.repository import InboxRepository, StoreResult
 from app.inbox.salesforce_events import SfNotification, parse_flow_event, parse_outbound
 from app.runtime import Runtime
@@ -32,7 +33,7 @@ from app.webhooks.edge import (
     count_rejections,
     load_json,
 )
-from app.webhooks.hubspot import WebhookAck, get_runtime
+from app.webhooks.schemas import WebhookAck
 from app.webhooks.security import read_bounded_body
 from connectors.salesforce_ids import same_id
 
@@ -111,9 +112,7 @@ def parse_outbound_message(body: bytes) -> tuple[str, list[SfNotification | Reje
         503: {"description": "disabled: RELAIS_SALESFORCE_ORG_ID is not set"},
     },
 )
-async def outbound_message(
-    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
-) -> Response:
+async def outbound_message(request: Request, runtime: RuntimeDep) -> Response:
     settings = runtime.settings
     if not settings.salesforce_client_id:
         raise _refuse(
@@ -188,9 +187,7 @@ def _parse_flow(body: bytes) -> list[SfNotification | RejectedEvent]:
         503: {"description": "disabled: RELAIS_SALESFORCE_WEBHOOK_SECRET is not set"},
     },
 )
-async def flow_callout(
-    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]
-) -> WebhookAck:
+async def flow_callout(request: Request, runtime: RuntimeDep) -> WebhookAck:
     settings = runtime.settings
     secret = settings.salesforce_webhook_secret
     if not settings.salesforce_client_id:

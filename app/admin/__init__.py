@@ -1,1 +1,0 @@
-"""The admin API (/admin/api/*): bearer tokens from RELAIS_ADMIN_TOKENS, on every route."""
