@@ -160,3 +160,45 @@ def test_given_a_write_retried_after_a_person_gave_the_contact_to_another_rep_th
     assert decision.written_at is None
     assert service.assignments() == {hubspot_key(cid): manager_pick}
     assert hs.calls("update_contacts") == 1  # never sent over the person's choice
+
+
+def test_given_a_contact_deleted_before_its_write_then_the_write_is_dead_and_the_others_written(
+    service: Service,
+) -> None:
+    gone, kept = service.hubspot.create_contacts([{"email": "d1@x.fr"}, {"email": "d2@x.fr"}])
+    service.deliver()
+    service.run("inbox")
+    service.hubspot.delete_contact(gone)  # merged into another contact meanwhile
+
+    service.run("outbox")
+
+    [dead] = service.writes(hubspot_key(gone))
+    assert dead.status == Status.DEAD and dead.attempts == 1
+    assert "Could not get some CONTACT objects" in (dead.last_error or "")  # HubSpot's words
+    [written] = service.writes(hubspot_key(kept))
+    assert written.status == Status.DONE and service.hubspot.owner_of(kept) is not None
+
+
+def test_given_the_salesforce_quota_is_spent_on_a_write_then_salesforce_pauses_and_it_waits(
+    service: Service,
+) -> None:
+    service.salesforce.fail(
+        "update_records",
+        QuotaExhausted("REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.", status=403),
+    )
+    lid = service.salesforce.create_record("Lead", Email="p@x.fr", LastName="P", Company="X")
+
+    service.deliver_and_run()
+
+    assert service.paused() == [Crm.SALESFORCE]
+    [write] = service.writes()
+    assert write.status == Status.PENDING and write.attempts == 0  # not spent
+    assert service.salesforce.owner_of("Lead", lid) == service.salesforce.integration_user
+
+    service.resume(Crm.SALESFORCE)
+    service.time_passes()
+    service.run()
+
+    [write] = service.writes()
+    assert write.status == Status.DONE
+    assert service.salesforce.user_email(service.salesforce.owner_of("Lead", lid)) in ACTIVE

@@ -189,3 +189,16 @@ def test_given_no_rep_can_take_a_lead_and_no_fallback_when_routed_then_it_waits_
     assert "fallback_owner" in (event.last_error or "")  # what an admin must add
     assert service.decisions() == []
     assert service.salesforce.owner_of("Lead", lid) == service.salesforce.integration_user
+
+
+def test_given_a_salesforce_lead_owned_by_a_queue_when_routed_then_a_rep_owns_it(
+    service: Service,
+) -> None:
+    queue = service.salesforce.add_queue("Web Leads")
+    lid = service.salesforce.create_record("Lead", **lead(40, OwnerId=queue))
+
+    service.deliver_and_run()
+
+    assert salesforce_rep(service, lid) in ACTIVE
+    [decision] = service.decisions()
+    assert decision.outcome == "assigned"
