@@ -4,8 +4,12 @@ reps exist in the live CRMs (or the sandbox)? Each problem names the file, line 
 from __future__ import annotations
 
 from app.mappings.loader import Mappings, _suggest
-from connectors.hubspot.port import HubSpotPort
-from connectors.salesforce.port import SalesforcePort
+from app.mappings.schemas import ValueMap
+from connectors.crm import SALESFORCE_OBJECTS
+from connectors.hubspot.port import HubSpotPort, PropertyInfo
+from connectors.salesforce.port import SalesforcePort, SfField
+
+MappedValues = tuple[int, ValueMap]  # a value map and its index in values.yaml
 
 
 def check_against_crm(
@@ -15,96 +19,120 @@ def check_against_crm(
     maps = {v.name: (i, v) for i, v in enumerate(m.values.value_maps)}
     hs_props = {p.name: p for p in hubspot.contact_properties()} if hubspot else {}
     sf_fields = (
-        {o: {f.name: f for f in salesforce.describe(o)} for o in ("Lead", "Contact")}
+        {o: {f.name: f for f in salesforce.describe(o)} for o in SALESFORCE_OBJECTS}
         if salesforce
         else {}
     )
-    fields = m.fields.fields if m.fields else []
-    for i, f in enumerate(fields):
+    for i, f in enumerate(m.fields.fields if m.fields else []):
         vmap = maps.get(f.value_map) if f.value_map else None
         if hubspot and f.hubspot:
-            prop = hs_props.get(f.hubspot)
-            if prop is None:
-                problems.append(
-                    f"{m.where('fields.yaml', ('fields', i, 'hubspot'))}: HubSpot has "
-                    f"no contact property {f.hubspot!r}"
-                    f"{_suggest(f.hubspot, list(hs_props))}"
-                )
-            elif vmap is not None:
-                if prop.type != "enumeration":
-                    problems.append(
-                        f"{m.where('fields.yaml', ('fields', i, 'value_map'))}: "
-                        f"HubSpot property {f.hubspot!r} is a {prop.type}, not a "
-                        "picklist (enumeration)"
-                    )
-                else:
-                    k, values = vmap
-                    for j, entry in enumerate(values.values):
-                        if entry.hubspot and entry.hubspot not in prop.options:
-                            at = m.where("values.yaml", ("value_maps", k, "values", j, "hubspot"))
-                            problems.append(
-                                f"{at}: {entry.hubspot!r} is not an option of HubSpot property "
-                                f"{f.hubspot!r}{_suggest(entry.hubspot, list(prop.options))}"
-                            )
+            problems += _hubspot_property(m, i, f.hubspot, hs_props, vmap)
         for sobject, name in (("Lead", f.salesforce_lead), ("Contact", f.salesforce_contact)):
-            if not salesforce or not name:
-                continue
-            key = "salesforce_lead" if sobject == "Lead" else "salesforce_contact"
-            field = sf_fields[sobject].get(name)
-            if field is None:
-                problems.append(
-                    f"{m.where('fields.yaml', ('fields', i, key))}: the Salesforce "
-                    f"{sobject} has no field {name!r}"
-                    f"{_suggest(name, list(sf_fields[sobject]))}"
-                )
-            elif vmap is not None and field.type != "picklist":
-                problems.append(
-                    f"{m.where('fields.yaml', ('fields', i, 'value_map'))}: the "
-                    f"Salesforce {sobject} field {name!r} is a {field.type}, not a "
-                    "picklist"
-                )
-            elif vmap is not None:
-                k, values = vmap
-                for j, entry in enumerate(values.values):
-                    if entry.salesforce and entry.salesforce not in field.picklist:
-                        at = m.where("values.yaml", ("value_maps", k, "values", j, "salesforce"))
-                        problems.append(
-                            f"{at}: {entry.salesforce!r} is not a value of the {sobject} picklist "
-                            f"{name!r}{_suggest(entry.salesforce, list(field.picklist))}"
-                        )
+            if salesforce and name:
+                problems += _salesforce_field(m, i, sobject, name, sf_fields[sobject], vmap)
     hs_owners = {o.email for o in hubspot.list_owners()} if hubspot else set()
     sf_users = {u.email for u in salesforce.list_users()} if salesforce else set()
-    fallback = (m.routing.fallback_owner or "").lower()
-    if fallback and hubspot and fallback not in hs_owners:
-        problems.append(
-            f"{m.where('routing.yaml', ('fallback_owner',))}: {fallback} has no "
-            "HubSpot owner with this email"
-        )
-    if fallback and salesforce and fallback not in sf_users:
-        problems.append(
-            f"{m.where('routing.yaml', ('fallback_owner',))}: {fallback} has no "
-            "active Salesforce user with this email"
-        )
+    problems += _fallback_owner(m, hubspot is not None, hs_owners, salesforce is not None, sf_users)
     if salesforce:
-        queues = {q.developer_name for q in salesforce.list_queues()}
-        for i, queue in enumerate(m.team.queues):
-            if queue.salesforce_queue and queue.salesforce_queue not in queues:
-                problems.append(
-                    f"{m.where('team.yaml', ('queues', i, 'salesforce_queue'))}: Salesforce has "
-                    f"no queue {queue.salesforce_queue!r}"
-                    f"{_suggest(queue.salesforce_queue, sorted(queues))}"
-                )
+        problems += _queues(m, {q.developer_name for q in salesforce.list_queues()})
+    problems += _reps(m, hubspot is not None, hs_owners, salesforce is not None, sf_users)
+    return problems
+
+
+def _hubspot_property(
+    m: Mappings, i: int, name: str, props: dict[str, PropertyInfo], vmap: MappedValues | None
+) -> list[str]:
+    """The HubSpot property of field ``i`` exists and, value-mapped, has every option."""
+    prop = props.get(name)
+    if prop is None:
+        return [
+            f"{m.where('fields.yaml', ('fields', i, 'hubspot'))}: HubSpot has "
+            f"no contact property {name!r}{_suggest(name, list(props))}"
+        ]
+    if vmap is None:
+        return []
+    if prop.type != "enumeration":
+        return [
+            f"{m.where('fields.yaml', ('fields', i, 'value_map'))}: "
+            f"HubSpot property {name!r} is a {prop.type}, not a picklist (enumeration)"
+        ]
+    k, values = vmap
+    return [
+        f"{m.where('values.yaml', ('value_maps', k, 'values', j, 'hubspot'))}: "
+        f"{entry.hubspot!r} is not an option of HubSpot property "
+        f"{name!r}{_suggest(entry.hubspot, list(prop.options))}"
+        for j, entry in enumerate(values.values)
+        if entry.hubspot and entry.hubspot not in prop.options
+    ]
+
+
+def _salesforce_field(
+    m: Mappings,
+    i: int,
+    sobject: str,
+    name: str,
+    described: dict[str, SfField],
+    vmap: MappedValues | None,
+) -> list[str]:
+    """The Salesforce field of field ``i`` on ``sobject`` exists and, value-mapped, is a
+    picklist holding every value."""
+    key = "salesforce_lead" if sobject == "Lead" else "salesforce_contact"
+    field = described.get(name)
+    if field is None:
+        return [
+            f"{m.where('fields.yaml', ('fields', i, key))}: the Salesforce "
+            f"{sobject} has no field {name!r}{_suggest(name, list(described))}"
+        ]
+    if vmap is None:
+        return []
+    if field.type != "picklist":
+        return [
+            f"{m.where('fields.yaml', ('fields', i, 'value_map'))}: the "
+            f"Salesforce {sobject} field {name!r} is a {field.type}, not a picklist"
+        ]
+    k, values = vmap
+    return [
+        f"{m.where('values.yaml', ('value_maps', k, 'values', j, 'salesforce'))}: "
+        f"{entry.salesforce!r} is not a value of the {sobject} picklist "
+        f"{name!r}{_suggest(entry.salesforce, list(field.picklist))}"
+        for j, entry in enumerate(values.values)
+        if entry.salesforce and entry.salesforce not in field.picklist
+    ]
+
+
+def _fallback_owner(
+    m: Mappings, hubspot: bool, hs_owners: set[str], salesforce: bool, sf_users: set[str]
+) -> list[str]:
+    fallback = (m.routing.fallback_owner or "").lower()
+    at = m.where("routing.yaml", ("fallback_owner",))
+    problems = []
+    if fallback and hubspot and fallback not in hs_owners:
+        problems.append(f"{at}: {fallback} has no HubSpot owner with this email")
+    if fallback and salesforce and fallback not in sf_users:
+        problems.append(f"{at}: {fallback} has no active Salesforce user with this email")
+    return problems
+
+
+def _queues(m: Mappings, queues: set[str]) -> list[str]:
+    return [
+        f"{m.where('team.yaml', ('queues', i, 'salesforce_queue'))}: Salesforce has "
+        f"no queue {queue.salesforce_queue!r}{_suggest(queue.salesforce_queue, sorted(queues))}"
+        for i, queue in enumerate(m.team.queues)
+        if queue.salesforce_queue and queue.salesforce_queue not in queues
+    ]
+
+
+def _reps(
+    m: Mappings, hubspot: bool, hs_owners: set[str], salesforce: bool, sf_users: set[str]
+) -> list[str]:
+    """Every active rep is a HubSpot owner and an active Salesforce user."""
+    problems = []
     for i, rep in enumerate(m.team.reps):
         if not rep.active:
             continue
+        at = m.where("team.yaml", ("reps", i, "email"))
         if hubspot and rep.email not in hs_owners:
-            problems.append(
-                f"{m.where('team.yaml', ('reps', i, 'email'))}: {rep.email} has no "
-                "HubSpot owner with this email"
-            )
+            problems.append(f"{at}: {rep.email} has no HubSpot owner with this email")
         if salesforce and rep.email not in sf_users:
-            problems.append(
-                f"{m.where('team.yaml', ('reps', i, 'email'))}: {rep.email} has no "
-                "active Salesforce user with this email"
-            )
+            problems.append(f"{at}: {rep.email} has no active Salesforce user with this email")
     return problems

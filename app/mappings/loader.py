@@ -373,104 +373,149 @@ def load_mappings(directory: Path) -> Mappings:
 
 
 def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list[str]) -> None:
-    team: Team = models["team.yaml"]
-    routing: Routing = models["routing.yaml"]
-    tp, rp = parsed["team.yaml"], parsed["routing.yaml"]
+    """The rules that span files, each error appended to ``errors`` with its file and line."""
+    check = _CrossCheck(models, parsed, errors)
+    check.routing(check.team())
+    check.fields(check.value_maps())
 
-    def err(p: Parsed, path: Path_, text: str) -> None:
-        errors.append(f"{p.name}:{p.line(path)}: {dotted(path)}: {text}")
 
-    emails = [r.email for r in team.reps]
-    seen: set[str] = set()
-    for i, rep in enumerate(team.reps):
-        if rep.email in seen:
-            err(tp, ("reps", i, "email"), f"{rep.email} appears twice (a rep is one person)")
-        seen.add(rep.email)
-    for i, group in enumerate(team.teams):
-        for j, member in enumerate(group.members):
-            if member.lower() not in seen:
-                err(
-                    tp,
-                    ("teams", i, "members", j),
-                    f"{member} is not a rep{_suggest(member.lower(), emails)}",
+@dataclass
+class _CrossCheck:
+    models: dict[str, Any]
+    parsed: dict[str, Parsed]
+    errors: list[str]
+
+    def err(self, file: str, path: Path_, text: str) -> None:
+        p = self.parsed[file]
+        self.errors.append(f"{p.name}:{p.line(path)}: {dotted(path)}: {text}")
+
+    def team(self) -> set[str]:
+        """Each rep once, and every team member or manager a rep; returns the reps' emails."""
+        team: Team = self.models["team.yaml"]
+        emails = [r.email for r in team.reps]
+        seen: set[str] = set()
+        for i, rep in enumerate(team.reps):
+            if rep.email in seen:
+                self.err(
+                    "team.yaml",
+                    ("reps", i, "email"),
+                    f"{rep.email} appears twice (a rep is one person)",
                 )
-        if group.manager and group.manager.lower() not in seen:
-            err(
-                tp,
-                ("teams", i, "manager"),
-                f"{group.manager} is not a rep{_suggest(group.manager.lower(), emails)}",
+            seen.add(rep.email)
+        for i, group in enumerate(team.teams):
+            for j, member in enumerate(group.members):
+                if member.lower() not in seen:
+                    self.err(
+                        "team.yaml",
+                        ("teams", i, "members", j),
+                        f"{member} is not a rep{_suggest(member.lower(), emails)}",
+                    )
+            if group.manager and group.manager.lower() not in seen:
+                self.err(
+                    "team.yaml",
+                    ("teams", i, "manager"),
+                    f"{group.manager} is not a rep{_suggest(group.manager.lower(), emails)}",
+                )
+        return seen
+
+    def routing(self, reps: set[str]) -> None:
+        """Pools named once, their members reps, the default pool and fallback owner known."""
+        routing: Routing = self.models["routing.yaml"]
+        emails = [r.email for r in self.models["team.yaml"].reps]
+        names = [p.name for p in routing.pools]
+        for i, pool in enumerate(routing.pools):
+            if names.count(pool.name) > 1 and names.index(pool.name) != i:
+                self.err(
+                    "routing.yaml", ("pools", i, "name"), f"pool {pool.name!r} is defined twice"
+                )
+            for j, member in enumerate(pool.members):
+                if member not in reps:
+                    self.err(
+                        "routing.yaml",
+                        ("pools", i, "members", j),
+                        f"{member} is not a rep in team.yaml{_suggest(member, emails)}",
+                    )
+        if routing.default_pool not in names:
+            self.err(
+                "routing.yaml",
+                ("default_pool",),
+                f"no pool named {routing.default_pool!r}"
+                f"{_suggest(routing.default_pool, names)} (pools: {', '.join(names)})",
             )
-    names = [p.name for p in routing.pools]
-    for i, pool in enumerate(routing.pools):
-        if names.count(pool.name) > 1 and names.index(pool.name) != i:
-            err(rp, ("pools", i, "name"), f"pool {pool.name!r} is defined twice")
-        for j, member in enumerate(pool.members):
-            if member not in seen:
-                err(
-                    rp,
-                    ("pools", i, "members", j),
-                    f"{member} is not a rep in team.yaml{_suggest(member, emails)}",
-                )
-    if routing.default_pool not in names:
-        err(
-            rp,
-            ("default_pool",),
-            f"no pool named {routing.default_pool!r}"
-            f"{_suggest(routing.default_pool, names)} (pools: {', '.join(names)})",
-        )
-    if routing.fallback_owner is not None and routing.fallback_owner.lower() not in seen:
-        err(
-            rp,
-            ("fallback_owner",),
-            f"{routing.fallback_owner} is not a rep in team.yaml"
-            f"{_suggest(routing.fallback_owner.lower(), emails)}",
-        )
-    values: Values | None = models.get("values.yaml")
-    fields: Fields | None = models.get("fields.yaml")
-    map_names = [v.name for v in values.value_maps] if values else []
-    values_broken = "values.yaml" in parsed and values is None  # its errors are reported
-    if values is not None:
-        vp = parsed["values.yaml"]
+        fallback = routing.fallback_owner
+        if fallback is not None and fallback.lower() not in reps:
+            self.err(
+                "routing.yaml",
+                ("fallback_owner",),
+                f"{fallback} is not a rep in team.yaml{_suggest(fallback.lower(), emails)}",
+            )
+
+    def value_maps(self) -> list[str]:
+        """Each value map named once, its default one of its values; returns their names."""
+        values: Values | None = self.models.get("values.yaml")
+        if values is None:
+            return []
+        map_names = [v.name for v in values.value_maps]
         for i, vmap in enumerate(values.value_maps):
             canon = [v.value for v in vmap.values]
             if vmap.default not in canon:
-                err(
-                    vp,
+                self.err(
+                    "values.yaml",
                     ("value_maps", i, "default"),
                     f"{vmap.default!r} is not one of this "
                     f"map's values{_suggest(vmap.default, canon)} ({', '.join(canon)})",
                 )
             if map_names.count(vmap.name) > 1 and map_names.index(vmap.name) != i:
-                err(vp, ("value_maps", i, "name"), f"value map {vmap.name!r} defined twice")
-    if fields is not None:
-        fp = parsed["fields.yaml"]
+                self.err(
+                    "values.yaml",
+                    ("value_maps", i, "name"),
+                    f"value map {vmap.name!r} defined twice",
+                )
+        return map_names
+
+    def fields(self, map_names: list[str]) -> None:
+        """Each field mapped once, the email among them, value maps known, syncs possible;
+        then the scoring rules on value-mapped fields."""
+        fields: Fields | None = self.models.get("fields.yaml")
+        if fields is None:
+            return
+        # values.yaml present but invalid: its own errors are reported, not every use of it
+        values_broken = "values.yaml" in self.parsed and self.models.get("values.yaml") is None
         mapped: set[str] = set()
         for i, f in enumerate(fields.fields):
             if f.field in mapped:
-                err(fp, ("fields", i, "field"), f"{f.field.value!r} is mapped twice")
+                self.err(
+                    "fields.yaml", ("fields", i, "field"), f"{f.field.value!r} is mapped twice"
+                )
             mapped.add(f.field)
             if f.value_map is not None and not values_broken and f.value_map not in map_names:
-                err(
-                    fp,
+                self.err(
+                    "fields.yaml",
                     ("fields", i, "value_map"),
                     f"no value map named {f.value_map!r} in "
                     f"values.yaml{_suggest(f.value_map, map_names)}",
                 )
             if f.sync != "none" and not (f.hubspot and (f.salesforce_lead or f.salesforce_contact)):
-                err(
-                    fp,
+                self.err(
+                    "fields.yaml",
                     ("fields", i, "sync"),
                     f"sync {f.sync!r} needs a HubSpot property and a Salesforce field",
                 )
         if LeadField.EMAIL not in mapped:
-            err(fp, ("fields",), "the email field must be mapped (it links people across CRMs)")
-        # A scoring rule on a value-mapped field compares canonical values: they must exist.
+            self.err(
+                "fields.yaml",
+                ("fields",),
+                "the email field must be mapped (it links people across CRMs)",
+            )
+        self.scoring_values({f.field: f.value_map for f in fields.fields if f.value_map})
+
+    def scoring_values(self, field_maps: dict[LeadField, str]) -> None:
+        """A scoring rule on a value-mapped field compares canonical values: they must exist."""
+        values: Values | None = self.models.get("values.yaml")
         canon_by_map = {
             v.name: [e.value for e in v.values] for v in (values.value_maps if values else [])
         }
-        field_maps = {f.field: f.value_map for f in fields.fields if f.value_map}
-        scoring: Scoring = models["scoring.yaml"]
-        sp = parsed["scoring.yaml"]
+        scoring: Scoring = self.models["scoring.yaml"]
         for i, rule in enumerate(scoring.rules):
             map_name = field_maps.get(rule.field)
             if (
@@ -479,20 +524,20 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
                 or rule.op not in ("eq", "ne", "in")
             ):
                 continue
+            canon = canon_by_map[map_name]
             wanted = rule.value if isinstance(rule.value, list) else [rule.value]
             for j, value in enumerate(wanted):
-                if str(value).casefold() not in {c.casefold() for c in canon_by_map[map_name]}:
+                if str(value).casefold() not in {c.casefold() for c in canon}:
                     path: Path_ = (
                         ("rules", i, "value", j)
                         if isinstance(rule.value, list)
                         else ("rules", i, "value")
                     )
-                    err(
-                        sp,
+                    self.err(
+                        "scoring.yaml",
                         path,
                         f"{value!r} is not a value of the value map {map_name!r}"
-                        f"{_suggest(str(value).lower(), canon_by_map[map_name])} "
-                        f"({', '.join(canon_by_map[map_name])})",
+                        f"{_suggest(str(value).lower(), canon)} ({', '.join(canon)})",
                     )
 
 
