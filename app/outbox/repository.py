@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from app.decisions.models import Assignment, Decision
-from app.outbox.models import OutboxWrite
+from app.outbox.models import OutboxWrite, WriteKind
+from app.outbox.writes import OWNER_FIELDS
 from app.queue import (
     RetryPolicy,
     Status,
@@ -23,16 +25,20 @@ from app.queue import (
     replay_dead,
     status_counts,
 )
-from connectors.hubspot.port import OWNER_PROPERTY
+from connectors.crm import Crm
 
 
 @dataclass(frozen=True)
 class ClaimedWrite:
     id: int
-    connector: str
+    crm: Crm
+    kind: WriteKind
     record_key: str
+    sobject: str
     object_id: str
-    properties: dict[str, Any]
+    fields: dict[str, Any]
+    owner_before: str | None  # the owner the record had when we decided ...
+    before_known: bool  # ... when it was recorded
     decision_id: int | None
     attempts: int
     created_at: datetime
@@ -40,20 +46,8 @@ class ClaimedWrite:
 
     @property
     def owner_id(self) -> str:
-        """The owner id this write sets (HubSpot owner id, Salesforce user or queue id)."""
-        return str(self.properties.get(OWNER_PROPERTY) or self.properties.get("OwnerId") or "")
-
-    @property
-    def sobject(self) -> str:
-        return str(self.properties.get("sobject") or "contact")
-
-    @property
-    def owner_before(self) -> tuple[bool, str | None]:
-        """(recorded?, the owner the record had when we decided)."""
-        if "owner_before" not in self.properties:
-            return False, None
-        before = self.properties["owner_before"]
-        return True, str(before) if before else None
+        """The owner id an owner write sets (HubSpot owner id, Salesforce user or queue id)."""
+        return str(self.fields.get(OWNER_FIELDS[self.crm]) or "")
 
 
 @dataclass(frozen=True)
@@ -77,24 +71,37 @@ class OutboxRepository:
         lease: timedelta,
         limit: int,
         max_attempts: int,
-        paused: Sequence[str] = (),
+        sendable: Collection[tuple[Crm, WriteKind]],
     ) -> list[ClaimedWrite]:
-        """Lease due writes; a write whose lease expired on its last attempt is dead."""
-        W = OutboxWrite
+        """Lease due writes of the (CRM, kind) pairs this worker can send now (a CRM paused
+        or without a writer is left out); a write whose lease expired on its last attempt is
+        dead."""
         bury_expired(
             self.session,
-            W,
+            OutboxWrite,
             now,
             max_attempts,
             "the lease expired on the last attempt: the worker died or hung "
             "while sending this write every time",
         )
-        due = due_clause(W, now)
+        ids = self._due(now, limit, sendable)
+        if not ids:
+            return []
+        mark_claimed(self.session, OutboxWrite, ids, now + lease, worker_id)
+        return self._claimed(ids)
+
+    def _due(
+        self, now: datetime, limit: int, sendable: Collection[tuple[Crm, WriteKind]]
+    ) -> list[int]:
+        """Due writes, oldest first, locked; one write per record in flight: they never cross."""
+        if not sendable:
+            return []
+        W = OutboxWrite
         other = aliased(OutboxWrite)
         in_flight = (
             select(col(other.id))
             .where(
-                col(other.connector) == col(W.connector),
+                col(other.crm) == col(W.crm),
                 col(other.object_id) == col(W.object_id),
                 col(other.id) != col(W.id),
                 col(other.status) == Status.PROCESSING,
@@ -102,26 +109,29 @@ class OutboxRepository:
             )
             .exists()
         )
+        pairs = or_(*(and_(col(W.crm) == crm, col(W.kind) == kind) for crm, kind in sendable))
         query = (
             select(col(W.id))
-            .where(due, ~in_flight)  # one write per record in flight: they never cross
+            .where(due_clause(W, now), pairs, ~in_flight)
             .order_by(col(W.available_at), col(W.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        if paused:
-            query = query.where(col(W.connector).not_in(list(paused)))
-        ids = list(self.session.scalars(query))
-        if not ids:
-            return []
-        mark_claimed(self.session, W, ids, now + lease, worker_id)
+        return list(self.session.scalars(query))
+
+    def _claimed(self, ids: Sequence[int]) -> list[ClaimedWrite]:
+        W = OutboxWrite
         rows = self.session.execute(
             select(
                 col(W.id),
-                col(W.connector),
+                col(W.crm),
+                col(W.kind),
                 col(W.record_key),
+                col(W.sobject),
                 col(W.object_id),
-                col(W.properties),
+                col(W.fields),
+                col(W.owner_before),
+                col(W.before_known),
                 col(W.decision_id),
                 col(W.attempts),
                 col(W.created_at),
@@ -131,31 +141,33 @@ class OutboxRepository:
             .where(col(W.id).in_(ids))
             .order_by(col(W.id))
         ).all()
-        return [ClaimedWrite(*row) for row in rows]
+        return [ClaimedWrite(i, Crm(crm), WriteKind(kind), *rest) for i, crm, kind, *rest in rows]
 
     def newer_writes(self, writes: Sequence[ClaimedWrite]) -> dict[int, tuple[int, int | None]]:
-        """For each claimed write that a later write to the same record replaces: write id ->
-        (the newest write's id, its decision). One write per record is ever worth sending:
-        the latest decision's."""
+        """For each claimed write that a later write replaces: write id -> (the newest such
+        write's id, its decision). A later write replaces an earlier one of the same record and
+        kind that sets no field it does not set too: only the latest decision's is worth
+        sending."""
         if not writes:
             return {}
         W = OutboxWrite
         rows = self.session.execute(
-            select(col(W.id), col(W.connector), col(W.object_id), col(W.decision_id))
+            select(col(W.id), col(W.record_key), col(W.kind), col(W.fields), col(W.decision_id))
             .where(
                 col(W.record_key).in_(sorted({w.record_key for w in writes})),
                 col(W.id) > min(w.id for w in writes),
             )
-            .order_by(col(W.id))
+            .order_by(col(W.id).desc())
         ).all()
-        newest: dict[tuple[str, str], tuple[int, int | None]] = {}
-        for wid, connector, object_id, decision_id in rows:
-            newest[(str(connector), str(object_id))] = (int(str(wid)), decision_id)
-        out = {}
+        later: dict[str, list[tuple[int, str, dict[str, Any], int | None]]] = defaultdict(list)
+        for wid, key, kind, fields, decision_id in rows:  # newest first
+            later[str(key)].append((int(wid), str(kind), dict(fields), decision_id))
+        out: dict[int, tuple[int, int | None]] = {}
         for w in writes:
-            latest = newest.get((w.connector, w.object_id))
-            if latest is not None and latest[0] > w.id:
-                out[w.id] = latest
+            for wid, kind, fields, decision_id in later[w.record_key]:
+                if wid > w.id and kind == w.kind and set(w.fields) <= set(fields):
+                    out[w.id] = (wid, decision_id)
+                    break
         return out
 
     def sent(self, writes: Sequence[ClaimedWrite], worker_id: str, now: datetime) -> None:
@@ -266,12 +278,12 @@ class OutboxRepository:
                 else None
             )
             if decision is not None:
-                note = {
-                    "record": w.record_key,
-                    "owner_id": w.owner_id,
-                    "reason": item.reason,
-                    "at": now.isoformat(),
-                }
+                note: dict[str, Any] = {"record": w.record_key, "reason": item.reason}
+                if w.kind is WriteKind.OWNER:
+                    note["owner_id"] = w.owner_id
+                else:
+                    note["fields"] = w.fields
+                note["at"] = now.isoformat()
                 details = dict(decision.details or {})
                 details["superseded"] = [*details.get("superseded", []), note]
                 decision.details = details

@@ -1,42 +1,43 @@
-"""Send queued writes to each CRM in batches and settle every record's result."""
+"""Send queued writes in batches, one per (CRM, kind), and settle every record's result."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import structlog
 from prometheus_client import Counter
+from sqlalchemy.orm import Session
 
 from app.config import LEASE_SEND_SHARE
 from app.db import Database, utcnow
-from app.inbox.repository import InboxRepository
 from app.mappings.loader import MappingsStore
+from app.outbox.models import WriteKind
 from app.outbox.repository import ClaimedWrite, OutboxRepository, Superseded
-from app.outbox.resend import Resend, judge
-from app.outbox.writers import OwnerWriter
+from app.outbox.resend import Resend
+from app.outbox.writers import Registry, Team, Writer, sendable
+from app.pauses.repository import PauseRepository
 from app.queue import RetryPolicy
-from app.team.directory import CRMS, OwnerDirectory
-from connectors.errors import LEASE_ENDING, CrmError, ErrorKind, QuotaExhausted
-from connectors.hubspot.port import UpdateFailure
-from connectors.salesforce.client import ADMIN_RECORD_ERRORS
+from app.team.directory import OwnerDirectory
+from connectors.crm import Crm
+from connectors.errors import Action, CrmError, Resolution, resolve
+from connectors.results import UpdateFailure
 
 log = structlog.get_logger("relais.outbox")
-ADMIN_PAUSE = timedelta(minutes=5)
 # A first attempt older than this (it waited out a pause) re-reads the record before sending.
 RECHECK_AFTER = timedelta(seconds=30)
 WRITES = Counter("relais_outbox_writes_total", "CRM writes settled", ["connector", "outcome"])
-# Per-record failures that retrying cannot fix: dead-letter at once, with the CRM's words.
-FINAL_FAILURES = {"OBJECT_NOT_FOUND", *ADMIN_RECORD_ERRORS}
+Group = tuple[Crm, WriteKind]
 
 
 class OutboxDispatcher:
     def __init__(
         self,
         db: Database,
-        writers: dict[str, OwnerWriter],
+        writers: Registry,
         policy: RetryPolicy,
         lease: timedelta,
         pause_for: timedelta,
@@ -50,30 +51,31 @@ class OutboxDispatcher:
         self.writers = writers
         self.mappings = mappings
         self.owners = owners
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crm-write")
+        # One thread per (CRM, kind) batch: each goes out at the same time.
+        workers = max(1, len(Crm) * len(WriteKind))
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crm-write")
         self.policy = policy
         self.lease = lease
-        self.pause_for = pause_for
+        self.pause_for = pause_for  # how long a spent daily quota pauses a CRM
         self.batch_size = batch_size
         self.recheck_after = recheck_after
 
     def dispatch(self, worker_id: str) -> int:
-        """Send one batch of due writes (grouped per CRM); returns how many were claimed.
-        Writes to a CRM this process cannot reach (paused, or not configured) wait."""
+        """Send one batch of due writes (grouped per CRM and kind); returns how many were
+        claimed. Writes this process cannot send (CRM paused, or no writer) wait."""
         now = utcnow()
         # No send may still be under way when the lease ends and another worker may take the
         # same write: the margin covers the clock reads and the commit around the claim.
         deadline = time.monotonic() + self.lease.total_seconds() * LEASE_SEND_SHARE
         with self.db.transaction() as session:
-            paused = InboxRepository(session).paused_sources(now)
-            unreachable = sorted({*paused, *(c for c in CRMS if c not in self.writers)})
+            groups = sendable(self.writers, PauseRepository(session).paused(now))
             repo = OutboxRepository(session)
             writes = repo.claim(
-                worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, unreachable
+                worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, groups
             )
             newer = repo.newer_writes(writes)
-        if newer:
-            replaced = [
+        self._supersede(
+            [
                 Superseded(
                     w,
                     f"a later decision (#{newer[w.id][1]}) wrote this record again "
@@ -81,75 +83,69 @@ class OutboxDispatcher:
                 )
                 for w in writes
                 if w.id in newer
-            ]
-            self._supersede(replaced, worker_id)
-        by_connector: dict[str, list[ClaimedWrite]] = defaultdict(list)
+            ],
+            worker_id,
+        )
+        batches: dict[Group, list[ClaimedWrite]] = defaultdict(list)
         for w in writes:
             if w.id not in newer:
-                by_connector[w.connector].append(w)
-        # Each CRM's batch goes out at the same time: latency is one round trip, not the sum.
+                batches[(w.crm, w.kind)].append(w)
+        # Each batch goes out at the same time: latency is one round trip, not the sum.
         futures = [
-            self._pool.submit(self._send_or_settle, connector, group, worker_id, deadline)
-            for connector, group in by_connector.items()
+            self._pool.submit(self._send_or_settle, group, batch, worker_id, deadline)
+            for group, batch in batches.items()
         ]
         for future in futures:
             future.result()
         return len(writes)
 
     def _send_or_settle(
-        self, connector: str, group: list[ClaimedWrite], worker_id: str, deadline: float
+        self, group: Group, writes: list[ClaimedWrite], worker_id: str, deadline: float
     ) -> None:
+        crm, kind = group
         try:
-            self._send(connector, group, worker_id, deadline)
+            writer = self.writers[crm][kind]
+            writes = self._recheck(crm, writer, writes, worker_id)
+            if writes:
+                result = writer.send(writes, deadline)
+                self._settle(crm, writes, worker_id, result.updated, result.failed)
         except CrmError as exc:
-            self._settle_error(connector, group, worker_id, exc)
-
-    def _send(
-        self, connector: str, writes: list[ClaimedWrite], worker_id: str, deadline: float
-    ) -> None:
-        writer = self.writers[connector]
-        writes = self._recheck(connector, writer, writes, worker_id)
-        if not writes:
-            return
-        result = writer.send(writes, deadline)
-        self._settle(connector, writes, worker_id, result.updated, result.failed)
+            resolution = resolve(exc, quota_pause=self.pause_for)
+            with self.db.transaction() as session:
+                self._apply(session, crm, [(w, resolution) for w in writes], worker_id)
+            log.warning(
+                "outbox.batch_failed",
+                crm=crm,
+                size=len(writes),
+                action=resolution.action,
+                error=resolution.reason,
+            )
 
     def _recheck(
-        self, connector: str, writer: OwnerWriter, writes: list[ClaimedWrite], worker_id: str
+        self, crm: Crm, writer: Writer, writes: list[ClaimedWrite], worker_id: str
     ) -> list[ClaimedWrite]:
         """A write sent again (a retry, a replay, a worker that died mid-send) or one that
-        waited (a pause) first re-reads the record: see ``app.outbox.resend``. First attempts
-        go straight out: their window is milliseconds."""
+        waited (a pause) is first judged by its writer (an owner write re-reads the owner: see
+        ``app.outbox.resend``). First attempts go straight out: their window is milliseconds."""
         stale_before = utcnow() - self.recheck_after
         again = [w for w in writes if w.attempts > 1 or w.created_at < stale_before]
         if not again:
             return writes
-        current = writer.current_owners(again)
-        team = {r.email for r in self.mappings.current.team.reps}
-        confirmed: list[ClaimedWrite] = []
-        superseded: list[Superseded] = []
-        for w in again:
-            known, before = w.owner_before
-            verdict = judge(
-                crm=connector,
-                ours=w.owner_id,
-                our_rep=w.rep,
-                before=before,
-                before_known=known,
-                current=current.get(w.object_id),
-                found=w.object_id in current,
-                rep_of=lambda owner_id: self.owners.email_of(connector, owner_id),
-                team=team,
-            )
-            if verdict.action is Resend.CONFIRMED:
-                confirmed.append(w)
-            elif verdict.action is Resend.SUPERSEDED:
-                superseded.append(Superseded(w, verdict.reason, verdict.rep))
+        team = Team({r.email for r in self.mappings.current.team.reps}, self.owners.email_of)
+        verdicts = writer.judge_again(again, team)
+        confirmed = [
+            w for w in again if w.id in verdicts and verdicts[w.id].action is Resend.CONFIRMED
+        ]
+        superseded = [
+            Superseded(w, verdicts[w.id].reason, verdicts[w.id].rep)
+            for w in again
+            if w.id in verdicts and verdicts[w.id].action is Resend.SUPERSEDED
+        ]
         if confirmed:
             with self.db.transaction() as session:
                 OutboxRepository(session).sent(confirmed, worker_id, utcnow())
-            WRITES.labels(connector, "confirmed").inc(len(confirmed))
-            log.info("outbox.confirmed_by_crm", connector=connector, count=len(confirmed))
+            WRITES.labels(crm, "confirmed").inc(len(confirmed))
+            log.info("outbox.confirmed_by_crm", crm=crm, count=len(confirmed))
         self._supersede(superseded, worker_id)
         settled = {w.id for w in confirmed} | {s.write.id for s in superseded}
         return [w for w in writes if w.id not in settled]
@@ -160,10 +156,10 @@ class OutboxDispatcher:
         with self.db.transaction() as session:
             OutboxRepository(session).supersede(items, worker_id, utcnow())
         for item in items:
-            WRITES.labels(item.write.connector, "superseded").inc()
+            WRITES.labels(item.write.crm, "superseded").inc()
             log.info(
                 "outbox.superseded",
-                connector=item.write.connector,
+                crm=item.write.crm,
                 record=item.write.record_key,
                 decision=item.write.decision_id,
                 reason=item.reason,
@@ -171,80 +167,61 @@ class OutboxDispatcher:
 
     def _settle(
         self,
-        connector: str,
+        crm: Crm,
         writes: list[ClaimedWrite],
         worker_id: str,
         updated: list[str],
         failed: list[UpdateFailure],
     ) -> None:
         by_id = {w.object_id: w for w in writes}
+        done = [by_id[i] for i in updated if i in by_id]
+        refused = [
+            (by_id[f.id], resolve(f, quota_pause=self.pause_for)) for f in failed if f.id in by_id
+        ]
         with self.db.transaction() as session:
-            repo = OutboxRepository(session)
-            done = [by_id[i] for i in updated if i in by_id]
-            repo.sent(done, worker_id, utcnow())
-            WRITES.labels(connector, "sent").inc(len(done))
-            for failure in failed:
-                write = by_id.get(failure.id)
-                if write is None:
-                    continue
+            OutboxRepository(session).sent(done, worker_id, utcnow())
+            self._apply(session, crm, refused, worker_id)
+        WRITES.labels(crm, "sent").inc(len(done))
+        for write, resolution in refused:
+            log.warning(
+                "outbox.record_failed",
+                crm=crm,
+                object_id=write.object_id,
+                action=resolution.action,
+                error=resolution.reason,
+            )
+
+    def _apply(
+        self,
+        session: Session,
+        crm: Crm,
+        resolved: Sequence[tuple[ClaimedWrite, Resolution]],
+        worker_id: str,
+    ) -> None:
+        """Do what each write's resolution says, in the caller's transaction."""
+        repo, now = OutboxRepository(session), utcnow()
+        for write, resolution in resolved:
+            if resolution.action is Action.HAND_BACK:
+                repo.postpone([write], worker_id, now)  # not sent: the attempt does not count
+                outcome = "handed_back"
+            elif resolution.action is Action.PAUSE:
+                until = now + resolution.pause
+                PauseRepository(session).pause(crm, until, resolution.reason)
+                repo.postpone([write], worker_id, until)
+                outcome = "paused"
+            else:
                 dead = repo.fail(
                     write,
                     worker_id,
-                    utcnow(),
-                    failure.message,
+                    now,
+                    resolution.reason,
                     self.policy,
-                    dead_now=failure.category in FINAL_FAILURES,
+                    retry_after=resolution.retry_after,
+                    dead_now=resolution.action is Action.DEAD_LETTER,
                 )
-                WRITES.labels(connector, "dead" if dead else "retry").inc()
-                log.warning(
-                    "outbox.record_failed",
-                    connector=connector,
-                    object_id=failure.id,
-                    error=failure.message,
-                )
-
-    def _settle_error(
-        self, connector: str, writes: list[ClaimedWrite], worker_id: str, exc: CrmError
-    ) -> None:
-        if exc.category == LEASE_ENDING:
-            # Nothing was sent: the writes go straight back, their attempt not counted.
-            with self.db.transaction() as session:
-                OutboxRepository(session).postpone(writes, worker_id, utcnow())
-            WRITES.labels(connector, "handed_back").inc(len(writes))
-            return
-        if isinstance(exc, QuotaExhausted):
-            self._pause(connector, writes, worker_id, exc, self.pause_for)
-        elif exc.kind is ErrorKind.ADMIN and exc.status in (401, 403):
-            # Credentials refused: nothing can be written until an admin fixes them.
-            self._pause(connector, writes, worker_id, exc, ADMIN_PAUSE)
-        else:
-            with self.db.transaction() as session:
-                repo = OutboxRepository(session)
-                for w in writes:
-                    dead = repo.fail(
-                        w,
-                        worker_id,
-                        utcnow(),
-                        str(exc),
-                        self.policy,
-                        retry_after=exc.retry_after or 0.0,
-                        dead_now=exc.kind is ErrorKind.BUG,
-                    )
-                    WRITES.labels(connector, "dead" if dead else "retry").inc()
-            log.warning(
-                "outbox.batch_failed", connector=connector, size=len(writes), error=str(exc)
-            )
-
-    def _pause(
-        self,
-        connector: str,
-        writes: list[ClaimedWrite],
-        worker_id: str,
-        exc: CrmError,
-        duration: timedelta,
-    ) -> None:
-        until = utcnow() + duration
-        with self.db.transaction() as session:
-            InboxRepository(session).pause_connector(connector, until, str(exc))
-            OutboxRepository(session).postpone(writes, worker_id, until)
-        log.error("connector.paused", connector=connector, until=until.isoformat(), reason=str(exc))
+                outcome = "dead" if dead else "retry"
+            WRITES.labels(crm, outcome).inc()
+        pauses = [r for _, r in resolved if r.action is Action.PAUSE]
+        if pauses:
+            until_text = (now + pauses[-1].pause).isoformat()
+            log.error("crm.paused", crm=crm, until=until_text, reason=pauses[-1].reason)

@@ -1,17 +1,24 @@
-"""Owner writers, one per CRM, chosen from a registry: how to read a record's current owner and
-how to send a batch of owner writes. The dispatcher knows no vendor; a CRM that is not
-configured has no writer, and its writes wait in the outbox."""
+"""Writers chosen from a registry keyed by (CRM, write kind): how a write sent again is judged
+and how a batch goes out. Sending is the CRM's part (one batch call sets any fields, the owner
+included); judging is the kind's (an owner write re-reads the owner first, see ``resend.py``;
+a fields write sets values, the same however often it is sent). The dispatcher knows no
+vendor; a CRM that is not configured has no writers, and its writes wait in the outbox."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from app.outbox.models import WriteKind
 from app.outbox.repository import ClaimedWrite
-from connectors.hubspot.port import OWNER_PROPERTY, ContactUpdate, HubSpotPort, UpdateFailure
-from connectors.salesforce.port import OwnerUpdate, SalesforcePort
+from app.outbox.resend import Resend, Verdict, judge
+from app.outbox.writes import OWNER_FIELDS
+from connectors.crm import Crm
+from connectors.hubspot.port import ContactUpdate, HubSpotPort
+from connectors.results import UpdateFailure
+from connectors.salesforce.port import RecordUpdate, SalesforcePort
 
 
 @dataclass
@@ -20,11 +27,19 @@ class SendResult:
     failed: list[UpdateFailure] = field(default_factory=list)
 
 
-class OwnerWriter(Protocol):
-    """Raises only ``connectors.errors.CrmError`` subclasses."""
+@dataclass(frozen=True)
+class Team:
+    """Who is who, for the judgment on an owner write sent again."""
 
-    def current_owners(self, writes: Sequence[ClaimedWrite]) -> dict[str, str | None]:
-        """object id -> the owner id the CRM shows now (None: no owner); absent: not found."""
+    reps: Collection[str]  # the emails of the team's reps (team.yaml)
+    rep_of: Callable[[Crm, str], str | None]  # an owner id in a CRM -> the rep's email
+
+
+class Writer(Protocol):
+    """Sends one kind of write to one CRM. Raises only ``connectors.errors.CrmError``."""
+
+    def judge_again(self, writes: Sequence[ClaimedWrite], team: Team) -> dict[int, Verdict]:
+        """The verdict on each write sent again, by write id (absent: send it)."""
         ...
 
     def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
@@ -32,50 +47,129 @@ class OwnerWriter(Protocol):
         ...
 
 
-class HubSpotOwnerWriter:
+class CrmAccess(Protocol):
+    """What a writer needs of a CRM: set fields in batches, read owners."""
+
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult: ...
+
+    def current_owners(self, writes: Sequence[ClaimedWrite]) -> dict[str, str | None]:
+        """object id -> the owner id the CRM shows now (None: no owner); absent: not found."""
+        ...
+
+
+class HubSpotAccess:
     def __init__(self, port: HubSpotPort) -> None:
         self.port = port
 
     def current_owners(self, writes: Sequence[ClaimedWrite]) -> dict[str, str | None]:
-        found = self.port.read_contacts([w.object_id for w in writes], [OWNER_PROPERTY]).found
-        return {i: c.properties.get(OWNER_PROPERTY) or None for i, c in found.items()}
+        owner = OWNER_FIELDS[Crm.HUBSPOT]
+        found = self.port.read_contacts([w.object_id for w in writes], [owner]).found
+        return {i: c.properties.get(owner) or None for i, c in found.items()}
 
     def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
-        result = self.port.update_contacts(
-            [ContactUpdate(w.object_id, {OWNER_PROPERTY: w.owner_id}) for w in writes],
-            deadline=deadline,
-        )
+        # HubSpot clears a property set to the empty string.
+        updates = [
+            ContactUpdate(
+                w.object_id, {k: "" if v is None else str(v) for k, v in w.fields.items()}
+            )
+            for w in writes
+        ]
+        result = self.port.update_contacts(updates, deadline=deadline)
         return SendResult(result.updated, result.failed)
 
 
-class SalesforceOwnerWriter:
+class SalesforceAccess:
     def __init__(self, port: SalesforcePort) -> None:
         self.port = port
 
     def current_owners(self, writes: Sequence[ClaimedWrite]) -> dict[str, str | None]:
+        owner = OWNER_FIELDS[Crm.SALESFORCE]
         by_object: dict[str, list[str]] = defaultdict(list)
         for w in writes:
             by_object[w.sobject].append(w.object_id)
         owners: dict[str, str | None] = {}
         for sobject, ids in by_object.items():
-            for rid, rec in self.port.read_records(sobject, ids, ["OwnerId"]).items():
-                owners[rid] = str(rec.fields.get("OwnerId") or "") or None
+            for rid, rec in self.port.read_records(sobject, ids, [owner]).items():
+                owners[rid] = str(rec.fields.get(owner) or "") or None
         return owners
 
     def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
-        result = self.port.update_owners(
-            [OwnerUpdate(w.object_id, w.sobject, w.owner_id) for w in writes], deadline=deadline
-        )
+        updates = [RecordUpdate(w.object_id, w.sobject, dict(w.fields)) for w in writes]
+        result = self.port.update_records(updates, deadline=deadline)
         return SendResult(result.updated, result.failed)
 
 
-def owner_writers(
-    hubspot: HubSpotPort | None, salesforce: SalesforcePort | None
-) -> dict[str, OwnerWriter]:
-    """The registry: CRM name -> its writer, for the CRMs this process can reach."""
-    writers: dict[str, OwnerWriter] = {}
+class OwnerWriter:
+    """Owner writes: one sent again first re-reads the owner (confirmed, send, superseded)."""
+
+    def __init__(self, crm: Crm, access: CrmAccess) -> None:
+        self.crm = crm
+        self.access = access
+
+    def judge_again(self, writes: Sequence[ClaimedWrite], team: Team) -> dict[int, Verdict]:
+        current = self.access.current_owners(writes)
+        verdicts = {
+            w.id: judge(
+                crm=self.crm.value,
+                ours=w.owner_id,
+                our_rep=w.rep,
+                before=w.owner_before,
+                before_known=w.before_known,
+                current=current.get(w.object_id),
+                found=w.object_id in current,
+                rep_of=lambda owner_id: team.rep_of(self.crm, owner_id),
+                team=team.reps,
+            )
+            for w in writes
+        }
+        return {i: v for i, v in verdicts.items() if v.action is not Resend.SEND}
+
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+        return self.access.send(writes, deadline)
+
+
+class FieldsWriter:
+    """Field values: the same values however often they are sent, so nothing to judge."""
+
+    def __init__(self, access: CrmAccess) -> None:
+        self.access = access
+
+    def judge_again(self, writes: Sequence[ClaimedWrite], team: Team) -> dict[int, Verdict]:
+        return {}
+
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+        return self.access.send(writes, deadline)
+
+
+# The registry: a CRM this process reaches -> the writer of each kind of write to it.
+Registry = Mapping[Crm, Mapping[WriteKind, Writer]]
+
+
+def build_writers(hubspot: HubSpotPort | None, salesforce: SalesforcePort | None) -> Registry:
+    """Writers by (CRM, kind), for the CRMs this process can reach."""
+    access: dict[Crm, CrmAccess] = {}
     if hubspot is not None:
-        writers["hubspot"] = HubSpotOwnerWriter(hubspot)
+        access[Crm.HUBSPOT] = HubSpotAccess(hubspot)
     if salesforce is not None:
-        writers["salesforce"] = SalesforceOwnerWriter(salesforce)
-    return writers
+        access[Crm.SALESFORCE] = SalesforceAccess(salesforce)
+    return {
+        crm: {
+            WriteKind.OWNER: OwnerWriter(crm, crm_access),
+            WriteKind.FIELDS: FieldsWriter(crm_access),
+        }
+        for crm, crm_access in access.items()
+    }
+
+
+# Transitional: app/runtime.py still calls it by this name.
+owner_writers = build_writers
+
+
+def sendable(registry: Registry, paused: Collection[Crm] = ()) -> list[tuple[Crm, WriteKind]]:
+    """The (CRM, kind) pairs some writer sends, leaving out the CRMs ``paused``."""
+    return [(crm, kind) for crm, kinds in registry.items() if crm not in paused for kind in kinds]
+
+
+def reachable_crms(registry: Registry) -> tuple[Crm, ...]:
+    """The CRMs some writer of ``registry`` sends to, in ``Crm`` order."""
+    return tuple(crm for crm in Crm if registry.get(crm))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from app.outbox.models import OutboxWrite
+from app.outbox.models import OutboxWrite, WriteKind
 from connectors.crm import Crm, RecordKey
 from connectors.hubspot.port import OWNER_PROPERTY
+from connectors.salesforce.port import OWNER_FIELD
+
+# The field holding a record's owner, in each CRM.
+OWNER_FIELDS = {Crm.HUBSPOT: OWNER_PROPERTY, Crm.SALESFORCE: OWNER_FIELD}
 
 
 def owner_write(
@@ -22,18 +25,43 @@ def owner_write(
     """Set the owner of ``key``. ``owner_before``: the owner the record had when we decided,
     kept so that a write sent again can tell a change made after the decision from the owner
     it always had (``before_known`` False: not recorded)."""
-    props: dict[str, Any] = (
-        {OWNER_PROPERTY: owner_id}
-        if key.crm is Crm.HUBSPOT
-        else {"OwnerId": owner_id, "sobject": key.sobject}
+    return _write(
+        key,
+        WriteKind.OWNER,
+        {OWNER_FIELDS[key.crm]: owner_id},
+        decision_id,
+        now,
+        owner_before=(owner_before or None) if before_known else None,
+        before_known=before_known,
     )
-    if before_known:
-        props["owner_before"] = owner_before
+
+
+def fields_write(
+    key: RecordKey, fields: dict[str, str | None], decision_id: int | None, now: datetime
+) -> OutboxWrite:
+    """Set these fields of ``key`` (None clears one): values, sent again as they are."""
+    return _write(key, WriteKind.FIELDS, dict(fields), decision_id, now)
+
+
+def _write(
+    key: RecordKey,
+    kind: WriteKind,
+    fields: dict[str, str | None],
+    decision_id: int | None,
+    now: datetime,
+    *,
+    owner_before: str | None = None,
+    before_known: bool = False,
+) -> OutboxWrite:
     return OutboxWrite(
-        connector=key.crm.value,
+        crm=key.crm,
+        kind=kind,
         record_key=str(key),
+        sobject=key.sobject,
         object_id=key.id,
-        properties=props,
+        fields=fields,
+        owner_before=owner_before,
+        before_known=before_known,
         decision_id=decision_id,
         created_at=now,
         available_at=now,

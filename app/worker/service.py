@@ -16,10 +16,12 @@ from prometheus_client import Counter
 from app.db import Database, utcnow
 from app.inbox.repository import ClaimedEvent, InboxRepository
 from app.mappings.loader import MappingsError
-from app.outbox.service import ADMIN_PAUSE, OutboxDispatcher
+from app.outbox.service import OutboxDispatcher
+from app.pauses.repository import PauseRepository
 from app.pipeline.service import LeadPipeline, LeaseLost
 from app.queue import RetryPolicy
-from connectors.errors import AdminActionRequired, CrmError, ErrorKind, QuotaExhausted
+from connectors.crm import Crm
+from connectors.errors import Action, CrmError, resolve
 
 log = structlog.get_logger("relais.worker")
 Role = Literal["both", "inbox", "outbox"]
@@ -46,7 +48,7 @@ class Worker:
         worker_id: str | None = None,
         role: Role = "both",
         outbox_wakeup: threading.Event | None = None,
-        reachable: tuple[str, ...] | None = None,
+        reachable: tuple[Crm, ...] | None = None,
     ) -> None:
         self.db = db
         self.pipeline = pipeline
@@ -55,8 +57,7 @@ class Worker:
         self.lease = lease
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
-        self.pause_for = pause_for
-        self.admin_pause_for = ADMIN_PAUSE
+        self.pause_for = pause_for  # how long a spent daily quota pauses a CRM
         self.wakeup = wakeup or threading.Event()
         self.outbox_wakeup = outbox_wakeup
         self.role = role
@@ -106,34 +107,8 @@ class Worker:
         except LeaseLost:
             log.warning("worker.lease_lost", worker=self.id, events=len(events))
             return
-        except (QuotaExhausted, AdminActionRequired) as exc:
-            if isinstance(exc, AdminActionRequired) and exc.status not in (401, 403):
-                self._fail(events, str(exc), retry_after=exc.retry_after or 0.0)
-                return
-            # Quota spent, or credentials refused: every call would fail the same way, so stop
-            # calling this CRM and keep the events' attempts for when it works again.
-            until = utcnow() + (
-                self.pause_for if isinstance(exc, QuotaExhausted) else self.admin_pause_for
-            )
-            connector = exc.connector or events[0].source  # the CRM that refused, not the source
-            with self.db.transaction() as session:
-                repo = InboxRepository(session)
-                repo.pause_connector(connector, until, str(exc))
-                repo.postpone(events, self.id, until)
-            log.error(
-                "connector.paused",
-                connector=connector,
-                until=until.isoformat(),
-                reason=str(exc),
-            )
-            return
         except CrmError as exc:
-            self._fail(
-                events,
-                str(exc),
-                retry_after=exc.retry_after or 0.0,
-                dead_now=exc.kind is ErrorKind.BUG,
-            )
+            self._resolve(events, exc)
             return
         except MappingsError as exc:
             self._fail(events, f"mappings: {exc}")
@@ -146,6 +121,26 @@ class Worker:
             return
         EVENTS.labels("done").inc(len(events))
         log.info("worker.batch_done", worker=self.id, events=len(events), **outcomes)
+
+    def _resolve(self, events: list[ClaimedEvent], exc: CrmError) -> None:
+        """Do what ``connectors.errors.resolve`` says about the error that stopped the batch."""
+        resolution = resolve(exc, quota_pause=self.pause_for)
+        if resolution.action in (Action.RETRY, Action.DEAD_LETTER):
+            dead_now = resolution.action is Action.DEAD_LETTER
+            self._fail(
+                events, resolution.reason, retry_after=resolution.retry_after, dead_now=dead_now
+            )
+            return
+        # Paused (every call would fail the same way) or handed back unsent: the events wait,
+        # their attempts kept for when the CRM works again.
+        until = utcnow() + resolution.pause
+        crm = exc.crm or events[0].crm  # the CRM that refused, which need not be the source
+        with self.db.transaction() as session:
+            if resolution.action is Action.PAUSE:
+                PauseRepository(session).pause(crm, until, resolution.reason)
+            InboxRepository(session).postpone(events, self.id, until)
+        if resolution.action is Action.PAUSE:
+            log.error("crm.paused", crm=crm, until=until.isoformat(), reason=resolution.reason)
 
     def _fail(
         self,

@@ -3,16 +3,19 @@
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.port import (
     BATCH_LIMIT,
+    OWNER_PROPERTY,
     Contact,
     ContactUpdate,
     HubSpotPort,
     HubSpotSettings,
     Owner,
     UpdateFailure,
+    UpdateResult,
 )
 
 __all__ = [
     "BATCH_LIMIT",
+    "OWNER_PROPERTY",
     "Contact",
     "ContactUpdate",
     "HubSpotClient",
@@ -20,4 +23,5 @@ __all__ = [
     "HubSpotSettings",
     "Owner",
     "UpdateFailure",
+    "UpdateResult",
 ]

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -31,6 +29,7 @@ from tenacity import (
     retry_if_exception,
 )
 
+from connectors.crm import Crm
 from connectors.errors import (
     CALL_BOUND,
     NO_ANSWER,
@@ -41,6 +40,7 @@ from connectors.errors import (
     RetryableError,
     check_deadline,
     handed_back,
+    retry_after_seconds,
     retry_inline,
 )
 from connectors.hubspot.port import (
@@ -51,10 +51,9 @@ from connectors.hubspot.port import (
     Owner,
     PropertyInfo,
     ReadResult,
-    UpdateFailure,
-    UpdateResult,
 )
 from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
+from connectors.results import UpdateFailure, UpdateResult
 
 log = structlog.get_logger("relais.hubspot")
 T = TypeVar("T")
@@ -83,23 +82,6 @@ def _header(headers: Any, name: str) -> str | None:
         return None
     value = headers.get(name)
     return None if value is None else str(value)
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """A ``Retry-After`` header in seconds: delta-seconds (``"7"``, tolerated ``"1.5"``) or an
-    HTTP date; None when absent or unreadable (then our own back-off applies)."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when - (time.time() if now is None else now)
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def classify(status: int, body: Any, headers: Any, rate_limit_wait: float = 10.0) -> CrmError:
@@ -189,7 +171,8 @@ class RollingWindowLimiter:
 class HubSpotClient:
     """The HubSpot port on the official SDK. Thread-safe: urllib3 pools are."""
 
-    name = "hubspot"
+    name = "hubspot"  # the metrics label
+    crm = Crm.HUBSPOT
 
     def __init__(
         self, settings: HubSpotSettings, *, sleep: Callable[[float], None] = time.sleep
@@ -284,7 +267,7 @@ class HubSpotClient:
         try:
             return retrying(attempt)
         except CrmError as exc:
-            exc.connector = self.name
+            exc.crm = self.crm
             handed_back(exc, write=write, timeout=settings.timeout_seconds)
             raise
 

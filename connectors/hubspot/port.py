@@ -8,6 +8,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, SecretStr
 
+from connectors.results import UpdateFailure, UpdateResult
+
 BATCH_LIMIT = 100  # HubSpot refuses more than 100 inputs per batch call
 OWNER_PROPERTY = "hubspot_owner_id"
 
@@ -63,19 +65,6 @@ class ContactUpdate:
     properties: dict[str, str]
 
 
-@dataclass(frozen=True)
-class UpdateFailure:
-    id: str
-    message: str
-    category: str | None = None
-
-
-@dataclass
-class UpdateResult:
-    updated: list[str] = field(default_factory=list)
-    failed: list[UpdateFailure] = field(default_factory=list)
-
-
 @dataclass
 class ReadResult:
     found: dict[str, Contact] = field(default_factory=dict)
@@ -106,8 +95,24 @@ class HubSpotPort(Protocol):
     def update_contacts(
         self, updates: Sequence[ContactUpdate], *, deadline: float | None = None
     ) -> UpdateResult:
-        """Batch-update contacts, 100 per call; per-record failures are returned, not raised.
+        """Batch-update contacts, 100 per call, any properties (the owner and others in the same
+        call); per-record failures are returned, not raised.
         No call starts that could still be under way at ``deadline`` (``time.monotonic()``)."""
         ...
 
     def close(self) -> None: ...
+
+
+__all__ = [
+    "BATCH_LIMIT",
+    "OWNER_PROPERTY",
+    "Contact",
+    "ContactUpdate",
+    "HubSpotPort",
+    "HubSpotSettings",
+    "Owner",
+    "PropertyInfo",
+    "ReadResult",
+    "UpdateFailure",
+    "UpdateResult",
+]

@@ -3,7 +3,8 @@
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.port import (
     COLLECTION_LIMIT,
-    OwnerUpdate,
+    OWNER_FIELD,
+    RecordUpdate,
     SalesforcePort,
     SalesforceSettings,
     SfQueue,
@@ -14,7 +15,8 @@ from connectors.salesforce.port import (
 
 __all__ = [
     "COLLECTION_LIMIT",
-    "OwnerUpdate",
+    "OWNER_FIELD",
+    "RecordUpdate",
     "SalesforceClient",
     "SalesforcePort",
     "SalesforceSettings",

@@ -27,6 +27,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from connectors.crm import Crm
 from connectors.errors import (
     CALL_BOUND,
     NO_ANSWER,
@@ -37,15 +38,15 @@ from connectors.errors import (
     RetryableError,
     check_deadline,
     handed_back,
+    retry_after_seconds,
     retry_inline,
 )
-from connectors.hubspot.client import retry_after_seconds
-from connectors.hubspot.port import UpdateFailure
 from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
+from connectors.results import UpdateFailure
 from connectors.salesforce.port import (
     COLLECTION_LIMIT,
     QUERY_IDS_PER_CALL,
-    OwnerUpdate,
+    RecordUpdate,
     SalesforceSettings,
     SfField,
     SfQueue,
@@ -65,19 +66,6 @@ LOCKED = "UNABLE_TO_LOCK_ROW"
 RATE_LIMIT_WAIT_SECONDS = 5.0
 # Longest wait spent inside one call; a longer Retry-After goes back to the queue instead.
 MAX_INLINE_WAIT_SECONDS = 5.0
-# Per-record errors an admin must fix (data, validation rules, owners); retrying cannot help.
-ADMIN_RECORD_ERRORS = {
-    "FIELD_CUSTOM_VALIDATION_EXCEPTION",
-    "INVALID_CROSS_REFERENCE_KEY",
-    "INACTIVE_OWNER_OR_USER",
-    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
-    "INSUFFICIENT_ACCESS_OR_READONLY",
-    "FIELD_INTEGRITY_EXCEPTION",
-    "ENTITY_IS_DELETED",
-    "REQUIRED_FIELD_MISSING",
-    "CANNOT_EXECUTE_FLOW_TRIGGER",
-    "CANNOT_UPDATE_CONVERTED_LEAD",
-}
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -132,7 +120,8 @@ def classify(status: int, content: Any, retry_after: float | None = None) -> Crm
 class SalesforceClient:
     """The Salesforce port on simple-salesforce. Thread-safe: one session, re-login locked."""
 
-    name = "salesforce"
+    name = "salesforce"  # the metrics label
+    crm = Crm.SALESFORCE
 
     def __init__(
         self,
@@ -270,7 +259,7 @@ class SalesforceClient:
                 except CrmError as exc:
                     # The next attempt logs in first rather than replaying an expired session.
                     self._sf = None
-                    exc.connector = self.name
+                    exc.crm = self.crm
                     raise
             return self._sf
 
@@ -353,7 +342,7 @@ class SalesforceClient:
         try:
             result: T = retrying(self._once, operation, fn, deadline)
         except CrmError as exc:
-            exc.connector = self.name
+            exc.crm = self.crm
             handed_back(exc, write=write, timeout=settings.timeout_seconds)
             raise
         return result
@@ -444,13 +433,12 @@ class SalesforceClient:
         return [SfQueue(to18(r["Id"]), str(r["Name"]), str(r["DeveloperName"])) for r in rows]
 
     def _collection(
-        self, updates: Sequence[OwnerUpdate], deadline: float | None = None
+        self, updates: Sequence[RecordUpdate], deadline: float | None = None
     ) -> list[dict[str, Any]]:
         body = {
             "allOrNone": False,
             "records": [
-                {"attributes": {"type": u.sobject}, "id": u.id, "OwnerId": u.owner_id}
-                for u in updates
+                {**u.fields, "attributes": {"type": u.sobject}, "id": u.id} for u in updates
             ],
         }
         timeout = self.settings.timeout_seconds
@@ -469,11 +457,11 @@ class SalesforceClient:
         )
         return list(result or [])
 
-    def update_owners(
-        self, updates: Sequence[OwnerUpdate], *, deadline: float | None = None
+    def update_records(
+        self, updates: Sequence[RecordUpdate], *, deadline: float | None = None
     ) -> SfUpdateResult:
         result = SfUpdateResult()
-        locked: list[OwnerUpdate] = []
+        locked: list[RecordUpdate] = []
         batches = list(chunks(list(updates), COLLECTION_LIMIT))
         for n, chunk in enumerate(batches):
             try:
@@ -516,10 +504,10 @@ class SalesforceClient:
 
     def _settle(
         self,
-        update: OwnerUpdate,
+        update: RecordUpdate,
         outcome: dict[str, Any],
         result: SfUpdateResult,
-        locked: list[OwnerUpdate],
+        locked: list[RecordUpdate],
     ) -> None:
         # Each record's result sits inside the HTTP 200: inspect every one.
         if outcome.get("success"):
@@ -542,7 +530,7 @@ class SalesforceClient:
 
     def _retry_locked(
         self,
-        update: OwnerUpdate,
+        update: RecordUpdate,
         result: SfUpdateResult,
         budget: float,
         deadline: float | None,
@@ -556,7 +544,7 @@ class SalesforceClient:
             except CrmError as exc:
                 result.failed.append(UpdateFailure(update.id, str(exc), exc.category or LOCKED))
                 return
-            again: list[OwnerUpdate] = []
+            again: list[RecordUpdate] = []
             self._settle(update, outcome, result, again)
             if not again:
                 return

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, SecretStr
 
-from connectors.hubspot.port import UpdateFailure
+from connectors.results import UpdateFailure, UpdateResult
 
 COLLECTION_LIMIT = 200  # sObject Collections take at most 200 records per call
 QUERY_IDS_PER_CALL = 200  # keeps the SOQL (sent in the URL) well under its length limits
+OWNER_FIELD = "OwnerId"  # a user's or a queue's id
 
 
 class SalesforceSettings(BaseModel):
@@ -64,16 +65,15 @@ class SfField:
 
 
 @dataclass(frozen=True)
-class OwnerUpdate:
+class RecordUpdate:
+    """Fields to set on one record: the owner (``OwnerId``) and any other field, together."""
+
     id: str
     sobject: str
-    owner_id: str
+    fields: dict[str, Any]
 
 
-@dataclass
-class SfUpdateResult:
-    updated: list[str] = field(default_factory=list)
-    failed: list[UpdateFailure] = field(default_factory=list)
+SfUpdateResult = UpdateResult  # one result type for both CRMs
 
 
 class SalesforcePort(Protocol):
@@ -99,12 +99,13 @@ class SalesforcePort(Protocol):
 
     def list_queues(self) -> list[SfQueue]: ...
 
-    def update_owners(
-        self, updates: Sequence[OwnerUpdate], *, deadline: float | None = None
+    def update_records(
+        self, updates: Sequence[RecordUpdate], *, deadline: float | None = None
     ) -> SfUpdateResult:
-        """Collections of 200 with ``Sforce-Auto-Assign: FALSE``; per-record failures are
-        returned, locked records are retried alone first. No call starts that could still be
-        under way at ``deadline`` (``time.monotonic()``)."""
+        """Collections of 200 with ``Sforce-Auto-Assign: FALSE``, any fields (the owner and
+        others in the same call); per-record failures are returned, locked records are retried
+        alone first. No call starts that could still be under way at ``deadline``
+        (``time.monotonic()``)."""
         ...
 
     @property
@@ -113,3 +114,19 @@ class SalesforcePort(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+__all__ = [
+    "COLLECTION_LIMIT",
+    "OWNER_FIELD",
+    "QUERY_IDS_PER_CALL",
+    "RecordUpdate",
+    "SalesforcePort",
+    "SalesforceSettings",
+    "SfField",
+    "SfQueue",
+    "SfRecord",
+    "SfUpdateResult",
+    "SfUser",
+    "UpdateFailure",
+]

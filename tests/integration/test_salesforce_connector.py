@@ -17,6 +17,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from connectors.crm import Crm
 from connectors.errors import (
     NO_ANSWER,
     AdminActionRequired,
@@ -26,7 +27,7 @@ from connectors.errors import (
     RetryableError,
     retry_inline,
 )
-from connectors.salesforce import OwnerUpdate, SalesforceClient
+from connectors.salesforce import RecordUpdate, SalesforceClient
 from connectors.salesforce.client import RATE_LIMIT_WAIT_SECONDS
 from connectors.salesforce_ids import to18
 from connectors.sandbox import SandboxServer
@@ -90,7 +91,7 @@ def test_owner_updates_go_200_per_collection_with_auto_assign_off(
     ids = leads(sandbox, 450)
     owner = a_user(sandbox)
     sf, _ = client(sandbox)
-    result = sf.update_owners([OwnerUpdate(i, "Lead", owner) for i in ids])
+    result = sf.update_records([RecordUpdate(i, "Lead", {"OwnerId": owner}) for i in ids])
     assert sorted(result.updated) == sorted(ids) and not result.failed
     assert sandbox.salesforce.state.collection_sizes == [200, 200, 50]
     assert sandbox.salesforce.state.auto_assign_headers == {"FALSE": 3}
@@ -106,7 +107,7 @@ def test_three_locked_records_of_200_are_retried_alone_and_all_end_updated(
         sandbox.salesforce.state.locked[rid] = 2  # locked for two tries
     owner = a_user(sandbox)
     sf, waits = client(sandbox)
-    result = sf.update_owners([OwnerUpdate(i, "Lead", owner) for i in ids])
+    result = sf.update_records([RecordUpdate(i, "Lead", {"OwnerId": owner}) for i in ids])
     assert sorted(result.updated) == sorted(ids) and not result.failed
     sizes = sandbox.salesforce.state.collection_sizes
     assert sizes[0] == 200 and sizes[1:] == [1] * 6  # each locked record retried alone
@@ -139,7 +140,7 @@ def test_a_validation_rule_failure_names_the_field_and_the_rule(sandbox: Sandbox
         )
     )
     sf, _ = client(sandbox)
-    result = sf.update_owners([OwnerUpdate(rid, "Lead", a_user(sandbox))])
+    result = sf.update_records([RecordUpdate(rid, "Lead", {"OwnerId": a_user(sandbox)})])
     [failure] = result.failed
     assert failure.category == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
     assert "Status" in failure.message and "Closed_Leads_Are_Locked" in failure.message
@@ -337,7 +338,9 @@ def _check_describe(sb: SandboxServer, data: Data, fields: Any) -> None:
 
 
 def _update(sf: SalesforceClient, data: Data) -> Any:
-    return sf.update_owners([OwnerUpdate(i, "Lead", data["rep"]) for i in data["ids"]])
+    return sf.update_records(
+        [RecordUpdate(i, "Lead", {"OwnerId": data["rep"]}) for i in data["ids"]]
+    )
 
 
 def _owners(sb: SandboxServer, ids: list[str]) -> list[str]:
@@ -442,7 +445,7 @@ def test_given_a_fault_outlasting_every_attempt_then_the_connector_raises_retrya
     with pytest.raises(CrmError) as err:
         op.call(matrix.sf, data)
     assert type(err.value) is RetryableError, err.value  # never a bug, never an admin's job
-    assert err.value.connector == "salesforce"
+    assert err.value.crm is Crm.SALESFORCE
     blind = (
         operation == "composite.sobjects.update" and fault in NO_ANSWER_FAULTS
     )  # not retried inline
