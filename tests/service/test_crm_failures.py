@@ -17,7 +17,7 @@ from tests.service.helpers import Service, hubspot_key, salesforce_key
 ACTIVE = [email for email, *_ in REPS if not email.startswith("sarah")]
 
 
-def test_given_a_contact_hubspot_cannot_find_then_it_is_retried_then_dead_lettered_alone(
+def test_given_a_deleted_contact_when_routed_then_it_is_retried_then_dead_lettered_alone(
     service: Service,
 ) -> None:
     ghost, real = service.hubspot.create_contacts([{"email": "g@x.fr"}, {"email": "r@x.fr"}])
@@ -38,7 +38,7 @@ def test_given_a_contact_hubspot_cannot_find_then_it_is_retried_then_dead_letter
     assert [d.record_key for d in service.decisions()] == [hubspot_key(real)]
 
 
-def test_given_a_transient_hubspot_error_on_a_read_then_the_events_are_retried_and_routed(
+def test_given_a_transient_read_error_when_routed_then_the_events_are_retried_and_routed(
     service: Service,
 ) -> None:
     service.hubspot.fail(
@@ -60,7 +60,7 @@ def test_given_a_transient_hubspot_error_on_a_read_then_the_events_are_retried_a
     assert [e.status for e in service.events()] == [Status.DONE] * 2
 
 
-def test_given_the_hubspot_daily_quota_is_spent_then_hubspot_pauses_and_no_attempt_is_spent(
+def test_given_a_spent_hubspot_quota_when_routed_then_hubspot_pauses_and_no_attempt_is_spent(
     service: Service,
 ) -> None:
     service.hubspot.fail(
@@ -108,7 +108,7 @@ def _deactivate_its_rep(service: Service, lead_id: str) -> None:
     ],
     ids=["converted", "deleted", "owner-deactivated"],
 )
-def test_given_salesforce_refuses_one_record_of_a_write_then_it_is_dead_with_salesforce_words(
+def test_given_salesforce_refuses_one_record_when_written_then_it_is_dead_with_its_words(
     service: Service,
     break_it: Callable[[Service, str], None],
     code: str,
@@ -134,7 +134,7 @@ def test_given_salesforce_refuses_one_record_of_a_write_then_it_is_dead_with_sal
     assert decision.written_at is None
 
 
-def test_given_a_write_retried_after_a_person_gave_the_contact_to_another_rep_then_superseded(
+def test_given_a_person_took_the_contact_when_our_write_is_retried_then_it_is_superseded(
     service: Service,
 ) -> None:
     hs = service.hubspot
@@ -162,7 +162,7 @@ def test_given_a_write_retried_after_a_person_gave_the_contact_to_another_rep_th
     assert hs.calls("update_contacts") == 1  # never sent over the person's choice
 
 
-def test_given_a_contact_deleted_before_its_write_then_the_write_is_dead_and_the_others_written(
+def test_given_a_deleted_contact_when_written_then_its_write_is_dead_and_the_others_written(
     service: Service,
 ) -> None:
     gone, kept = service.hubspot.create_contacts([{"email": "d1@x.fr"}, {"email": "d2@x.fr"}])
@@ -179,7 +179,7 @@ def test_given_a_contact_deleted_before_its_write_then_the_write_is_dead_and_the
     assert written.status == Status.DONE and service.hubspot.owner_of(kept) is not None
 
 
-def test_given_the_salesforce_quota_is_spent_on_a_write_then_salesforce_pauses_and_it_waits(
+def test_given_a_spent_salesforce_quota_when_written_then_salesforce_pauses_and_it_waits(
     service: Service,
 ) -> None:
     service.salesforce.fail(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -217,3 +218,26 @@ def test_salesforce_notifies_what_a_person_changes_and_our_writes_only_when_aske
     sf.update_records([RecordUpdate(lid, "Lead", {"OwnerId": user})])
     [echo] = sf.take_notifications()
     assert echo["fields"]["OwnerId"] == user
+
+
+def test_the_fakes_stay_consistent_under_parallel_calls() -> None:
+    hs, sf = InMemoryHubSpot(), InMemorySalesforce()
+    owner = hs.add_owner("rep@x.fr")
+    user = sf.add_user("rep@x.fr")
+    ids = hs.create_contacts([{"email": f"p{i}@x.fr"} for i in range(200)])
+    leads = sf.create_records("Lead", [{"LastName": f"P{i}", "Company": "X"} for i in range(200)])
+
+    def work(n: int) -> None:
+        mine = ids[n::8]
+        hs.update_contacts([ContactUpdate(i, {OWNER_PROPERTY: owner.id}) for i in mine])
+        hs.read_contacts(mine, [OWNER_PROPERTY])
+        sf.update_records([RecordUpdate(i, "Lead", {"OwnerId": user}) for i in leads[n::8]])
+        sf.read_records("Lead", leads[n::8], ["OwnerId"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(work, range(8)))
+
+    assert {hs.owner_of(i) for i in ids} == {owner.id}
+    assert {sf.owner_of("Lead", i) for i in leads} == {user}
+    assert hs.calls("update_contacts") == 8 and sf.calls("update_records") == 8
+    assert len(hs.applied_updates()) == 200 and len(sf.applied_updates()) == 200

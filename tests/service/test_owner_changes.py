@@ -24,7 +24,7 @@ def _one_person_routed_in_both(service: Service) -> tuple[str, str, str]:
     return cid, lid, rep
 
 
-def test_given_a_person_reassigns_the_lead_in_salesforce_then_the_owner_is_copied_to_hubspot(
+def test_given_a_lead_routed_when_a_person_reassigns_it_in_salesforce_then_hubspot_follows(
     service: Service,
 ) -> None:
     cid, lid, rep = _one_person_routed_in_both(service)
@@ -40,7 +40,7 @@ def test_given_a_person_reassigns_the_lead_in_salesforce_then_the_owner_is_copie
     assert [w.status for w in service.writes(hubspot_key(cid))] == [Status.DONE, Status.DONE]
 
 
-def test_given_a_person_reassigns_the_contact_in_hubspot_then_salesforce_keeps_its_owner(
+def test_given_a_contact_routed_when_a_person_reassigns_it_in_hubspot_then_salesforce_keeps_it(
     service: Service,
 ) -> None:
     cid, lid, rep = _one_person_routed_in_both(service)
