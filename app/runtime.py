@@ -13,9 +13,9 @@ from app.db import Database
 from app.mappings.loader import MappingsStore
 from app.outbox.service import OutboxDispatcher
 from app.outbox.writers import owner_writers
-from app.pipeline.records import RecordReader
 from app.pipeline.service import LeadPipeline
 from app.queue import RetryPolicy
+from app.records.service import RecordReader
 from app.team.directory import OwnerDirectory
 from app.worker.service import Role, Worker
 from connectors.hubspot import HubSpotClient, HubSpotSettings

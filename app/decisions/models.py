@@ -40,9 +40,7 @@ class Decision(SQLModel, table=True):
     # be replayed and explained from it alone. None for owner syncs and older decisions.
     lead: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The assign stage's structured explanation (rule, candidates, pick, pool state).
-    explanation: dict[str, Any] | None = Field(
-        default=None, sa_column=Column(JSON, nullable=True)
-    )
+    explanation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Assignment(SQLModel, table=True):

@@ -273,20 +273,21 @@ def test_every_error_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_value_maps_turn_each_crms_picklist_values_canonical() -> None:
     from app.mappings.fields import LeadField
-    from app.pipeline.records import FieldMaps
+    from app.records.schemas import FieldMaps
+    from connectors.crm import Crm
 
     m = load_mappings(ROOT / "mappings")
     maps = FieldMaps(m.hubspot_properties(), {"Lead": m.salesforce_fields("Lead")}, m.value_maps())
     hs = maps.canonical(
-        "hubspot", {LeadField.INDUSTRY: "CONSTRUCTION", LeadField.LEAD_STATUS: "IN_PROGRESS"}
+        Crm.HUBSPOT, {LeadField.INDUSTRY: "CONSTRUCTION", LeadField.LEAD_STATUS: "IN_PROGRESS"}
     )
     sf = maps.canonical(
-        "salesforce",
+        Crm.SALESFORCE,
         {LeadField.INDUSTRY: "Construction", LeadField.LEAD_STATUS: "Working - Contacted"},
     )
     assert hs[LeadField.INDUSTRY] == sf[LeadField.INDUSTRY] == "construction"
     assert hs[LeadField.LEAD_STATUS] == sf[LeadField.LEAD_STATUS] == "working"
-    unknown = maps.canonical("salesforce", {LeadField.INDUSTRY: "Retail", LeadField.TITLE: "DRH"})
+    unknown = maps.canonical(Crm.SALESFORCE, {LeadField.INDUSTRY: "Retail", LeadField.TITLE: "DRH"})
     assert unknown[LeadField.INDUSTRY] == "other"  # the map's default
     assert unknown[LeadField.TITLE] == "DRH"  # fields without a value map are left as they are
 

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What a decision did; stored in ``decisions.outcome`` and counted by outcome."""
+
+    ASSIGNED = "assigned"  # round robin picked a rep
+    FALLBACK = "fallback"  # nobody of the pool could take it: the fallback owner
+    KEPT_OWNER = "kept_owner"  # the record (or its linked record) already had an owner
+    LINKED = "linked"  # the same person's other record was assigned already: same rep
+    OWNER_SYNCED = "owner_synced"  # a person changed the owner: copied to the other CRM
+    ALREADY_ASSIGNED = "already_assigned"  # nothing to do (not stored as a decision)
+    NOT_FOUND = "not_found"  # the CRM cannot find the record (yet): retried

@@ -1,0 +1,63 @@
+"""What the handlers of one batch share: read before the transaction, used inside it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.decisions.schemas import Outcome
+from app.decisions.service import Context, DecisionService
+from app.inbox.repository import ClaimedEvent
+from app.links.schemas import Link
+from app.mappings.loader import Mappings
+from app.records.schemas import Record
+from app.routing.assign import PoolConfig, Roster, Side
+from app.routing.engine import PoolState
+from connectors.crm import Crm, RecordKey
+
+
+@dataclass(frozen=True)
+class Handled:
+    outcome: Outcome
+    note: str  # stored as the events' result, after the outcome
+
+
+@dataclass
+class Batch:
+    session: Session
+    mappings: Mappings
+    pool: PoolConfig
+    roster: Roster
+    ledger: dict[str, str]  # record key -> rep email, for records Relais assigned
+    state: PoolState  # the pool's rotation, advanced by each decision of the batch
+    records: dict[RecordKey, Record]  # records read for a decision
+    links: dict[RecordKey, Link]  # their counterparts in the other CRM
+    sides: dict[RecordKey, Side]  # every record read, with its owner resolved to a rep
+    known: dict[RecordKey, RecordKey]  # links stored before this batch
+    announced: dict[RecordKey, tuple[Crm, str]]  # owner changes events announced, checked
+    now: datetime
+    fetch_ms: float  # how long the reads took, recorded in each decision
+
+    @property
+    def decisions(self) -> DecisionService:
+        return DecisionService(self.session)
+
+    def context_for(self, events: Sequence[ClaimedEvent]) -> Context:
+        return Context(
+            mappings_version=self.mappings.version,
+            event_ids=[e.id for e in events],
+            first_received_at=min(e.received_at for e in events),
+            now=self.now,
+            fetch_ms=self.fetch_ms,
+        )
+
+    def assigned_to(self, key: RecordKey) -> str | None:
+        """The rep Relais gave this record, or its linked record."""
+        rep = self.ledger.get(str(key))
+        counterpart = self.known.get(key)
+        if rep is None and counterpart is not None:
+            rep = self.ledger.get(str(counterpart))
+        return rep

@@ -1,0 +1,82 @@
+"""Inbox events dispatched by kind: one handler per kind, chosen from a registry.
+
+A new kind (a status change that returns a lead to marketing, an SLA timer) is a new
+``EventKind`` and a handler registered here, not a branch in the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Protocol
+
+import structlog
+
+from app.decisions.schemas import Outcome
+from app.inbox.repository import ClaimedEvent
+from app.ownersync.service import OwnerChangeHandler
+from app.pipeline.batch import Batch, Handled
+from app.routing.assign import Person, assign
+from app.scoring import engine as scoring
+from connectors.crm import RecordKey
+
+log = structlog.get_logger("relais.pipeline")
+
+
+class EventKind(StrEnum):
+    LEAD = "lead"  # a lead created or changed
+    OWNER_CHANGE = "owner_change"  # a lead Relais assigned, whose events name an owner
+
+
+class Handler(Protocol):
+    def handle(self, batch: Batch, key: RecordKey, events: Sequence[ClaimedEvent]) -> Handled:
+        """Decide for one record inside the batch's transaction; raise to fail it alone."""
+        ...
+
+
+def kind_of(batch: Batch, key: RecordKey) -> EventKind:
+    """Checked against the ledger inside the transaction: another worker may have assigned
+    the same person's other record since the batch was read."""
+    if key in batch.announced and batch.assigned_to(key) is not None:
+        return EventKind.OWNER_CHANGE
+    return EventKind.LEAD
+
+
+def not_found_error(key: RecordKey) -> str:
+    return f"record not found in {key.crm.label} (not readable yet, deleted or merged)"
+
+
+class LeadHandler:
+    """A lead not assigned yet: evaluate (score), assign (pure), persist the decision."""
+
+    def handle(self, batch: Batch, key: RecordKey, events: Sequence[ClaimedEvent]) -> Handled:
+        rep = batch.assigned_to(key)
+        if rep is not None:  # changed after Relais assigned it: nothing to decide again
+            return Handled(Outcome.ALREADY_ASSIGNED, f"owned by {rep}")
+        record = batch.records.get(key)
+        if record is None:
+            return Handled(Outcome.NOT_FOUND, not_found_error(key))
+        link = batch.links.get(key)
+        score = scoring.score(record.lead, batch.mappings.scoring)  # the evaluate stage
+        person = Person(
+            record=batch.sides[key],
+            other=batch.sides[link.other.key] if link else None,
+            link_method=link.method if link else None,
+            other_assigned_to=batch.ledger.get(str(link.other.key)) if link else None,
+        )
+        plan = assign(person, batch.pool, batch.roster, batch.state, batch.now)
+        if plan.outcome is Outcome.FALLBACK:
+            log.warning("pipeline.fallback_owner", pool=batch.pool.name, owner=plan.rep)
+        batch.state = plan.state
+        batch.decisions.record_plan(
+            plan, record, link, score, batch.context_for(events), batch.ledger, batch.pool.name
+        )
+        if plan.rep is None:
+            return Handled(plan.outcome, f"{record.crm} owner {record.owner} kept")
+        return Handled(plan.outcome, f"{plan.outcome} to {plan.rep}")
+
+
+HANDLERS: dict[EventKind, Handler] = {
+    EventKind.LEAD: LeadHandler(),
+    EventKind.OWNER_CHANGE: OwnerChangeHandler(),
+}

@@ -1,0 +1,222 @@
+"""The assign stage: who gets a lead, as a plan. Pure: no database, no HTTP, no clock.
+
+It takes the person (the record the events are about and, when linked, the same person's
+record in the other CRM, with the owners both CRMs show), the pool's configuration, the roster
+(each rep's owner id in each CRM), the pool's rotation state and ``now``, and returns a plan:
+the rep (or the owner kept), the outcome, a structured explanation, the next pool state and the
+owner writes to queue. The live pipeline, a dry run and a backtest call the very same function.
+
+In order: a linked record Relais already assigned gives its rep (``linked``); a record without
+an owner whose linked record is owned by a rep of the team takes that rep; a record that
+already has an owner keeps it (``kept_owner``); otherwise round robin over the pool's active
+members known in every CRM the person lives in (``assigned``), else the fallback owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.decisions.schemas import Outcome
+from app.mappings.loader import Mappings
+from app.routing import engine
+from app.routing.engine import PoolState
+from connectors.crm import Crm, RecordKey
+
+Roster = Mapping[Crm, Mapping[str, str]]  # crm -> rep email -> owner id in that CRM
+
+
+class NoOwnerAvailable(Exception):
+    """Nobody can take the lead and the fallback owner cannot either: an admin must act."""
+
+
+# Whether an owner outside the team is a choice to respect. HubSpot: yes, a person or a
+# workflow set it. Salesforce: no, every record has one (its creator, the integration user, a
+# queue), so only a rep of the team counts as an owner there.
+RESPECTS_OUTSIDE_OWNER = {Crm.HUBSPOT: True, Crm.SALESFORCE: False}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One CRM record of the person, as the assign stage sees it."""
+
+    key: RecordKey
+    owner_id: str | None  # the owner the CRM shows
+    owner_rep: str | None = None  # the rep of the team behind ``owner_id``, when there is one
+
+    @property
+    def owned(self) -> bool:
+        """Already owned: by a rep of the team, or by an owner its CRM says to respect."""
+        if self.owner_rep is not None:
+            return True
+        return self.owner_id is not None and RESPECTS_OUTSIDE_OWNER[self.key.crm]
+
+
+@dataclass(frozen=True)
+class Person:
+    record: Side  # the record the events are about
+    other: Side | None = None  # the same person in the other CRM
+    link_method: str | None = None
+    other_assigned_to: str | None = None  # the rep Relais already gave ``other``
+
+    @property
+    def sides(self) -> tuple[Side, ...]:
+        return (self.record,) if self.other is None else (self.record, self.other)
+
+    @property
+    def crms(self) -> list[Crm]:
+        return sorted({s.key.crm for s in self.sides})
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    name: str
+    members: tuple[str, ...]
+    active: frozenset[str]  # members who may receive new leads
+    fallback_owner: str | None
+
+    @classmethod
+    def default(cls, m: Mappings) -> PoolConfig:
+        """The pool every lead goes to (segment rules come with the assignment engine)."""
+        pool = next(p for p in m.routing.pools if p.name == m.routing.default_pool)
+        active = {e for e in pool.members if (rep := m.rep(e)) is not None and rep.active}
+        fallback = m.routing.fallback_owner
+        return cls(pool.name, tuple(pool.members), frozenset(active), fallback and fallback.lower())
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    key: RecordKey
+    owner_id: str
+    owner_before: str | None  # what the record showed when we decided
+
+
+@dataclass(frozen=True)
+class Plan:
+    outcome: Outcome
+    rep: str | None  # None: an owner outside the team is kept (``owner_crm_id``)
+    owner_crm_id: str | None  # the owner id in the record's own CRM
+    rule: str  # one sentence, rendered from ``explanation``
+    explanation: dict[str, Any]
+    state: PoolState  # the pool state after this plan (unchanged unless round robin ran)
+    writes: tuple[PlannedWrite, ...] = ()
+    not_written: tuple[str, ...] = ()  # sides that keep their owner: the rep has no user there
+
+
+def assign(
+    person: Person, pool: PoolConfig, roster: Roster, state: PoolState, now: datetime
+) -> Plan:
+    record, other = person.record, person.other
+    base: dict[str, Any] = {"pool": pool.name, "at": now.isoformat()}
+    if other is not None and person.other_assigned_to is not None:
+        why: dict[str, Any] = {"rule": "linked", "other": str(other.key)}
+        why["method"] = person.link_method
+        return _plan(Outcome.LINKED, person.other_assigned_to, person, roster, state, base | why)
+    if other is not None and not record.owned and other.owner_rep is not None:
+        why = {"rule": "kept_linked_owner", "other": str(other.key)}
+        return _plan(Outcome.KEPT_OWNER, other.owner_rep, person, roster, state, base | why)
+    if record.owned:
+        why = {"rule": "kept_owner", "rep": record.owner_rep, "owner_id": record.owner_id}
+        if record.owner_rep is None:  # an owner outside the team: keep it, write nothing
+            explanation = base | why | {"crm": record.key.crm.value}
+            rule = describe(explanation)
+            return Plan(Outcome.KEPT_OWNER, None, record.owner_id, rule, explanation, state)
+        why["crm"] = record.key.crm.value
+        return _plan(Outcome.KEPT_OWNER, record.owner_rep, person, roster, state, base | why)
+    return _round_robin(person, pool, roster, state, base)
+
+
+def _round_robin(
+    person: Person, pool: PoolConfig, roster: Roster, state: PoolState, base: dict[str, Any]
+) -> Plan:
+    crms = person.crms
+    skipped: dict[str, str] = {}
+    for email in pool.members:
+        if email not in pool.active:
+            skipped[email] = "inactive in team.yaml"
+        elif missing := [c.value for c in crms if email not in roster.get(c, {})]:
+            skipped[email] = f"no user in {' and '.join(missing)}"
+    eligible = [e for e in pool.members if e not in skipped]
+    chosen, after = engine.pick(list(pool.members), set(eligible), state)
+    why: dict[str, Any] = base | {
+        "crms": [c.value for c in crms],
+        "candidates": eligible,
+        "skipped": skipped,
+    }
+    if chosen is not None:
+        why |= {
+            "rule": "round_robin",
+            "rep": chosen,
+            "counts": {e: after.members[e].assigned_count for e in eligible},
+        }
+        return _plan(Outcome.ASSIGNED, chosen, person, roster, after, why)
+    fallback = _fallback(pool, roster, crms)
+    return _plan(Outcome.FALLBACK, fallback, person, roster, after, why | {"rule": "fallback"})
+
+
+def _fallback(pool: PoolConfig, roster: Roster, crms: list[Crm]) -> str:
+    if pool.fallback_owner is None:
+        raise NoOwnerAvailable(
+            f"no rep of pool {pool.name!r} can take leads (inactive in team.yaml, or unknown "
+            f"in {' or '.join(crms)}) and routing.yaml has no fallback_owner"
+        )
+    missing = [c.value for c in crms if pool.fallback_owner not in roster.get(c, {})]
+    if missing:
+        raise NoOwnerAvailable(
+            f"no rep of pool {pool.name!r} can take leads, and the fallback owner "
+            f"{pool.fallback_owner} is unknown in {', '.join(missing)}"
+        )
+    return pool.fallback_owner
+
+
+def _plan(
+    outcome: Outcome,
+    rep: str,
+    person: Person,
+    roster: Roster,
+    state: PoolState,
+    explanation: dict[str, Any],
+) -> Plan:
+    """The owner writes that give ``rep`` every side of the person that does not show it."""
+    writes: list[PlannedWrite] = []
+    gaps: list[str] = []
+    for side in person.sides:
+        owner_id = roster.get(side.key.crm, {}).get(rep)
+        if owner_id is None:
+            # A kept or linked rep this CRM does not know: that side keeps its owner; the gap
+            # is in the decision and in the team.rep_unknown_in_crm log.
+            gaps.append(f"{side.key}: {rep} has no user in {side.key.crm}")
+        elif side.owner_id != owner_id:
+            writes.append(PlannedWrite(side.key, owner_id, side.owner_id))
+    own_id = roster.get(person.record.key.crm, {}).get(rep)
+    explanation = explanation | {"rep": rep}
+    return Plan(
+        outcome, rep, own_id, describe(explanation), explanation, state, tuple(writes), tuple(gaps)
+    )
+
+
+def describe(why: Mapping[str, Any]) -> str:
+    """The explanation in one sentence, for the decision's ``rule`` and the CLI."""
+    rule = why["rule"]
+    if rule == "linked":
+        return (
+            f"same person as {why['other']} (linked by {why['method']}), already assigned "
+            f"to {why['rep']}"
+        )
+    if rule == "kept_linked_owner":
+        crm = RecordKey.parse(why["other"]).crm
+        return f"the linked {crm} record is already owned by {why['rep']}"
+    if rule == "kept_owner":
+        return f"the {why['crm']} record already has an owner ({why['rep'] or why['owner_id']})"
+    crms = why["crms"]
+    if rule == "round_robin":
+        count = why["counts"][why["rep"]] - 1
+        return (
+            f"round robin in pool {why['pool']}: {why['rep']} had the fewest leads ({count}) "
+            f"among {len(why['candidates'])} reps available in {', '.join(crms)}"
+        )
+    return (
+        f"no rep of pool {why['pool']} is active and known in {' and '.join(crms)}: fallback owner"
+    )
