@@ -19,6 +19,8 @@ from app.logging import configure
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from connectors.sandbox import SandboxServer
+
 cli = typer.Typer(
     help="Relais: lead routing between HubSpot and Salesforce.",
     no_args_is_help=True,
@@ -135,7 +137,6 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
 def db_check() -> None:
     """Fail when the models and the migrations disagree (runs on a scratch SQLite database)."""
     import tempfile
-    from pathlib import Path
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'check.db'}"
@@ -144,63 +145,49 @@ def db_check() -> None:
     typer.echo("migrations match the models")
 
 
+SandboxToken = Annotated[str, typer.Option(help="HubSpot access token the sandbox accepts")]
+SandboxRelaisUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="Relais's base URL (e.g. http://127.0.0.1:8000): HubSpot webhooks and "
+        "Salesforce Outbound Messages go there. Without it they go nowhere until set "
+        "through the control API"
+    ),
+]
+SandboxEnvFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="Also write the environment for `relais serve` to this file (KEY=value "
+        "lines; load it with: set -a; . FILE; set +a)"
+    ),
+]
+SandboxSecret = Annotated[
+    str | None,
+    typer.Option(
+        help="HubSpot app client secret and Salesforce Flow HMAC secret the sandbox signs "
+        "with (default: a new random one, printed)"
+    ),
+]
+
+
 @cli.command()
 def sandbox(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (HubSpot, control API)")] = 8900,
     tls_port: Annotated[int, typer.Option(help="TLS port on 127.0.0.1 (Salesforce)")] = 8901,
-    token: Annotated[
-        str, typer.Option(help="HubSpot access token the sandbox accepts")
-    ] = "sandbox-token",  # noqa: S107 (the sandbox's own fake token)
-    relais_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Relais's base URL (e.g. http://127.0.0.1:8000): HubSpot webhooks and "
-            "Salesforce Outbound Messages go there. Without it they go nowhere until set "
-            "through the control API"
-        ),
-    ] = None,
-    env_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write the environment for `relais serve` to this file (KEY=value "
-            "lines; load it with: set -a; . FILE; set +a)"
-        ),
-    ] = None,
-    webhook_secret: Annotated[
-        str | None,
-        typer.Option(
-            help="HubSpot app client secret and Salesforce Flow HMAC secret the sandbox signs "
-            "with (default: a new random one, printed)"
-        ),
-    ] = None,
+    token: SandboxToken = "sandbox-token",  # noqa: S107 (the sandbox's own fake token)
+    relais_url: SandboxRelaisUrl = None,
+    env_file: SandboxEnvFile = None,
+    webhook_secret: SandboxSecret = None,
 ) -> None:
     """Serve the sandbox CRMs in the foreground: one HubSpot owner and one Salesforce user per
     rep of mappings/team.yaml. Prints the environment `relais serve` needs to use them."""
     import secrets
 
-    from app.mappings.loader import MappingsError, load_mappings
     from connectors.sandbox import SandboxServer
     from connectors.sandbox.server import env_lines, write_env_file
 
     server = SandboxServer(port=port, tls_port=tls_port, hubspot_token=token)
-    try:
-        team = load_mappings(get_settings().mappings_dir).team
-    except MappingsError as exc:  # one line per problem, not a traceback
-        for error in exc.errors:
-            typer.echo(error, err=True)
-        typer.echo(
-            "relais sandbox: it makes one owner per rep of RELAIS_MAPPINGS_DIR's team.yaml; "
-            "fix the mappings (or start from a copy: cp -r mappings my-mappings)",
-            err=True,
-        )
-        raise typer.Exit(2) from exc
-    for queue in team.queues:
-        if queue.salesforce_queue:
-            server.salesforce.add_queue(queue.salesforce_queue.replace("_", " "))
-    for rep in team.reps:
-        first, _, last = rep.name.partition(" ")
-        server.hubspot.add_owner(rep.email, first, last)
-        server.salesforce.add_user(rep.email, first, last)
+    _people_of_the_team(server)
     secret = webhook_secret or secrets.token_urlsafe(24)
     env = server.relais_environment(webhook_secret=secret, relais_url=relais_url)
     if relais_url:
@@ -223,6 +210,31 @@ def sandbox(
         "Ctrl-C to stop"
     )
     server.serve_forever()
+
+
+def _people_of_the_team(server: SandboxServer) -> None:
+    """One HubSpot owner and one Salesforce user per rep of RELAIS_MAPPINGS_DIR's team.yaml,
+    and its Salesforce queues; mappings that do not validate end the command (exit 2)."""
+    from app.mappings.loader import MappingsError, load_mappings
+
+    try:
+        team = load_mappings(get_settings().mappings_dir).team
+    except MappingsError as exc:  # one line per problem, not a traceback
+        for error in exc.errors:
+            typer.echo(error, err=True)
+        typer.echo(
+            "relais sandbox: it makes one owner per rep of RELAIS_MAPPINGS_DIR's team.yaml; "
+            "fix the mappings (or start from a copy: cp -r mappings my-mappings)",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
+    for queue in team.queues:
+        if queue.salesforce_queue:
+            server.salesforce.add_queue(queue.salesforce_queue.replace("_", " "))
+    for rep in team.reps:
+        first, _, last = rep.name.partition(" ")
+        server.hubspot.add_owner(rep.email, first, last)
+        server.salesforce.add_user(rep.email, first, last)
 
 
 @cli.command()

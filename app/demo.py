@@ -21,6 +21,7 @@ from app.demo_data import make_leads
 from app.links.models import CrmLink
 from app.logging import configure
 from app.main import create_app
+from app.runtime import Runtime
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.salesforce import NotificationSetup
 from connectors.sandbox.server import ThreadedServer
@@ -69,62 +70,17 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
             f"{latency_ms:g} ms per call, database {db_url}"
         )
         with SandboxServer() as sandbox:
-            sf = sandbox.salesforce
-            settings = Settings(
-                database_url=db_url,
-                mappings_dir=base.mappings_dir,
-                hubspot_base_url=sandbox.url,
-                hubspot_access_token="sandbox-token",
-                hubspot_client_secret=secret,
-                salesforce_org_id=sf.state.org_id,
-                salesforce_login_url=sandbox.salesforce_url,
-                salesforce_client_id=sf.state.client_id,
-                salesforce_client_secret=sf.state.client_secret,
-                salesforce_ca_bundle=sandbox.ca_path,
-                retry_base_seconds=0.5,
-                worker_poll_seconds=0.2,
-                log_level=base.log_level,
-            )
             migrations.upgrade(db_url)
-            app = create_app(settings, embedded_worker=True)
-            runtime = app.state.runtime
+            app = create_app(_settings(base, sandbox, db_url, secret), embedded_worker=True)
+            runtime: Runtime = app.state.runtime
             with ThreadedServer(app) as relais:
-                names: dict[str, str] = {}
-                for rep in runtime.mappings.current.team.reps:
-                    first, _, last = rep.name.partition(" ")
-                    label = rep.name if rep.active else f"{rep.name} (inactive)"
-                    names[rep.email] = label
-                    sandbox.hubspot.add_owner(rep.email, first, last)
-                    sf.add_user(rep.email, first, last)
-                sandbox.hubspot.state.latency_ms = latency_ms
-                sf.state.latency_ms = latency_ms
-                sandbox.hubspot.webhooks.configure(
-                    WebhookConfig(target_url=f"{relais.url}/webhooks/hubspot", client_secret=secret)
-                )
-                sf.notifications.configure(
-                    NotificationSetup(
-                        target_url=f"{relais.url}/webhooks/salesforce/outbound-message"
-                    )
-                )
-                typer.echo(
-                    f"  sandbox HubSpot at {sandbox.url}, sandbox Salesforce at "
-                    f"{sandbox.salesforce_url} (TLS), Relais at {relais.url}"
-                )
+                names = _connect(sandbox, runtime, relais.url, secret, latency_ms)
                 hs_ids, sf_ids = _feed(sandbox, people, from_sf, both, rate)
                 deadline = time.monotonic() + 60 + leads / 10
                 while time.monotonic() < deadline and not _all_owned(sandbox, hs_ids, sf_ids):
                     time.sleep(0.5)
                 done = _all_owned(sandbox, hs_ids, sf_ids)
-                with runtime.db.transaction() as session:
-                    outcomes = dict(
-                        session.execute(
-                            select(col(Decision.outcome), func.count()).group_by(
-                                col(Decision.outcome)
-                            )
-                        ).all()
-                    )
-                    scores = list(session.scalars(select(col(Decision.score))))
-                    links = session.scalar(select(func.count()).select_from(CrmLink)) or 0
+                outcomes, scores, links = _decided(runtime)
                 _report(
                     sandbox,
                     names,
@@ -132,10 +88,70 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
                     sf_ids,
                     outcomes,
                     scores,
-                    int(links),
+                    links,
                     runtime.mappings.current.scoring.threshold,
                 )
                 return 0 if done else 1
+
+
+def _settings(base: Settings, sandbox: SandboxServer, db_url: str, secret: str) -> Settings:
+    """Relais on ``db_url``, connected to both sandbox CRMs, retrying and polling briskly."""
+    sf = sandbox.salesforce
+    return Settings(
+        database_url=db_url,
+        mappings_dir=base.mappings_dir,
+        hubspot_base_url=sandbox.url,
+        hubspot_access_token="sandbox-token",
+        hubspot_client_secret=secret,
+        salesforce_org_id=sf.state.org_id,
+        salesforce_login_url=sandbox.salesforce_url,
+        salesforce_client_id=sf.state.client_id,
+        salesforce_client_secret=sf.state.client_secret,
+        salesforce_ca_bundle=sandbox.ca_path,
+        retry_base_seconds=0.5,
+        worker_poll_seconds=0.2,
+        log_level=base.log_level,
+    )
+
+
+def _connect(
+    sandbox: SandboxServer, runtime: Runtime, relais_url: str, secret: str, latency_ms: float
+) -> dict[str, str]:
+    """Every rep an owner in both CRMs, their latency set, their webhooks sent to Relais;
+    returns each rep's name for the report, by email."""
+    sf = sandbox.salesforce
+    names: dict[str, str] = {}
+    for rep in runtime.mappings.current.team.reps:
+        first, _, last = rep.name.partition(" ")
+        names[rep.email] = rep.name if rep.active else f"{rep.name} (inactive)"
+        sandbox.hubspot.add_owner(rep.email, first, last)
+        sf.add_user(rep.email, first, last)
+    sandbox.hubspot.state.latency_ms = latency_ms
+    sf.state.latency_ms = latency_ms
+    sandbox.hubspot.webhooks.configure(
+        WebhookConfig(target_url=f"{relais_url}/webhooks/hubspot", client_secret=secret)
+    )
+    sf.notifications.configure(
+        NotificationSetup(target_url=f"{relais_url}/webhooks/salesforce/outbound-message")
+    )
+    typer.echo(
+        f"  sandbox HubSpot at {sandbox.url}, sandbox Salesforce at "
+        f"{sandbox.salesforce_url} (TLS), Relais at {relais_url}"
+    )
+    return names
+
+
+def _decided(runtime: Runtime) -> tuple[dict[str, int], list[int | None], int]:
+    """The decisions by outcome, their scores, and the people linked across both CRMs."""
+    with runtime.db.transaction() as session:
+        outcomes = dict(
+            session.execute(
+                select(col(Decision.outcome), func.count()).group_by(col(Decision.outcome))
+            ).all()
+        )
+        scores = list(session.scalars(select(col(Decision.score))))
+        links = session.scalar(select(func.count()).select_from(CrmLink)) or 0
+    return outcomes, scores, int(links)
 
 
 def _owners(sandbox: SandboxServer, hs_ids: list[str], sf_ids: list[str]) -> list[str | None]:
