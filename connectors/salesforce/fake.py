@@ -21,16 +21,17 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from connectors.crm import SALESFORCE_OBJECTS, Crm
 from connectors.errors import AdminActionRequired, CrmError, IntegrationBug, check_deadline
-from connectors.hubspot.port import UpdateFailure
+from connectors.results import UpdateFailure
 from connectors.salesforce.port import (
     COLLECTION_LIMIT,
+    OWNER_FIELD,
     QUERY_IDS_PER_CALL,
+    RecordUpdate,
     SfField,
     SfQueue,
     SfRecord,
@@ -55,29 +56,14 @@ OPERATIONS = (
 PREFIX = {"Lead": "00Q", "Contact": "003", "User": "005", "Group": "00G"}
 DAILY_ALLOCATION = 100_000
 # Fields of a notification when the test does not choose (an outbound rule's usual choice).
-NOTIFIED_FIELDS = ("Id", "Email", "FirstName", "LastName", "Company", "OwnerId")
+NOTIFIED_FIELDS = ("Id", "Email", "FirstName", "LastName", "Company", OWNER_FIELD)
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class RecordUpdateLike(Protocol):
-    """What ``update_records`` reads of each update: ``connectors.salesforce.port``'s
-    ``RecordUpdate`` (the owner and any other field of one record) has this shape."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def sobject(self) -> str: ...
-
-    @property
-    def fields(self) -> Mapping[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class _Update:
-    id: str
-    sobject: str
-    fields: Mapping[str, Any]
+def _id18(value: str) -> str:
+    """The 18-character form of an id; anything that is not an id is kept as it is (it
+    then matches no record, as Salesforce finds none)."""
+    return to18(value) if len(value) in (15, 18) and value.isalnum() else value
 
 
 def _default_describe() -> dict[str, list[SfField]]:
@@ -118,7 +104,7 @@ class InMemorySalesforce:
         self._queues: dict[str, SfQueue] = {}
         self._calls: Counter[str] = Counter()
         self._faults: dict[str, list[CrmError]] = {op: [] for op in OPERATIONS}
-        self._applied: list[_Update] = []
+        self._applied: list[RecordUpdate] = []
         self._notifications: list[dict[str, Any]] = []
         self._api_used = 0
         self._seq = itertools.count(1)
@@ -182,7 +168,7 @@ class InMemorySalesforce:
             return list(self._queues.values())
 
     def update_records(
-        self, updates: Sequence[RecordUpdateLike], *, deadline: float | None = None
+        self, updates: Sequence[RecordUpdate], *, deadline: float | None = None
     ) -> SfUpdateResult:
         """Collections of 200 (``allOrNone`` false, ``Sforce-Auto-Assign: FALSE``): every
         record succeeds or fails alone."""
@@ -257,14 +243,14 @@ class InMemorySalesforce:
                 n = len(self._records[sobject]) + len(created)
                 row = {
                     "Id": rid,
-                    "OwnerId": self.integration_user,
+                    OWNER_FIELD: self.integration_user,
                     # one second apart, in creation order: find_by_email's "oldest first"
                     "CreatedDate": (_EPOCH + timedelta(seconds=n)).isoformat(),
                     **({"IsConverted": False} if sobject == "Lead" else {}),
                     **fields,
                 }
-                if row.get("OwnerId"):
-                    row["OwnerId"] = to18(str(row["OwnerId"]))
+                if row.get(OWNER_FIELD):
+                    row[OWNER_FIELD] = to18(str(row[OWNER_FIELD]))
                 self._records[sobject][rid] = row
                 self._notify(sobject, row, "created")
                 created.append(rid)
@@ -279,8 +265,8 @@ class InMemorySalesforce:
         with self._lock:
             row = self._records[sobject][to18(record_id)]
             row.update(fields)
-            if row.get("OwnerId"):
-                row["OwnerId"] = to18(str(row["OwnerId"]))
+            if row.get(OWNER_FIELD):
+                row[OWNER_FIELD] = to18(str(row[OWNER_FIELD]))
             self._notify(sobject, row, "updated")
 
     def convert_lead(self, lead_id: str) -> None:
@@ -301,7 +287,7 @@ class InMemorySalesforce:
     def owner_of(self, sobject: str, record_id: str) -> str | None:
         """The record's ``OwnerId``."""
         with self._lock:
-            owner = self._records[sobject][to18(record_id)].get("OwnerId")
+            owner = self._records[sobject][to18(record_id)].get(OWNER_FIELD)
             return str(owner) if owner else None
 
     def applied_updates(self, record_id: str | None = None) -> list[dict[str, Any]]:
@@ -388,10 +374,10 @@ class InMemorySalesforce:
     def _record(sobject: str, row: Mapping[str, Any], names: Sequence[str]) -> SfRecord:
         return SfRecord(id=str(row["Id"]), sobject=sobject, fields={n: row.get(n) for n in names})
 
-    def _update_one(self, update: RecordUpdateLike) -> UpdateFailure | None:
+    def _update_one(self, update: RecordUpdate) -> UpdateFailure | None:
         """Apply one record of a collection, or say why Salesforce refused it (lock held)."""
         sobject, rid = update.sobject, update.id
-        row = self._records.get(sobject, {}).get(to18(rid)) if len(rid) in (15, 18) else None
+        row = self._records.get(sobject, {}).get(_id18(rid))
 
         def refused(code: str, message: str, fields: Sequence[str] = ()) -> UpdateFailure:
             # The client's words: code, object, id, fields and Salesforce's message.
@@ -410,22 +396,21 @@ class InMemorySalesforce:
                     "INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject}", [name]
                 )
             changes[known[name.lower()]] = value
-        owner = changes.get("OwnerId")
-        if owner is not None:
-            owner = changes["OwnerId"] = to18(str(owner)) if len(str(owner)) in (15, 18) else owner
-            user = self._users.get(str(owner))
+        if changes.get(OWNER_FIELD) is not None:
+            owner = changes[OWNER_FIELD] = _id18(str(changes[OWNER_FIELD]))
+            user = self._users.get(owner)
             if user is None and owner not in self._queues:
                 return refused(
-                    "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["OwnerId"]
+                    "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [OWNER_FIELD]
                 )
             if user is not None and not user["IsActive"]:
                 return refused(
                     "INACTIVE_OWNER_OR_USER",
                     "operation performed with inactive user as owner",
-                    ["OwnerId"],
+                    [OWNER_FIELD],
                 )
         row.update(changes)
-        self._applied.append(_Update(str(row["Id"]), sobject, dict(changes)))
+        self._applied.append(RecordUpdate(str(row["Id"]), sobject, dict(changes)))
         if self.notify_api_updates:
             self._notify(sobject, row, "updated")
         return None
@@ -448,4 +433,4 @@ class InMemorySalesforce:
 if TYPE_CHECKING:
     _conforms: SalesforcePort = InMemorySalesforce()
 
-__all__ = ["OPERATIONS", "InMemorySalesforce", "RecordUpdateLike"]
+__all__ = ["OPERATIONS", "InMemorySalesforce"]
