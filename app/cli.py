@@ -1,4 +1,4 @@
-"""The `relais` command: serve, worker, db, sandbox, demo, dead-letters."""
+"""The `relais` command: serve, worker, db, sandbox, demo, dead-letters, mappings, decisions."""
 
 from __future__ import annotations
 

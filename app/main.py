@@ -1,4 +1,5 @@
-"""The FastAPI application: webhooks, probes, metrics; optionally an embedded worker."""
+"""The FastAPI application: webhooks, probes, the admin API, metrics; optionally an embedded
+worker."""
 
 from __future__ import annotations
 

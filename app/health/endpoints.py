@@ -1,3 +1,5 @@
+"""GET /healthz (alive) and GET /readyz (ready, and per CRM what is on, missing or paused)."""
+
 from __future__ import annotations
 
 from typing import Any

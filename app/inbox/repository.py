@@ -262,7 +262,7 @@ class InboxRepository:
         return dead
 
     def postpone(self, events: Sequence[ClaimedEvent], worker_id: str, until: datetime) -> None:
-        """Put events back without counting the attempt (the connector is paused)."""
+        """Put events back without counting the attempt (their CRM is paused)."""
         E = InboxEvent
         for event in events:
             self.session.execute(

@@ -23,6 +23,7 @@ from app.mappings.fields import (
     LeadField,
 )
 from app.mappings.schemas import Fields, Rep, Routing, Scoring, Sync, Team, Values
+from connectors.crm import Crm
 
 REQUIRED: dict[str, type[BaseModel]] = {
     "team.yaml": Team,
@@ -88,12 +89,12 @@ class Mappings:
             vmap = maps.get(f.value_map or "")
             if vmap is None:
                 continue
-            by_crm: dict[str, dict[str, str]] = {"hubspot": {}, "salesforce": {}}
+            by_crm: dict[str, dict[str, str]] = {Crm.HUBSPOT: {}, Crm.SALESFORCE: {}}
             for entry in vmap.values:
                 if entry.hubspot:
-                    by_crm["hubspot"][entry.hubspot.casefold()] = entry.value
+                    by_crm[Crm.HUBSPOT][entry.hubspot.casefold()] = entry.value
                 if entry.salesforce:
-                    by_crm["salesforce"][entry.salesforce.casefold()] = entry.value
+                    by_crm[Crm.SALESFORCE][entry.salesforce.casefold()] = entry.value
             out[f.field] = (by_crm, vmap.default)
         return out
 

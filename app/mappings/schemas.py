@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.mappings.fields import LeadField
+from connectors.crm import Crm
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Crm = Literal["hubspot", "salesforce"]
 WEEKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
 
 
@@ -217,7 +217,7 @@ class Values(Node):
 
 class OwnerSync(Node):
     source_of_truth: Crm = Field(
-        "salesforce",
+        Crm.SALESFORCE,
         description="When a linked lead's owner changes in this CRM, Relais copies it to the "
         "other; a change made in the other CRM is recorded but not copied back",
     )
