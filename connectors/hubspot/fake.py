@@ -33,9 +33,8 @@ from connectors.hubspot.port import (
     Owner,
     PropertyInfo,
     ReadResult,
-    UpdateFailure,
-    UpdateResult,
 )
+from connectors.results import UpdateFailure, UpdateResult
 
 if TYPE_CHECKING:
     from connectors.hubspot.port import HubSpotPort
