@@ -12,12 +12,14 @@ from app.config import Settings
 from app.db import Database
 from app.mappings.loader import MappingsStore
 from app.outbox.service import OutboxDispatcher
-from app.outbox.writers import owner_writers
+from app.outbox.writers import build_writers, reachable_crms
 from app.pipeline.service import LeadPipeline
 from app.queue import RetryPolicy
 from app.records.service import RecordReader
+from app.records.sources import Parallel, record_sources
 from app.team.directory import OwnerDirectory
 from app.worker.service import Role, Worker
+from connectors.crm import Crm
 from connectors.hubspot import HubSpotClient, HubSpotSettings
 from connectors.hubspot.port import HubSpotPort
 from connectors.salesforce import SalesforceClient, SalesforcePort, SalesforceSettings
@@ -29,22 +31,19 @@ log = structlog.get_logger("relais.runtime")
 class CrmStatus:
     """What this process can do with one CRM, from the settings alone."""
 
-    crm: str  # hubspot | salesforce
+    crm: Crm
     connector: bool  # can read and write records
     webhooks: dict[str, bool]  # endpoint -> enabled
     missing: tuple[str, ...]  # what to set for the rest, one line each
 
     @property
     def label(self) -> str:
-        return CRM_LABELS[self.crm]
+        return self.crm.label
 
     def summary(self) -> str:
         hooks = ", ".join(f"{path} {'on' if on else 'off'}" for path, on in self.webhooks.items())
         head = f"{self.label}: connector {'on' if self.connector else 'off'}; webhooks: {hooks}"
         return head + "".join(f"\n  - {m}" for m in self.missing)
-
-
-CRM_LABELS = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 
 
 def crm_statuses(s: Settings) -> list[CrmStatus]:
@@ -81,13 +80,13 @@ def crm_statuses(s: Settings) -> list[CrmStatus]:
         )
     return [
         CrmStatus(
-            "hubspot",
+            Crm.HUBSPOT,
             connector=s.hubspot_access_token is not None,
             webhooks={"/webhooks/hubspot": s.hubspot_client_secret is not None},
             missing=tuple(hs_missing),
         ),
         CrmStatus(
-            "salesforce",
+            Crm.SALESFORCE,
             connector=sf_on,
             webhooks={
                 "/webhooks/salesforce/outbound-message": sf_on and s.salesforce_org_id is not None,
@@ -190,10 +189,11 @@ class Runtime:
             )
         lease = timedelta(seconds=s.worker_lease_seconds)
         pause = timedelta(seconds=s.daily_limit_pause_seconds)
-        owners = OwnerDirectory(self.hubspot, s.hubspot_owner_cache_seconds, self.salesforce)
-        reader = RecordReader(self.hubspot, self.salesforce)
-        pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
-        writers = owner_writers(self.hubspot, self.salesforce)
+        parallel = Parallel()
+        sources = record_sources(self.hubspot, self.salesforce, parallel)
+        owners = OwnerDirectory(sources, s.hubspot_owner_cache_seconds)
+        pipeline = LeadPipeline(self.db, RecordReader(sources, parallel), self.mappings, owners)
+        writers = build_writers(self.hubspot, self.salesforce)
         outbox = OutboxDispatcher(
             self.db,
             writers,
@@ -216,7 +216,7 @@ class Runtime:
             wakeup=self.outbox_wakeup if role == "outbox" else self.wakeup,
             outbox_wakeup=self.outbox_wakeup,
             role=role,
-            reachable=tuple(writers),  # the CRMs this process has a connector for
+            reachable=reachable_crms(writers),  # the CRMs this process has a connector for
         )
 
     def start_workers(self, stop: threading.Event) -> list[threading.Thread]:

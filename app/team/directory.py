@@ -6,64 +6,49 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 
-from connectors.hubspot.port import HubSpotPort
-from connectors.salesforce.port import SalesforcePort
+from app.records.sources import RecordSource
+from connectors.crm import Crm
 
 log = structlog.get_logger("relais.team")
-CRMS = ("hubspot", "salesforce")
 
 
 class OwnerDirectory:
     def __init__(
         self,
-        hubspot: HubSpotPort | None,
+        sources: Mapping[Crm, RecordSource],
         ttl_seconds: float,
-        salesforce: SalesforcePort | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._hubspot_port = hubspot
-        self._salesforce_port = salesforce
+        self._sources = sources
         self._ttl = ttl_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._ids: dict[str, dict[str, str]] = {}  # crm -> email -> owner id
-        self._fetched_at: dict[str, float] = {}
-        self._warned: set[tuple[str, str]] = set()
+        self._ids: dict[Crm, dict[str, str]] = {}  # crm -> email -> owner id
+        self._fetched_at: dict[Crm, float] = {}
+        self._warned: set[tuple[Crm, str]] = set()
 
     def invalidate(self) -> None:
         with self._lock:
             self._fetched_at.clear()
 
-    def _refresh(self, crm: str) -> dict[str, str]:
+    def _refresh(self, crm: Crm) -> dict[str, str]:
         now = self._clock()
         fetched = self._fetched_at.get(crm)
         if fetched is not None and now - fetched <= self._ttl:
             return self._ids[crm]
-        if (self._hubspot_port if crm == "hubspot" else self._salesforce_port) is None:
+        source = self._sources.get(crm)
+        if source is None:
             return {}  # a CRM this process is not configured for has no owners to give
-        if crm == "hubspot":
-            ids = {o.email: o.id for o in self._hubspot().list_owners() if not o.archived}
-        else:
-            ids = {u.email: u.id for u in self._salesforce().list_users() if u.active}
+        ids = source.owners()
         self._ids[crm], self._fetched_at[crm] = ids, now
         self._warned = {w for w in self._warned if w[0] != crm}
         return ids
 
-    def _hubspot(self) -> HubSpotPort:
-        if self._hubspot_port is None:
-            raise RuntimeError("HubSpot is not configured")
-        return self._hubspot_port
-
-    def _salesforce(self) -> SalesforcePort:
-        if self._salesforce_port is None:
-            raise RuntimeError("Salesforce is not configured")
-        return self._salesforce_port
-
-    def owner_ids(self, crm: str, emails: Iterable[str]) -> dict[str, str]:
+    def owner_ids(self, crm: Crm, emails: Iterable[str]) -> dict[str, str]:
         """email -> owner id in ``crm`` for the given reps; unknown reps are logged, left out."""
         with self._lock:
             ids = self._refresh(crm)
@@ -78,11 +63,11 @@ class OwnerDirectory:
                         "team.rep_unknown_in_crm",
                         rep=email,
                         crm=crm,
-                        hint=f"create the user in {crm} with this email, or fix team.yaml",
+                        hint=f"create the user in {crm.label} with this email, or fix team.yaml",
                     )
             return found
 
-    def email_of(self, crm: str, owner_id: str) -> str | None:
+    def email_of(self, crm: Crm, owner_id: str) -> str | None:
         """The rep email behind a CRM owner id (None when it is not a person we know)."""
         with self._lock:
             ids = self._refresh(crm)

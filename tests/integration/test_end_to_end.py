@@ -336,7 +336,7 @@ def test_a_retried_write_never_overwrites_an_owner_a_person_set_meanwhile(
     [cid] = hs.create_contacts([{"email": "m@meca.fr"}])
     wait_for(lambda: hs.stats()["calls"].get("contacts.batch_update", 0) >= 2, what="a failure")
     with db.transaction() as session:
-        decided = session.scalars(select(OutboxWrite)).one().properties["hubspot_owner_id"]
+        decided = session.scalars(select(OutboxWrite)).one().fields["hubspot_owner_id"]
     manager_pick = next(o for o in hs.state.owners if o != decided)
     with hs.lock:  # a manager assigns the lead by hand while our write waits to be retried
         hs.state.contacts[cid].properties["hubspot_owner_id"] = manager_pick
