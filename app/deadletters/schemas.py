@@ -26,7 +26,7 @@ class DeadLetter(BaseModel):
     at: datetime | None = Field(description="When it was dead-lettered or rejected")
     payload: dict[str, Any] = Field(
         description="The event (a rejected one: its reason and a bounded copy of what came), "
-        "or the properties of the write"
+        "or the fields the write sets"
     )
     replayable: bool
 

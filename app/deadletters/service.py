@@ -26,7 +26,6 @@ from app.inbox.repository import InboxRepository
 from app.outbox.models import OutboxWrite
 from app.outbox.repository import OutboxRepository
 from app.queue import Status, statuses_of
-from connectors.crm import Crm
 
 REPLAY_ALL_LIMIT = 1_000_000
 REJECTED_NOT_REPLAYABLE = (
@@ -57,12 +56,12 @@ def _outbox_letter(w: OutboxWrite) -> DeadLetter:
         queue="outbox",
         id=w.id or 0,
         status=w.status,
-        crm=Crm(w.connector),
+        crm=w.crm,
         record_key=w.record_key,
         attempts=w.attempts,
         error=w.last_error,
         at=w.created_at,
-        payload=w.properties,
+        payload=w.fields,
         replayable=True,
     )
 

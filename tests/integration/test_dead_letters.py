@@ -17,7 +17,7 @@ from app.cli import cli
 from app.config import Settings
 from app.db import Database, utcnow
 from app.inbox.models import InboxEvent
-from app.outbox.models import OutboxWrite
+from app.outbox.models import OutboxWrite, WriteKind
 from app.queue import Status
 from connectors.crm import Crm
 from tests.conftest import Relais
@@ -118,10 +118,12 @@ def _dead_event_and_write(db: Database) -> tuple[int, int]:
             finished_at=now,
         )
         write = OutboxWrite(
-            connector="hubspot",
+            crm=Crm.HUBSPOT,
+            kind=WriteKind.OWNER,
             record_key="hubspot:contact:1",
+            sobject="contact",
             object_id="1",
-            properties={"hubspot_owner_id": "7"},
+            fields={"hubspot_owner_id": "7"},
             created_at=now,
             available_at=now,
             status=Status.DEAD,

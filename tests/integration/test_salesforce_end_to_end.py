@@ -339,7 +339,7 @@ def test_our_own_salesforce_writes_echoing_back_cause_no_loop(
     )
     with db.transaction() as session:  # the echo decided nothing and queued no write
         writes = list(session.scalars(select(OutboxWrite)))
-    assert sorted(w.connector for w in writes) == ["hubspot", "salesforce"]
+    assert sorted(w.crm for w in writes) == ["hubspot", "salesforce"]
     assert [d.outcome for d in _decisions(db)] == ["assigned"]
     assert sandbox.hubspot.state.contacts[cid].properties["hubspot_owner_id"]
 
