@@ -19,6 +19,7 @@ def explain(decision: Decision) -> list[str]:
         f"(mappings {decision.mappings_version})",
         f"why: {decision.rule}",
     ]
+    lines.extend(_pick(decision.explanation or {}))
     if decision.score is not None:
         lines.append(f"score: {decision.score}")
     link = d.get("link")
@@ -41,4 +42,15 @@ def explain(decision: Decision) -> list[str]:
     lines.extend(f"not written: {gap}" for gap in d.get("not_written", []))
     if decision.written_at is not None:
         lines.append(f"written at {decision.written_at:%Y-%m-%d %H:%M:%S} UTC")
+    return lines
+
+
+def _pick(why: dict[str, Any]) -> list[str]:
+    """Who could have had the lead, and why the others could not (round robin, fallback)."""
+    if "candidates" not in why:
+        return []
+    counts = why.get("counts") or {}
+    shown = [f"{c} ({counts[c]} leads)" if c in counts else c for c in why["candidates"]]
+    lines = [f"candidates: {', '.join(shown) or 'none'}"]
+    lines.extend(f"skipped {rep}: {reason}" for rep, reason in (why.get("skipped") or {}).items())
     return lines

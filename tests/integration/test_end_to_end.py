@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from app.config import Settings
 from app.db import Database
+from app.decisions.explain import explain
 from app.decisions.models import Assignment, Decision
 from app.demo_data import make_leads
 from app.inbox.models import InboxEvent
@@ -67,6 +68,17 @@ def test_given_a_signed_batch_from_hubspot_then_every_new_contact_is_owned_in_ro
         assert decision.outcome == "assigned" and "round robin" in decision.rule
         assert decision.score is not None and decision.mappings_version
         assert decision.written_at is not None
+    # ... kept with the lead it was made on and the explanation as data, shown to the admin
+    assert decision.lead is not None and decision.explanation is not None
+    assert decision.lead["record"]["key"] == decision.record_key
+    assert decision.lead["record"]["fields"]["email"]
+    assert decision.explanation["rule"] == "round_robin"
+    assert decision.explanation["rep"] == decision.owner_email
+    assert sorted(decision.explanation["candidates"]) == sorted(ACTIVE)
+    assert list(decision.explanation["skipped"].values()) == ["inactive in team.yaml"]
+    lines = explain(decision)
+    assert any(line.startswith("candidates: ") for line in lines)
+    assert any(line.endswith(": inactive in team.yaml") for line in lines)
     # one batched read and one batched write served the 12 contacts
     calls = sandbox.hubspot.stats()["calls"]
     assert calls["contacts.batch_read"] <= 2 and calls["contacts.batch_update"] <= 2
