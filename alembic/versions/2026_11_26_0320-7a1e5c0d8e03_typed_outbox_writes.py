@@ -76,6 +76,7 @@ def downgrade() -> None:
         batch_op.alter_column(
             "crm", new_column_name="connector", existing_type=sa.String(32), existing_nullable=False
         )
+    with op.batch_alter_table("outbox_writes", schema=None) as batch_op:
         batch_op.create_index(
             "ix_outbox_writes_record", ["connector", "object_id", "id"], unique=False
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +47,15 @@ class ClaimedWrite:
     def owner_id(self) -> str:
         """The owner id an owner write sets (HubSpot owner id, Salesforce user or queue id)."""
         return str(self.fields.get(OWNER_FIELDS[self.crm]) or "")
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """Fields of a claimed write that later writes set again, and the newest of those."""
+
+    fields: frozenset[str]
+    write_id: int
+    decision_id: int | None
 
 
 @dataclass(frozen=True)
@@ -143,11 +151,10 @@ class OutboxRepository:
         ).all()
         return [ClaimedWrite(i, Crm(crm), WriteKind(kind), *rest) for i, crm, kind, *rest in rows]
 
-    def newer_writes(self, writes: Sequence[ClaimedWrite]) -> dict[int, tuple[int, int | None]]:
-        """For each claimed write that a later write replaces: write id -> (the newest such
-        write's id, its decision). A later write replaces an earlier one of the same record and
-        kind that sets no field it does not set too: only the latest decision's is worth
-        sending."""
+    def rewritten(self, writes: Sequence[ClaimedWrite]) -> dict[int, Rewritten]:
+        """For each claimed write whose fields later writes of the same record and kind set
+        again: write id -> those fields and the newest such write. Only the latest value of a
+        field is worth sending (an owner write: the latest decision's owner)."""
         if not writes:
             return {}
         W = OutboxWrite
@@ -159,15 +166,16 @@ class OutboxRepository:
             )
             .order_by(col(W.id).desc())
         ).all()
-        later: dict[str, list[tuple[int, str, dict[str, Any], int | None]]] = defaultdict(list)
-        for wid, key, kind, fields, decision_id in rows:  # newest first
-            later[str(key)].append((int(wid), str(kind), dict(fields), decision_id))
-        out: dict[int, tuple[int, int | None]] = {}
+        by_record: dict[tuple[str, str], list[Any]] = {}
+        for row in rows:  # newest first
+            by_record.setdefault((str(row[1]), str(row[2])), []).append(row)
+        out: dict[int, Rewritten] = {}
         for w in writes:
-            for wid, kind, fields, decision_id in later[w.record_key]:
-                if wid > w.id and kind == w.kind and set(w.fields) <= set(fields):
-                    out[w.id] = (wid, decision_id)
-                    break
+            later = [r for r in by_record.get((w.record_key, w.kind), []) if r[0] > w.id]
+            fields = frozenset(f for r in later for f in r[3] if f in w.fields)
+            if fields:
+                newest = next(r for r in later if fields & set(r[3]))
+                out[w.id] = Rewritten(fields, int(newest[0]), newest[4])
         return out
 
     def sent(self, writes: Sequence[ClaimedWrite], worker_id: str, now: datetime) -> None:

@@ -6,6 +6,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 import structlog
@@ -63,33 +64,11 @@ class OutboxDispatcher:
     def dispatch(self, worker_id: str) -> int:
         """Send one batch of due writes (grouped per CRM and kind); returns how many were
         claimed. Writes this process cannot send (CRM paused, or no writer) wait."""
-        now = utcnow()
         # No send may still be under way when the lease ends and another worker may take the
         # same write: the margin covers the clock reads and the commit around the claim.
         deadline = time.monotonic() + self.lease.total_seconds() * LEASE_SEND_SHARE
-        with self.db.transaction() as session:
-            groups = sendable(self.writers, PauseRepository(session).paused(now))
-            repo = OutboxRepository(session)
-            writes = repo.claim(
-                worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, groups
-            )
-            newer = repo.newer_writes(writes)
-        self._supersede(
-            [
-                Superseded(
-                    w,
-                    f"a later decision (#{newer[w.id][1]}) wrote this record again "
-                    f"(outbox write #{newer[w.id][0]})",
-                )
-                for w in writes
-                if w.id in newer
-            ],
-            worker_id,
-        )
-        batches: dict[Group, list[ClaimedWrite]] = defaultdict(list)
-        for w in writes:
-            if w.id not in newer:
-                batches[(w.crm, w.kind)].append(w)
+        claimed, replaced, batches = self._claim(worker_id)
+        self._supersede(replaced, worker_id)
         # Each batch goes out at the same time: latency is one round trip, not the sum.
         futures = [
             self._pool.submit(self._send_or_settle, group, batch, worker_id, deadline)
@@ -97,7 +76,46 @@ class OutboxDispatcher:
         ]
         for future in futures:
             future.result()
-        return len(writes)
+        return claimed
+
+    def _claim(
+        self, worker_id: str
+    ) -> tuple[int, list[Superseded], dict[Group, list[ClaimedWrite]]]:
+        """Claim due writes: (how many, those later writes made moot, the batches to send).
+        A field a later write sets again is not sent (a write left with none is superseded).
+        One write per record goes out at a time, the oldest first: a record's others are
+        handed back unsent for the next round, so that two writes to a record never cross."""
+        now = utcnow()
+        replaced: list[Superseded] = []
+        batches: dict[Group, list[ClaimedWrite]] = defaultdict(list)
+        with self.db.transaction() as session:
+            groups = sendable(self.writers, PauseRepository(session).paused(now))
+            repo = OutboxRepository(session)
+            writes = repo.claim(
+                worker_id, now, self.lease, self.batch_size, self.policy.max_attempts, groups
+            )
+            rewritten = repo.rewritten(writes)
+            records, later = set(), []
+            for w in writes:  # oldest first
+                again = rewritten.get(w.id)
+                if again is not None and again.fields >= set(w.fields):
+                    why = (
+                        f"a later decision (#{again.decision_id}) wrote this record again "
+                        f"(outbox write #{again.write_id})"
+                    )
+                    replaced.append(Superseded(w, why))
+                    continue
+                if again is not None:
+                    kept = {k: v for k, v in w.fields.items() if k not in again.fields}
+                    w = replace(w, fields=kept)
+                if (w.crm, w.object_id) in records:
+                    later.append(w)
+                    continue
+                records.add((w.crm, w.object_id))
+                batches[(w.crm, w.kind)].append(w)
+            if later:
+                repo.postpone(later, worker_id, now)
+        return len(writes), replaced, batches
 
     def _send_or_settle(
         self, group: Group, writes: list[ClaimedWrite], worker_id: str, deadline: float

@@ -39,7 +39,12 @@ def owner_write(
 def fields_write(
     key: RecordKey, fields: dict[str, str | None], decision_id: int | None, now: datetime
 ) -> OutboxWrite:
-    """Set these fields of ``key`` (None clears one): values, sent again as they are."""
+    """Set these fields of ``key`` (None clears one): values, sent again as they are. The
+    owner is not one of them: it goes through ``owner_write``, judged before it is sent again."""
+    if not fields:
+        raise ValueError(f"a fields write to {key} sets no field")
+    if OWNER_FIELDS[key.crm].lower() in {name.lower() for name in fields}:
+        raise ValueError(f"the owner of {key} is set by owner_write, not by a fields write")
     return _write(key, WriteKind.FIELDS, dict(fields), decision_id, now)
 
 
