@@ -70,6 +70,20 @@ def test_one_invalid_owner_id_does_not_block_the_rest_of_the_batch(
     assert "not a valid owner ID" in result.failed[0].message
 
 
+def test_the_owner_and_other_properties_go_in_the_same_call_and_empty_clears_one(
+    sandbox: SandboxServer,
+) -> None:
+    [cid] = sandbox.hubspot.create_contacts([{"email": "c@x.fr", "jobtitle": "CEO"}])
+    owner = next(iter(sandbox.hubspot.state.owners))
+    update = ContactUpdate(cid, {"hubspot_owner_id": owner, "industry": "RETAIL", "jobtitle": ""})
+    result = client(sandbox).update_contacts([update])
+    assert result.updated == [cid] and not result.failed
+    assert sandbox.hubspot.stats()["calls"]["contacts.batch_update"] == 1
+    props = sandbox.hubspot.state.contacts[cid].properties
+    assert (props["hubspot_owner_id"], props["industry"]) == (owner, "RETAIL")
+    assert not props.get("jobtitle")
+
+
 def test_updates_go_100_per_call(sandbox: SandboxServer) -> None:
     ids = sandbox.hubspot.create_contacts([{"email": f"c{i}@x.fr"} for i in range(201)])
     owner = next(iter(sandbox.hubspot.state.owners))

@@ -98,6 +98,26 @@ def test_owner_updates_go_200_per_collection_with_auto_assign_off(
     assert all(sandbox.salesforce.record("Lead", i)["OwnerId"] == owner for i in ids)
 
 
+def test_the_owner_and_other_fields_go_in_the_same_collection_and_null_clears_one(
+    sandbox: SandboxServer,
+) -> None:
+    [rid] = sandbox.salesforce.create_records(
+        "Lead", [{"Email": "x@acier.fr", "LastName": "X", "Company": "Acier", "Title": "CTO"}]
+    )
+    owner = a_user(sandbox)
+    sf, _ = client(sandbox)
+    fields = {"OwnerId": owner, "Website": "https://acier.fr", "Title": None}
+    result = sf.update_records([RecordUpdate(rid, "Lead", fields)])
+    assert result.updated == [rid] and not result.failed
+    assert sandbox.salesforce.state.collection_sizes == [1]  # one call for all three
+    record = sandbox.salesforce.record("Lead", rid)
+    assert (record["OwnerId"], record["Website"], record["Title"]) == (
+        owner,
+        "https://acier.fr",
+        None,
+    )
+
+
 def test_three_locked_records_of_200_are_retried_alone_and_all_end_updated(
     sandbox: SandboxServer,
 ) -> None:
