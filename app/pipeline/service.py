@@ -117,12 +117,13 @@ class LeadPipeline:
     ) -> Read:
         maps = FieldMaps.of(m)
         started = time.perf_counter()
-        delivered = {
-            key: dict(latest.payload.get("fields") or {})
+        # The field values the latest notification carried (Salesforce's Outbound Messages do)
+        notified = {
+            key: dict(fields)
             for key, group in groups.items()
-            if key.crm is Crm.SALESFORCE and (latest := max(group, key=lambda e: e.id))
+            if (fields := max(group, key=lambda e: e.id).payload.get("fields"))
         }
-        records = self.reader.read([k for k in groups if k not in settled], maps, delivered)
+        records = self.reader.read([k for k in groups if k not in settled], maps, notified)
         links = self.linker.link(list(records.values()), known, maps)
         fetch_ms = (time.perf_counter() - started) * 1000
         announced = self._announced(groups, settled, maps)
