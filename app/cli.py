@@ -349,7 +349,7 @@ def mappings_schema(
     """The JSON Schema of every mappings file, for editors (autocomplete, errors as you type)."""
     import json
 
-    from app.mappings.schema import json_schemas
+    from app.mappings.json_schema import json_schemas
 
     schemas = json_schemas()
     if out is None:

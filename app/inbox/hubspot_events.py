@@ -49,10 +49,6 @@ class ParsedEvent:
     ignored_because: str | None  # None: to be processed
 
 
-def contact_record_key(object_id: str | int) -> str:
-    return str(RecordKey.hubspot(object_id))
-
-
 def _type_name(field: str, value: Any) -> str:
     return text(field, value, 64, TYPE_NAME, "a type name (ASCII letters, digits, '_' and '.')")
 
@@ -133,7 +129,7 @@ def _classify(event: Any) -> ParsedEvent:
         )
     if event.get("objectId") is None:
         raise Invalid("objectId", f"missing: a {event_type} event names its contact")
-    record_key = contact_record_key(decimal_id("objectId", event["objectId"]))
+    record_key = str(RecordKey.hubspot(decimal_id("objectId", event["objectId"])))
     if (
         action == "propertyChange"
         and event.get("changeSource") == "INTEGRATION"

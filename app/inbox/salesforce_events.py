@@ -41,10 +41,6 @@ KNOWN_FIELDS = frozenset(
 MAX_KEY_CHARS = 64  # the inbox's dedupe_key column
 
 
-def sf_record_key(sobject: str, record_id: str) -> str:
-    return str(RecordKey.salesforce(sobject, record_id))
-
-
 def _inbox_key(prefix: str, ident: str) -> str:
     """``prefix:ident``, or a hash of ``ident`` when that would not fit the column."""
     key = f"{prefix}:{ident}"
@@ -70,7 +66,7 @@ class SfNotification:
         return {
             "crm": Crm.SALESFORCE,
             "dedupe_key": self.dedupe_key,
-            "record_key": sf_record_key(self.sobject, self.record_id)
+            "record_key": str(RecordKey.salesforce(self.sobject, self.record_id))
             if routed and self.record_id
             else None,
             "event_type": self.event_type[:64],
