@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
-from app.mappings.loader import FILES, MappingsError, load_mappings
 from app.mappings.json_schema import json_schemas
+from app.mappings.loader import FILES, MappingsError, load_mappings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = "reps:\n  - email: a@x.fr\n    name: A\n  - email: b@x.fr\n    name: B\n"
