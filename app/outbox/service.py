@@ -151,13 +151,12 @@ class OutboxDispatcher:
             return writes
         team = Team({r.email for r in self.mappings.current.team.reps}, self.owners.email_of)
         verdicts = writer.judge_again(again, team)
-        confirmed = [
-            w for w in again if w.id in verdicts and verdicts[w.id].action is Resend.CONFIRMED
-        ]
+        action = {i: verdict.action for i, verdict in verdicts.items()}
+        confirmed = [w for w in again if action.get(w.id) is Resend.CONFIRMED]
         superseded = [
             Superseded(w, verdicts[w.id].reason, verdicts[w.id].rep)
             for w in again
-            if w.id in verdicts and verdicts[w.id].action is Resend.SUPERSEDED
+            if action.get(w.id) is Resend.SUPERSEDED
         ]
         if confirmed:
             with self.db.transaction() as session:
