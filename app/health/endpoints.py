@@ -7,17 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select, text
-from sqlmodel import col
+from sqlalchemy import text
 
 from app.db import utcnow
 from app.deadletters.service import list_dead_letters
 from app.deps import RuntimeDep
-from app.inbox.models import InboxEvent
+from app.inbox.repository import InboxRepository
 from app.migrations import current_revision, head_revision
 from app.pauses.models import CrmPause
 from app.pauses.repository import PauseRepository
-from app.queue import Status
 from app.runtime import CrmStatus, Runtime, crm_statuses
 
 router = APIRouter()
@@ -133,11 +131,6 @@ def _crm_details(runtime: Runtime, statuses: list[CrmStatus], schema_ok: bool) -
 def _waiting_and_pauses(runtime: Runtime) -> tuple[dict[str, int], dict[str, CrmPause]]:
     now = utcnow()
     with runtime.db.transaction() as session:
-        rows = session.execute(
-            select(col(InboxEvent.crm), func.count())
-            .where(col(InboxEvent.status).in_([Status.PENDING, Status.PROCESSING]))
-            .group_by(col(InboxEvent.crm))
-        ).all()
-        waiting = {str(crm): int(n) for crm, n in rows}
+        waiting = {str(crm): n for crm, n in InboxRepository(session).waiting().items()}
         pauses = {str(p.crm): p for p in PauseRepository(session).active(now)}
     return waiting, pauses

@@ -303,3 +303,13 @@ class InboxRepository:
 
     def counts(self) -> dict[str, int]:
         return status_counts(self.session, InboxEvent)
+
+    def waiting(self) -> dict[Crm, int]:
+        """Events still to process (pending or being processed), per CRM."""
+        E = InboxEvent
+        rows = self.session.execute(
+            select(col(E.crm), func.count())
+            .where(col(E.status).in_([Status.PENDING, Status.PROCESSING]))
+            .group_by(col(E.crm))
+        ).all()
+        return {Crm(crm): int(n) for crm, n in rows}
