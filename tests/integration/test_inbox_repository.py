@@ -7,6 +7,7 @@ from datetime import timedelta
 from app.db import Database, utcnow
 from app.inbox.models import InboxEvent
 from app.inbox.repository import LEASE_EXPIRED_ERROR, ClaimedEvent, InboxRepository
+from app.pauses.repository import PauseRepository
 from app.queue import Status
 from connectors.crm import Crm
 
@@ -86,3 +87,37 @@ def test_completing_after_losing_the_record_lease_is_refused(db: Database) -> No
         assert not InboxRepository(session).complete([event], "a", utcnow(), {})
     with db.transaction() as session:
         assert InboxRepository(session).complete([again], "b", utcnow(), {})
+
+
+def test_given_a_paused_crm_when_claiming_then_its_events_wait_until_it_is_resumed(
+    db: Database,
+) -> None:
+    add_events(db, ["hubspot:contact:1"])
+    now = utcnow()
+    with db.transaction() as session:
+        pauses = PauseRepository(session)
+        pauses.pause(Crm.HUBSPOT, now + timedelta(hours=2), "first reason")
+        pauses.pause(Crm.HUBSPOT, now + timedelta(hours=1), "daily quota spent")  # replaces
+    with db.transaction() as session:
+        active = PauseRepository(session).active(now)
+        assert [(p.crm, p.reason) for p in active] == [(Crm.HUBSPOT, "daily quota spent")]
+        assert PauseRepository(session).paused(now + timedelta(hours=2)) == []  # it ran out
+    assert claim(db, "w1", timedelta(seconds=30)) == []
+    with db.transaction() as session:
+        assert PauseRepository(session).resume(Crm.HUBSPOT) is True
+        assert PauseRepository(session).resume(Crm.HUBSPOT) is False
+    [event] = claim(db, "w1", timedelta(seconds=30))
+    assert event.crm is Crm.HUBSPOT and event.record_key == "hubspot:contact:1"
+
+
+def test_given_a_worker_that_reaches_one_crm_when_claiming_then_it_takes_only_that_crms_events(
+    db: Database,
+) -> None:
+    add_events(db, ["hubspot:contact:1"])
+    with db.transaction() as session:
+        events = InboxRepository(session).claim(
+            "w1", utcnow(), timedelta(seconds=30), 10, 3, [Crm.SALESFORCE]
+        )
+    assert events == []
+    with db.transaction() as session:
+        assert InboxRepository(session).waiting() == {Crm.HUBSPOT: 1}
