@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from prometheus_client import Counter
@@ -215,17 +215,19 @@ class OutboxDispatcher:
         resolved: Sequence[tuple[ClaimedWrite, Resolution]],
         worker_id: str,
     ) -> None:
-        """Do what each write's resolution says, in the caller's transaction."""
+        """Do what each write's resolution says, in the caller's transaction. A write handed
+        back or waiting out a pause keeps its attempt: it was not sent."""
         repo, now = OutboxRepository(session), utcnow()
+        for pause in dict.fromkeys(r for _, r in resolved if r.action is Action.PAUSE):
+            PauseRepository(session).pause(crm, now + pause.pause, pause.reason)
+            log.error(
+                "crm.paused", crm=crm, until=(now + pause.pause).isoformat(), reason=pause.reason
+            )
+        waiting: dict[datetime, list[ClaimedWrite]] = defaultdict(list)
         for write, resolution in resolved:
-            if resolution.action is Action.HAND_BACK:
-                repo.postpone([write], worker_id, now)  # not sent: the attempt does not count
-                outcome = "handed_back"
-            elif resolution.action is Action.PAUSE:
-                until = now + resolution.pause
-                PauseRepository(session).pause(crm, until, resolution.reason)
-                repo.postpone([write], worker_id, until)
-                outcome = "paused"
+            if resolution.action in (Action.HAND_BACK, Action.PAUSE):
+                waiting[now + resolution.pause].append(write)
+                outcome = "handed_back" if resolution.action is Action.HAND_BACK else "paused"
             else:
                 dead = repo.fail(
                     write,
@@ -238,7 +240,5 @@ class OutboxDispatcher:
                 )
                 outcome = "dead" if dead else "retry"
             WRITES.labels(crm, outcome).inc()
-        pauses = [r for _, r in resolved if r.action is Action.PAUSE]
-        if pauses:
-            until_text = (now + pauses[-1].pause).isoformat()
-            log.error("crm.paused", crm=crm, until=until_text, reason=pauses[-1].reason)
+        for until, writes in waiting.items():
+            repo.postpone(writes, worker_id, until)
