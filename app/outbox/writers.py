@@ -161,10 +161,6 @@ def build_writers(hubspot: HubSpotPort | None, salesforce: SalesforcePort | None
     }
 
 
-# Transitional: app/runtime.py still calls it by this name.
-owner_writers = build_writers
-
-
 def sendable(registry: Registry, paused: Collection[Crm] = ()) -> list[tuple[Crm, WriteKind]]:
     """The (CRM, kind) pairs some writer sends, leaving out the CRMs ``paused``."""
     return [(crm, kind) for crm, kinds in registry.items() if crm not in paused for kind in kinds]
