@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from app.outbox.models import WriteKind
@@ -17,14 +17,8 @@ from app.outbox.resend import Resend, Verdict, judge
 from app.outbox.writes import OWNER_FIELDS
 from connectors.crm import Crm
 from connectors.hubspot.port import ContactUpdate, HubSpotPort
-from connectors.results import UpdateFailure
+from connectors.results import UpdateResult
 from connectors.salesforce.port import RecordUpdate, SalesforcePort
-
-
-@dataclass
-class SendResult:
-    updated: list[str] = field(default_factory=list)  # object ids the CRM confirmed
-    failed: list[UpdateFailure] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -42,7 +36,7 @@ class Writer(Protocol):
         """The verdict on each write sent again, by write id (absent: send it)."""
         ...
 
-    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> UpdateResult:
         """Send the writes; no call starts that could outlast ``deadline`` (the lease)."""
         ...
 
@@ -50,7 +44,7 @@ class Writer(Protocol):
 class CrmAccess(Protocol):
     """What a writer needs of a CRM: set fields in batches, read owners."""
 
-    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult: ...
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> UpdateResult: ...
 
     def current_owners(self, writes: Sequence[ClaimedWrite]) -> dict[str, str | None]:
         """object id -> the owner id the CRM shows now (None: no owner); absent: not found."""
@@ -66,7 +60,7 @@ class HubSpotAccess:
         found = self.port.read_contacts([w.object_id for w in writes], [owner]).found
         return {i: c.properties.get(owner) or None for i, c in found.items()}
 
-    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> UpdateResult:
         # HubSpot clears a property set to the empty string.
         updates = [
             ContactUpdate(
@@ -74,8 +68,7 @@ class HubSpotAccess:
             )
             for w in writes
         ]
-        result = self.port.update_contacts(updates, deadline=deadline)
-        return SendResult(result.updated, result.failed)
+        return self.port.update_contacts(updates, deadline=deadline)
 
 
 class SalesforceAccess:
@@ -93,10 +86,9 @@ class SalesforceAccess:
                 owners[rid] = str(rec.fields.get(owner) or "") or None
         return owners
 
-    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> UpdateResult:
         updates = [RecordUpdate(w.object_id, w.sobject, dict(w.fields)) for w in writes]
-        result = self.port.update_records(updates, deadline=deadline)
-        return SendResult(result.updated, result.failed)
+        return self.port.update_records(updates, deadline=deadline)
 
 
 class OwnerWriter:
@@ -124,7 +116,7 @@ class OwnerWriter:
         }
         return {i: v for i, v in verdicts.items() if v.action is not Resend.SEND}
 
-    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> UpdateResult:
         return self.access.send(writes, deadline)
 
 
@@ -137,7 +129,7 @@ class FieldsWriter:
     def judge_again(self, writes: Sequence[ClaimedWrite], team: Team) -> dict[int, Verdict]:
         return {}
 
-    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> SendResult:
+    def send(self, writes: Sequence[ClaimedWrite], deadline: float) -> UpdateResult:
         return self.access.send(writes, deadline)
 
 
