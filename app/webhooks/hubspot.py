@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from hubspot.exceptions import InvalidSignatureTimestampError
 from hubspot.utils.signature import Signature
-from prometheus_client import Counter
 
 from app.config import Settings
 from app.db import utcnow
@@ -29,18 +28,17 @@ from app.webhooks.edge import (
     count_rejections,
     load_json,
 )
+from app.webhooks.metrics import REFUSED, count_stored
 from app.webhooks.schemas import WebhookAck
 from app.webhooks.security import read_bounded_body
 from connectors.crm import Crm
 
 log = structlog.get_logger("relais.webhooks.hubspot")
 router = APIRouter()
-RECEIVED = Counter("relais_webhook_events_total", "Webhook events received", ["crm", "result"])
-REJECTED = Counter("relais_webhook_rejected_total", "Webhook requests refused", ["crm", "reason"])
 
 
 def _unauthorized(reason: str) -> HTTPException:
-    REJECTED.labels(Crm.HUBSPOT, reason).inc()
+    REFUSED.labels(Crm.HUBSPOT, reason).inc()
     return HTTPException(status.HTTP_401_UNAUTHORIZED, f"invalid HubSpot signature: {reason}")
 
 
@@ -58,7 +56,7 @@ class HubSpotSignatureV3:
     async def __call__(self, request: Request, settings: SettingsDep) -> bytes:
         secret = settings.hubspot_client_secret
         if secret is None:
-            REJECTED.labels(Crm.HUBSPOT, "disabled").inc()
+            REFUSED.labels(Crm.HUBSPOT, "disabled").inc()
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
                 "HubSpot webhooks are disabled: RELAIS_HUBSPOT_CLIENT_SECRET is not set",
@@ -176,7 +174,7 @@ async def hubspot_webhook(
                 raise UnreadableBody("expected a JSON array of events")
             check_batch_size(len(events))
         except UnreadableBody as exc:
-            REJECTED.labels(Crm.HUBSPOT, "malformed").inc()
+            REFUSED.labels(Crm.HUBSPOT, "malformed").inc()
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
         rows, rejected = _rows(events)
         count_rejections(rejected)
@@ -184,10 +182,7 @@ async def hubspot_webhook(
             return InboxRepository(session).store(rows)
 
     result = await run_in_threadpool(store)
-    RECEIVED.labels(Crm.HUBSPOT, "stored").inc(result.to_process)
-    RECEIVED.labels(Crm.HUBSPOT, "ignored").inc(result.ignored)
-    RECEIVED.labels(Crm.HUBSPOT, "rejected").inc(result.rejected)
-    RECEIVED.labels(Crm.HUBSPOT, "duplicate").inc(result.duplicates)
+    count_stored(Crm.HUBSPOT, result)
     if result.to_process:
         runtime.wakeup.set()
     return WebhookAck.of(result)

@@ -10,19 +10,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import Annotated, Any
 from xml.etree.ElementTree import Element, ParseError
 
 import structlog
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from prometheus_client import Counter
 
+from app.config import Settings
 from app.db import utcnow
-from app.deps import RuntimeDep
+from app.deps import RuntimeDep, SettingsDep
 from app.inbox.repository import InboxRepository, StoreResult
 from app.inbox.salesforce_events import SfNotification, parse_flow_event, parse_outbound
 from app.runtime import Runtime
@@ -33,15 +33,14 @@ from app.webhooks.edge import (
     count_rejections,
     load_json,
 )
+from app.webhooks.metrics import REFUSED, count_stored
 from app.webhooks.schemas import WebhookAck
 from app.webhooks.security import read_bounded_body
+from connectors.crm import Crm
 from connectors.salesforce_ids import same_id
 
 log = structlog.get_logger("relais.webhooks.salesforce")
 router = APIRouter()
-REJECTED = Counter(
-    "relais_salesforce_webhook_rejected_total", "Salesforce webhooks refused", ["reason"]
-)
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 ACK = (
@@ -54,7 +53,7 @@ ACK = (
 
 
 def _refuse(code: int, reason: str, detail: str) -> HTTPException:
-    REJECTED.labels(reason).inc()
+    REFUSED.labels(Crm.SALESFORCE, reason).inc()
     return HTTPException(code, detail)
 
 
@@ -102,6 +101,38 @@ def parse_outbound_message(body: bytes) -> tuple[str, list[SfNotification | Reje
     return org, out
 
 
+class OutboundMessageToken:
+    """Dependency: the raw body of an Outbound Message carrying the configured token, or
+    403/413/503. No org id means the endpoint is disabled."""
+
+    async def __call__(self, request: Request, settings: SettingsDep) -> bytes:
+        _require_connector(settings)
+        if not settings.salesforce_org_id:
+            raise _refuse(
+                503,
+                "disabled",
+                "Salesforce Outbound Messages are disabled: RELAIS_SALESFORCE_ORG_ID is not set",
+            )
+        body = await read_bounded_body(request, settings.max_body_bytes)
+        token = settings.salesforce_outbound_token
+        given = request.query_params.get("token", "")
+        if token is not None and not hmac.compare_digest(
+            given.encode(), token.get_secret_value().encode()
+        ):
+            raise _refuse(403, "token", "wrong or missing token")
+        return body
+
+
+def _require_connector(settings: Settings) -> None:
+    if not settings.salesforce_client_id:
+        raise _refuse(
+            503,
+            "disabled",
+            "Salesforce is not configured: set "
+            "RELAIS_SALESFORCE_CLIENT_ID (and its credentials) before its webhooks",
+        )
+
+
 @router.post(
     "/webhooks/salesforce/outbound-message",
     responses={
@@ -112,34 +143,15 @@ def parse_outbound_message(body: bytes) -> tuple[str, list[SfNotification | Reje
         503: {"description": "disabled: RELAIS_SALESFORCE_ORG_ID is not set"},
     },
 )
-async def outbound_message(request: Request, runtime: RuntimeDep) -> Response:
-    settings = runtime.settings
-    if not settings.salesforce_client_id:
-        raise _refuse(
-            503,
-            "disabled",
-            "Salesforce is not configured: set "
-            "RELAIS_SALESFORCE_CLIENT_ID (and its credentials) before its webhooks",
-        )
-    if not settings.salesforce_org_id:
-        raise _refuse(
-            503,
-            "disabled",
-            "Salesforce Outbound Messages are disabled: RELAIS_SALESFORCE_ORG_ID is not set",
-        )
-    body = await read_bounded_body(request, settings.max_body_bytes)
-    token = settings.salesforce_outbound_token
-    given = request.query_params.get("token", "")
-    if token is not None and not hmac.compare_digest(
-        given.encode(), token.get_secret_value().encode()
-    ):
-        raise _refuse(403, "token", "wrong or missing token")
+async def outbound_message(
+    body: Annotated[bytes, Depends(OutboundMessageToken())], runtime: RuntimeDep
+) -> Response:
     try:  # parsing a 1 MiB message takes a while: off the event loop
         org, notifications = await run_in_threadpool(parse_outbound_message, body)
         check_batch_size(len(notifications))
     except ValueError as exc:
         raise _refuse(400, "malformed", str(exc)) from exc
-    if not same_id(org, settings.salesforce_org_id):
+    if not same_id(org, runtime.settings.salesforce_org_id or ""):
         log.warning("salesforce.foreign_org", organization=org)
         raise _refuse(403, "organization", "OrganizationId is not this Relais's org")
     await _store(runtime, notifications)
@@ -158,6 +170,7 @@ async def _store(
             return InboxRepository(session).store(rows)
 
     result = await run_in_threadpool(store)
+    count_stored(Crm.SALESFORCE, result)
     if result.to_process:
         runtime.wakeup.set()
     return result
@@ -177,6 +190,34 @@ def _parse_flow(body: bytes) -> list[SfNotification | RejectedEvent]:
     return [parse_flow_event(e) for e in events]
 
 
+class FlowSignature:
+    """Dependency: the raw body of a Flow or Apex callout signed with the shared secret
+    (HMAC-SHA256 over the timestamp and the body, within the window), or 401/413/503. No secret
+    means the endpoint is disabled."""
+
+    async def __call__(self, request: Request, settings: SettingsDep) -> bytes:
+        _require_connector(settings)
+        secret = settings.salesforce_webhook_secret
+        if secret is None:
+            raise _refuse(
+                503,
+                "disabled",
+                "Salesforce JSON webhooks are disabled: "
+                "RELAIS_SALESFORCE_WEBHOOK_SECRET is not set",
+            )
+        body = await read_bounded_body(request, settings.max_body_bytes)
+        ts = request.headers.get("x-relais-timestamp", "")
+        sig = request.headers.get("x-relais-signature", "")
+        if not ts.isdigit() or len(ts) > 16:
+            raise _refuse(401, "signature", "missing or malformed X-Relais-Timestamp")
+        if abs(time.time() * 1000 - int(ts)) > settings.signature_window_seconds * 1000:
+            raise _refuse(401, "signature", "timestamp outside the 5-minute window")
+        expected = flow_signature(secret.get_secret_value(), ts, body)
+        if not sig.isascii() or not hmac.compare_digest(sig.lower(), expected):
+            raise _refuse(401, "signature", "signature does not match")
+        return body
+
+
 @router.post(
     "/webhooks/salesforce",
     response_model=WebhookAck,
@@ -187,32 +228,9 @@ def _parse_flow(body: bytes) -> list[SfNotification | RejectedEvent]:
         503: {"description": "disabled: RELAIS_SALESFORCE_WEBHOOK_SECRET is not set"},
     },
 )
-async def flow_callout(request: Request, runtime: RuntimeDep) -> WebhookAck:
-    settings = runtime.settings
-    secret = settings.salesforce_webhook_secret
-    if not settings.salesforce_client_id:
-        raise _refuse(
-            503,
-            "disabled",
-            "Salesforce is not configured: set "
-            "RELAIS_SALESFORCE_CLIENT_ID (and its credentials) before its webhooks",
-        )
-    if secret is None:
-        raise _refuse(
-            503,
-            "disabled",
-            "Salesforce JSON webhooks are disabled: RELAIS_SALESFORCE_WEBHOOK_SECRET is not set",
-        )
-    body = await read_bounded_body(request, settings.max_body_bytes)
-    ts = request.headers.get("x-relais-timestamp", "")
-    sig = request.headers.get("x-relais-signature", "")
-    if not ts.isdigit() or len(ts) > 16:
-        raise _refuse(401, "signature", "missing or malformed X-Relais-Timestamp")
-    if abs(time.time() * 1000 - int(ts)) > settings.signature_window_seconds * 1000:
-        raise _refuse(401, "signature", "timestamp outside the 5-minute window")
-    expected = flow_signature(secret.get_secret_value(), ts, body)
-    if not sig.isascii() or not hmac.compare_digest(sig.lower(), expected):
-        raise _refuse(401, "signature", "signature does not match")
+async def flow_callout(
+    body: Annotated[bytes, Depends(FlowSignature())], runtime: RuntimeDep
+) -> WebhookAck:
     try:  # parsing a 1 MiB body takes a while: off the event loop
         notifications = await run_in_threadpool(_parse_flow, body)
     except UnreadableBody as exc:
