@@ -30,7 +30,7 @@ from connectors.results import UpdateFailure
 log = structlog.get_logger("relais.outbox")
 # A first attempt older than this (it waited out a pause) re-reads the record before sending.
 RECHECK_AFTER = timedelta(seconds=30)
-WRITES = Counter("relais_outbox_writes_total", "CRM writes settled", ["connector", "outcome"])
+WRITES = Counter("relais_outbox_writes_total", "CRM writes settled", ["crm", "outcome"])
 Group = tuple[Crm, WriteKind]
 
 
