@@ -53,11 +53,6 @@ class ClaimedEvent:
     attempts: int
     payload: dict[str, Any]
 
-    @property
-    def source(self) -> Crm:
-        # transitional: removed once app/pipeline and app/worker read .crm
-        return self.crm
-
 
 LEASE_EXPIRED_ERROR = (
     "the lease expired on the last attempt: the worker died or hung while processing this "
@@ -276,17 +271,6 @@ class InboxRepository:
                 )
             )
         self._release((e.record_key for e in events), worker_id)
-
-    # -- transitional: the worker and the outbox move to app.pauses.PauseRepository ---------
-
-    def paused_sources(self, now: datetime) -> list[Crm]:
-        return PauseRepository(self.session).paused(now)
-
-    def pause_connector(self, connector: str, until: datetime, reason: str) -> None:
-        PauseRepository(self.session).pause(Crm(connector), until, reason)
-
-    def resume_connector(self, connector: str) -> bool:
-        return PauseRepository(self.session).resume(Crm(connector))
 
     # -- admin ------------------------------------------------------------------------------
 

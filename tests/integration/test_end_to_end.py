@@ -220,9 +220,10 @@ def test_given_the_daily_quota_is_spent_then_the_queue_stops_and_nothing_is_lost
     # once resumed (quota reset), everything lands
     with db.transaction() as session:
         from app.db import utcnow
-        from app.inbox.repository import InboxRepository
+        from app.pauses.repository import PauseRepository
+        from connectors.crm import Crm
 
-        InboxRepository(session).resume_connector("hubspot")
+        PauseRepository(session).resume(Crm.HUBSPOT)
         for e in events:
             row = session.get(InboxEvent, e.id)
             assert row is not None
