@@ -142,10 +142,6 @@ class Settings(BaseSettings):
             return []
         return [t.strip() for t in self.admin_tokens.get_secret_value().split(",") if t.strip()]
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

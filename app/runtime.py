@@ -190,7 +190,7 @@ class Runtime:
         lease = timedelta(seconds=s.worker_lease_seconds)
         pause = timedelta(seconds=s.daily_limit_pause_seconds)
         parallel = Parallel()
-        sources = record_sources(self.hubspot, self.salesforce, parallel)
+        sources = record_sources(self.hubspot, self.salesforce)
         owners = OwnerDirectory(sources, s.hubspot_owner_cache_seconds)
         pipeline = LeadPipeline(self.db, RecordReader(sources, parallel), self.mappings, owners)
         writers = build_writers(self.hubspot, self.salesforce)

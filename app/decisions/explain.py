@@ -3,9 +3,45 @@ decision stores (its rule, its details), never stored as prose."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.decisions.models import Decision
+
+Why = Mapping[str, Any]  # the assign stage's explanation (app/routing/assign.py)
+
+
+def _round_robin(why: Why) -> str:
+    count = why["counts"][why["rep"]] - 1
+    return (
+        f"round robin in pool {why['pool']}: {why['rep']} had the fewest leads ({count}) "
+        f"among {len(why['candidates'])} reps available in {', '.join(why['crms'])}"
+    )
+
+
+# One sentence per rule of the assign stage, for the decision's ``rule`` and the CLI.
+SENTENCES: dict[str, Callable[[Why], str]] = {
+    "linked": lambda why: (
+        f"same person as {why['other']} (linked by {why['method']}), already assigned "
+        f"to {why['rep']}"
+    ),
+    "kept_linked_owner": lambda why: (
+        f"the linked {why['crm']} record is already owned by {why['rep']}"
+    ),
+    "kept_owner": lambda why: (
+        f"the {why['crm']} record already has an owner ({why['rep'] or why['owner_id']})"
+    ),
+    "round_robin": _round_robin,
+    "fallback": lambda why: (
+        f"no rep of pool {why['pool']} is active and known in {' and '.join(why['crms'])}: "
+        "fallback owner"
+    ),
+}
+
+
+def describe(why: Why) -> str:
+    """The assign stage's explanation in one sentence."""
+    return SENTENCES[why["rule"]](why)
 
 
 def explain(decision: Decision) -> list[str]:

@@ -2,27 +2,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.decisions.models import Assignment, Decision
+from connectors.crm import RecordKey
 
 
 class DecisionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def assigned(self, record_keys: Sequence[str]) -> dict[str, str]:
-        """Record key -> owner email, for records Relais has already assigned."""
-        if not record_keys:
+    def assigned(self, records: Sequence[RecordKey]) -> dict[RecordKey, str]:
+        """record -> the rep's email, for the records Relais has already assigned."""
+        if not records:
             return {}
         rows = self.session.execute(
             select(col(Assignment.record_key), col(Assignment.owner_email)).where(
-                col(Assignment.record_key).in_(list(record_keys))
+                col(Assignment.record_key).in_(sorted({str(k) for k in records}))
             )
         ).all()
-        return {str(k): str(v) for k, v in rows}
+        return {RecordKey.parse(k): str(v) for k, v in rows}
+
+    def reassign(self, records: Sequence[RecordKey], rep: str) -> None:
+        """The ledger follows a person's choice: these records are ``rep``'s now."""
+        self.session.execute(
+            update(Assignment)
+            .where(col(Assignment.record_key).in_([str(k) for k in records]))
+            .values(owner_email=rep)
+        )
 
     def add(self, decision: Decision) -> Decision:
         self.session.add(decision)

@@ -139,3 +139,17 @@ def _classify(event: Any) -> ParsedEvent:
     ):
         return ParsedEvent(key, record_key, event_type, occurred_at, "echo of a Relais write")
     return ParsedEvent(key, record_key, event_type, occurred_at, None)
+
+
+def owner_named(payload: dict[str, Any]) -> str | None:
+    """The owner id a stored event names, if it does: a ``propertyChange`` names one property,
+    and only the owner's says who owns the contact."""
+    if payload.get("propertyName") != OWNER_PROPERTY:
+        return None
+    value = payload.get("propertyValue")
+    return str(value) if value else None
+
+
+def notified_fields(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """None: a HubSpot webhook names the contact and one property, never the record's values."""
+    return None

@@ -31,6 +31,7 @@ from app.webhooks.edge import (
     text,
 )
 from connectors.crm import SALESFORCE_OBJECTS, Crm, RecordKey
+from connectors.salesforce.port import OWNER_FIELD
 
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 # The fields a rejection can be counted under (see edge.metric_label).
@@ -196,3 +197,16 @@ def _flow(e: Any) -> SfNotification:
         occurred_at=occurred,
         event_type=f"flow.{sobject}.{change or 'changed'}",
     )
+
+
+def owner_named(payload: dict[str, Any]) -> str | None:
+    """The owner id a stored notification names: it carries the record's current fields,
+    the owner among them."""
+    owner = (payload.get("fields") or {}).get(OWNER_FIELD)
+    return str(owner) if owner else None
+
+
+def notified_fields(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The record's field values a stored notification carried."""
+    fields = payload.get("fields")
+    return dict(fields) if isinstance(fields, dict) else None

@@ -6,6 +6,7 @@ from sqlalchemy import Column, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
+from connectors.crm import Crm
 
 
 class CrmLink(SQLModel, table=True):
@@ -18,3 +19,7 @@ class CrmLink(SQLModel, table=True):
     method: str = Field(sa_column=Column(String(32), nullable=False))  # stored_id | email
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# The column holding each CRM's side of a link.
+LINK_COLUMNS = {Crm.HUBSPOT: "hubspot_key", Crm.SALESFORCE: "salesforce_key"}

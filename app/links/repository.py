@@ -8,14 +8,19 @@ from sqlmodel import col
 
 from app.db import insert_ignoring_conflicts, table_of
 from app.links.models import CrmLink
+from connectors.crm import RecordKey
 
 
 class LinkRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def counterparts(self, keys: Sequence[str]) -> dict[str, str]:
-        """record key -> the linked record key on the other CRM, for keys already linked."""
+    def counterparts(self, records: Sequence[RecordKey]) -> dict[RecordKey, RecordKey]:
+        """record -> the linked record on the other CRM, for records already linked."""
+        found = self._counterparts([str(k) for k in records])
+        return {RecordKey.parse(k): RecordKey.parse(v) for k, v in found.items()}
+
+    def _counterparts(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
             return {}
         rows = self.session.scalars(
@@ -36,6 +41,6 @@ class LinkRepository:
         """Store a link unless either side is linked already; True when stored."""
         table = table_of(CrmLink)
         values = {c.name: getattr(link, c.name) for c in table.c}
-        if self.counterparts([link.hubspot_key, link.salesforce_key]):
+        if self._counterparts([link.hubspot_key, link.salesforce_key]):
             return False
         return bool(insert_ignoring_conflicts(self.session, table, [values], ["hubspot_key"]))

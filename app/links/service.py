@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from app.links.schemas import Link
 from app.records.schemas import FieldMaps, Record
 from app.records.service import RecordReader
 from connectors.crm import Crm, RecordKey
 
-
-def other_crm(crm: Crm) -> Crm:
-    return Crm.SALESFORCE if crm is Crm.HUBSPOT else Crm.HUBSPOT
+# Where the same person's other record lives: links join exactly two CRMs.
+OTHER_CRM = {Crm.HUBSPOT: Crm.SALESFORCE, Crm.SALESFORCE: Crm.HUBSPOT}
 
 
 class Linker:
@@ -55,7 +55,7 @@ class Linker:
         sides = list(by_crm.items())
         answers = self.reader.parallel.run(
             [
-                lambda crm=crm, rs=rs: self.reader.sources[other_crm(crm)].find_by_email(  # type: ignore[misc]
+                lambda crm=crm, rs=rs: self.reader.sources[OTHER_CRM[crm]].find_by_email(  # type: ignore[misc]
                     [r.email for r in rs if r.email], maps
                 )
                 for crm, rs in sides
@@ -67,7 +67,8 @@ class Linker:
                 matches = found.get(r.email or "", [])
                 if matches:
                     links[r.key] = Link(matches[0], "email", _note(r, matches))
-        return links
+        enriched = self.reader.enrich({link.other.key: link.other for link in links.values()})
+        return {k: replace(link, other=enriched[link.other.key]) for k, link in links.items()}
 
 
 def _note(record: Record, matches: Sequence[Record]) -> str | None:

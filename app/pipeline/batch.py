@@ -8,15 +8,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.decisions.schemas import Outcome
-from app.decisions.service import Context, DecisionService
+from app.decisions.service import Context, DecisionService, Ledger
 from app.inbox.repository import ClaimedEvent
 from app.links.schemas import Link
 from app.mappings.loader import Mappings
+from app.ownersync.service import OwnerSeen
 from app.records.schemas import Record
 from app.routing.assign import PoolConfig, Roster, Side
 from app.routing.engine import PoolState
-from connectors.crm import Crm, RecordKey
+from app.routing.schemas import Outcome
+from connectors.crm import RecordKey
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,13 @@ class Batch:
     mappings: Mappings
     pool: PoolConfig
     roster: Roster
-    ledger: dict[str, str]  # record key -> rep email, for records Relais assigned
+    ledger: Ledger  # re-read under the pool lock; each decision of the batch adds to it
     state: PoolState  # the pool's rotation, advanced by each decision of the batch
     records: dict[RecordKey, Record]  # records read for a decision
     links: dict[RecordKey, Link]  # their counterparts in the other CRM
     sides: dict[RecordKey, Side]  # every record read, with its owner resolved to a rep
     known: dict[RecordKey, RecordKey]  # links stored before this batch
-    announced: dict[RecordKey, tuple[Crm, str]]  # owner changes events announced, checked
+    owners_seen: dict[RecordKey, OwnerSeen]  # owners the events named, checked with the CRM
     now: datetime
     fetch_ms: float  # how long the reads took, recorded in each decision
 
@@ -56,8 +57,8 @@ class Batch:
 
     def assigned_to(self, key: RecordKey) -> str | None:
         """The rep Relais gave this record, or its linked record."""
-        rep = self.ledger.get(str(key))
+        rep = self.ledger.get(key)
         counterpart = self.known.get(key)
         if rep is None and counterpart is not None:
-            rep = self.ledger.get(str(counterpart))
+            rep = self.ledger.get(counterpart)
         return rep

@@ -1,7 +1,7 @@
 """Inbox events dispatched by kind: one handler per kind, chosen from a registry.
 
-A new kind (a status change that returns a lead to marketing, an SLA timer) is a new
-``EventKind`` and a handler registered here, not a branch in the pipeline.
+A new kind (a status change that returns a lead to marketing, an SLA timer that fires) is an
+``EventKind`` and a handler registered in ``HANDLERS``, not a branch in the pipeline.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Protocol
 
 import structlog
 
-from app.decisions.schemas import Outcome
 from app.inbox.repository import ClaimedEvent
-from app.ownersync.service import OwnerChangeHandler
+from app.ownersync import service as ownersync
 from app.pipeline.batch import Batch, Handled
 from app.routing.assign import Person, assign
+from app.routing.schemas import Outcome
 from app.scoring import engine as scoring
 from connectors.crm import RecordKey
 
@@ -35,9 +35,11 @@ class Handler(Protocol):
 
 
 def kind_of(batch: Batch, key: RecordKey) -> EventKind:
-    """Checked against the ledger inside the transaction: another worker may have assigned
-    the same person's other record since the batch was read."""
-    if key in batch.announced and batch.assigned_to(key) is not None:
+    """The kind of one record's events. A Salesforce notification carries every field, the
+    owner among them, so whether it changes the owner of a lead Relais assigned is known from
+    the ledger, checked inside the transaction: another worker may have assigned the same
+    person's other record since the batch was read."""
+    if key in batch.owners_seen and batch.assigned_to(key) is not None:
         return EventKind.OWNER_CHANGE
     return EventKind.LEAD
 
@@ -62,18 +64,36 @@ class LeadHandler:
             record=batch.sides[key],
             other=batch.sides[link.other.key] if link else None,
             link_method=link.method if link else None,
-            other_assigned_to=batch.ledger.get(str(link.other.key)) if link else None,
+            other_assigned_to=batch.ledger.get(link.other.key) if link else None,
         )
         plan = assign(person, batch.pool, batch.roster, batch.state, batch.now)
         if plan.outcome is Outcome.FALLBACK:
             log.warning("pipeline.fallback_owner", pool=batch.pool.name, owner=plan.rep)
         batch.state = plan.state
         batch.decisions.record_plan(
-            plan, record, link, score, batch.context_for(events), batch.ledger, batch.pool.name
-        )
+            plan, person, record, link, score, batch.context_for(events), batch.ledger,
+            batch.pool.name,
+        )  # fmt: skip
         if plan.rep is None:
             return Handled(plan.outcome, f"{record.crm} owner {record.owner} kept")
         return Handled(plan.outcome, f"{plan.outcome} to {plan.rep}")
+
+
+class OwnerChangeHandler:
+    """Events about a lead Relais assigned that name an owner: copy a person's change from
+    the source of truth to the other CRM, or nothing."""
+
+    def handle(self, batch: Batch, key: RecordKey, events: Sequence[ClaimedEvent]) -> Handled:
+        rep = batch.assigned_to(key)
+        assert rep is not None, "dispatched here for assigned records only"
+        counterpart = batch.known.get(key)
+        truth = batch.mappings.sync.owner.source_of_truth
+        decided = ownersync.plan(rep, batch.owners_seen.get(key), counterpart, truth, batch.roster)
+        if decided.change is not None and counterpart is not None:
+            batch.decisions.record_owner_sync(
+                key, counterpart, decided.change, batch.context_for(events)
+            )
+        return Handled(decided.outcome, decided.note)
 
 
 HANDLERS: dict[EventKind, Handler] = {

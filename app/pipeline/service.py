@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from app.db import Database, utcnow
 from app.decisions.repository import DecisionRepository
-from app.decisions.schemas import Outcome
+from app.inbox.events import FIELDS_IN_EVENT
 from app.inbox.repository import ClaimedEvent, InboxRepository
 from app.links.repository import LinkRepository
 from app.links.schemas import Link
 from app.links.service import Linker
 from app.mappings.loader import Mappings, MappingsStore
-from app.ownersync.service import announced_owner, checked
+from app.ownersync.service import OwnerSeen, announced, checked
 from app.pipeline.batch import Batch
 from app.pipeline.handlers import HANDLERS, EventKind, Handler, kind_of
 from app.queue import RetryPolicy
@@ -34,9 +34,9 @@ from app.records.schemas import FieldMaps, Record
 from app.records.service import RecordReader
 from app.routing.assign import NoOwnerAvailable, PoolConfig, Roster, Side
 from app.routing.repository import RotationRepository
+from app.routing.schemas import Outcome
 from app.team.directory import OwnerDirectory
-from connectors.crm import Crm, RecordKey
-from connectors.errors import AdminActionRequired
+from connectors.crm import RecordKey
 
 log = structlog.get_logger("relais.pipeline")
 DECISIONS = Counter("relais_decisions_total", "Routing decisions", ["outcome"])
@@ -55,7 +55,7 @@ class Read:
     links: dict[RecordKey, Link]
     sides: dict[RecordKey, Side]
     roster: Roster
-    announced: dict[RecordKey, tuple[Crm, str]]
+    owners_seen: dict[RecordKey, OwnerSeen]
     fetch_ms: float
 
 
@@ -81,30 +81,19 @@ class LeadPipeline:
         self, events: Sequence[ClaimedEvent], worker_id: str, policy: RetryPolicy
     ) -> dict[str, int]:
         """Decide for every record of the batch; a record its CRM cannot find yet is retried
-        alone (it may be a creation not yet readable) and dead-lettered if it never appears."""
+        alone (it may be a creation not yet readable) and dead-lettered if it never appears.
+        Raises ``NoOwnerAvailable`` when nobody can take a lead: the batch waits for an admin."""
         m = self.mappings.current  # one version for the whole batch
         groups: Groups = defaultdict(list)
         for e in events:
             groups[RecordKey.parse(e.record_key)].append(e)
         with self.db.transaction() as session:
-            known = _counterparts(session, list(groups))
-            ledger = DecisionRepository(session).assigned(
-                [str(k) for k in (*groups, *known.values())]
-            )
-        settled = {k for k in groups if str(k) in ledger or str(known.get(k)) in ledger}
+            known = LinkRepository(session).counterparts(list(groups))
+            ledger = DecisionRepository(session).assigned([*groups, *known.values()])
+        settled = {k for k in groups if k in ledger or known.get(k) in ledger}
         read = self._read(groups, settled, known, m)
-        try:
-            with self.db.transaction() as session:
-                return self._decide(session, events, groups, known, read, m, worker_id, policy)
-        except NoOwnerAvailable as exc:
-            # A configuration problem: the whole batch waits for the fix (retried with back-off,
-            # then dead-lettered with this message).
-            with self.db.transaction() as session:
-                InboxRepository(session).fail(
-                    events, worker_id, utcnow(), str(AdminActionRequired(str(exc))), policy
-                )
-            log.warning("pipeline.no_owner_available", error=str(exc))
-            return {"no_owner_available": len(groups)}
+        with self.db.transaction() as session:
+            return self._decide(session, events, groups, known, read, m, worker_id, policy)
 
     # -- before the transaction: read, link, resolve owners ------------------------------
 
@@ -117,39 +106,39 @@ class LeadPipeline:
     ) -> Read:
         maps = FieldMaps.of(m)
         started = time.perf_counter()
-        # The field values the latest notification carried (Salesforce's Outbound Messages do)
-        notified = {
-            key: dict(fields)
+        notified = {  # the values the latest event carried, when it carried them
+            key: fields
             for key, group in groups.items()
-            if (fields := max(group, key=lambda e: e.id).payload.get("fields"))
+            if (latest := max(group, key=lambda e: e.id))
+            and (fields := FIELDS_IN_EVENT[latest.crm](latest.payload)) is not None
         }
         records = self.reader.read([k for k in groups if k not in settled], maps, notified)
         links = self.linker.link(list(records.values()), known, maps)
         fetch_ms = (time.perf_counter() - started) * 1000
-        announced = self._announced(groups, settled, maps)
+        owners_seen = self._owners_seen(groups, settled, maps)
         people = [r.email for r in m.team.reps]  # every rep: inactive ones keep their leads
-        crms = {k.crm for k in groups} | {link.other.crm for link in links.values()}
-        crms |= {known[k].crm for k in settled if k in known}
+        crms = {r.crm for r in records.values()} | {link.other.crm for link in links.values()}
+        crms |= {k.crm for k in settled} | {known[k].crm for k in settled if k in known}
         roster = {crm: self.owners.owner_ids(crm, people) for crm in sorted(crms)}
         everyone = [*records.values(), *(link.other for link in links.values())]
         sides = {r.key: self._side(r, m) for r in everyone}
-        return Read(records, links, sides, roster, announced, fetch_ms)
+        return Read(records, links, sides, roster, owners_seen, fetch_ms)
 
-    def _announced(
+    def _owners_seen(
         self, groups: Groups, settled: set[RecordKey], maps: FieldMaps
-    ) -> dict[RecordKey, tuple[Crm, str]]:
-        """Owner changes the events announce; for records Relais assigned, checked against
+    ) -> dict[RecordKey, OwnerSeen]:
+        """The reps the events name as owners; for records Relais assigned, checked against
         the CRM itself (a late notification, or a late echo of our own write, is not a
         person's decision)."""
         email_of = self.owners.email_of
-        raw = {k: a for k, g in groups.items() if (a := announced_owner(g, email_of))}
-        fresh = self.reader.read([k for k in raw if k in settled], maps)
+        named = {k: seen for k, g in groups.items() if (seen := announced(g, email_of))}
+        fresh = self.reader.read([k for k in named if k in settled], maps)
         out = {}
-        for key, change in raw.items():
-            if key in settled and (now := checked(change, fresh.get(key), email_of)) is not None:
-                out[key] = now
-            elif key not in settled:
-                out[key] = change
+        for key, seen in named.items():
+            if key not in settled:
+                out[key] = seen
+            elif (shown := checked(seen, fresh.get(key), email_of)) is not None:
+                out[key] = shown
         return out
 
     def _side(self, record: Record, m: Mappings) -> Side:
@@ -173,8 +162,8 @@ class LeadPipeline:
         pool = PoolConfig.default(m)
         rotation = RotationRepository(session)
         before = rotation.lock(pool.name)
-        linked = [str(link.other.key) for link in read.links.values()]
-        keys = [str(k) for k in (*groups, *known.values())]
+        linked = [link.other.key for link in read.links.values()]
+        keys = [*groups, *known.values()]
         batch = Batch(
             session=session,
             mappings=m,
@@ -186,7 +175,7 @@ class LeadPipeline:
             links=read.links,
             sides=read.sides,
             known=known,
-            announced=read.announced,
+            owners_seen=read.owners_seen,
             now=utcnow(),
             fetch_ms=read.fetch_ms,
         )
@@ -209,7 +198,7 @@ class LeadPipeline:
             try:
                 with batch.session.begin_nested():  # one record's bug fails that record only
                     handled = self.handlers[kind_of(batch, key)].handle(batch, key, group)
-            except (AdminActionRequired, NoOwnerAvailable):
+            except NoOwnerAvailable:
                 raise  # a configuration problem: the whole batch waits for the fix
             except Exception as exc:
                 log.exception("pipeline.record_failed", record=str(key))
@@ -226,9 +215,4 @@ class LeadPipeline:
         return results, broken, dict(outcomes)
 
 
-def _counterparts(session: Session, keys: Sequence[RecordKey]) -> dict[RecordKey, RecordKey]:
-    found = LinkRepository(session).counterparts([str(k) for k in keys])
-    return {RecordKey.parse(k): RecordKey.parse(v) for k, v in found.items()}
-
-
-__all__ = ["LeadPipeline", "LeaseLost", "Outcome"]
+__all__ = ["LeadPipeline", "LeaseLost"]

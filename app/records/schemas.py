@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.mappings.fields import (
-    HUBSPOT_CONTACT_PROPERTIES,
-    HUBSPOT_SALESFORCE_ID_PROPERTIES,
-    SALESFORCE_FIELDS,
-    LeadField,
-)
+from app.mappings.fields import HUBSPOT_SALESFORCE_ID_PROPERTIES, LeadField
 from app.mappings.loader import Mappings
 from connectors.crm import SALESFORCE_OBJECTS, Crm, RecordKey
 from connectors.hubspot.port import OWNER_PROPERTY, Contact
-from connectors.salesforce.port import SfRecord
+from connectors.salesforce.port import OWNER_FIELD, SfRecord
 
 Lead = dict[LeadField, str | None]
 
@@ -52,10 +47,7 @@ class FieldMaps:
         )
 
     def salesforce_fields(self, sobject: str) -> list[str]:
-        return sorted({*self.salesforce.get(sobject, {}).values(), "OwnerId", "Email"})
-
-
-DEFAULT_MAPS = FieldMaps(dict(HUBSPOT_CONTACT_PROPERTIES), dict(SALESFORCE_FIELDS))
+        return sorted({*self.salesforce.get(sobject, {}).values(), OWNER_FIELD, "Email"})
 
 
 @dataclass(frozen=True)
@@ -74,16 +66,8 @@ class Record:
         value = self.lead.get(LeadField.EMAIL)
         return value.strip().lower() if value else None
 
-    def snapshot(self) -> dict[str, object]:
-        """What a decision keeps of the record: enough to replay the stages on it."""
-        return {
-            "key": str(self.key),
-            "owner": self.owner,
-            "fields": {f.value: v for f, v in self.lead.items()},
-        }
 
-
-def from_hubspot(contact: Contact, maps: FieldMaps = DEFAULT_MAPS) -> Record:
+def from_hubspot(contact: Contact, maps: FieldMaps) -> Record:
     props = contact.properties
     stored = next(
         (
@@ -105,13 +89,13 @@ def from_hubspot(contact: Contact, maps: FieldMaps = DEFAULT_MAPS) -> Record:
     )
 
 
-def from_salesforce(rec: SfRecord, maps: FieldMaps = DEFAULT_MAPS) -> Record:
+def from_salesforce(rec: SfRecord, maps: FieldMaps) -> Record:
     fields = {LeadField.EMAIL: "Email", **maps.salesforce.get(rec.sobject, {})}
     lead = maps.canonical(
         Crm.SALESFORCE,
         {f: (None if rec.fields.get(n) is None else str(rec.fields[n])) for f, n in fields.items()},
     )
-    owner = rec.fields.get("OwnerId")
+    owner = rec.fields.get(OWNER_FIELD)
     return Record(
         key=RecordKey.salesforce(rec.sobject, rec.id),
         lead=lead,

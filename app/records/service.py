@@ -56,9 +56,10 @@ class RecordReader:
             for (crm, sobject), ids in by_kind.items()
         ]
         found.update({rec.key: rec for batch in self.parallel.run(calls) for rec in batch})
-        return self._enriched(found)
+        return self.enrich(found)
 
-    def _enriched(self, records: dict[RecordKey, Record]) -> dict[RecordKey, Record]:
+    def enrich(self, records: dict[RecordKey, Record]) -> dict[RecordKey, Record]:
+        """The records with what each enricher adds (records read, or found another way)."""
         if not self.enrichers or not records:
             return records
         batch = list(records.values())

@@ -76,9 +76,10 @@ class SalesforceSource:
     # A Contact is the person sales already works: linked before a Lead with the same email.
     EMAIL_SEARCH_ORDER = ("Contact", "Lead")
 
-    def __init__(self, port: SalesforcePort, parallel: Parallel) -> None:
+    def __init__(self, port: SalesforcePort) -> None:
         self.port = port
-        self.parallel = parallel
+        # Its own threads: the linker already runs this search in the reader's pool.
+        self.parallel = Parallel(workers=len(self.EMAIL_SEARCH_ORDER), name="crm-email")
 
     def read(self, sobject: str, ids: Sequence[str], maps: FieldMaps) -> list[Record]:
         if sobject not in SALESFORCE_OBJECTS:
@@ -114,12 +115,12 @@ class SalesforceSource:
 
 
 def record_sources(
-    hubspot: HubSpotPort | None, salesforce: SalesforcePort | None, parallel: Parallel
+    hubspot: HubSpotPort | None, salesforce: SalesforcePort | None
 ) -> dict[Crm, RecordSource]:
     """The registry: the CRMs this process is configured for."""
     sources: dict[Crm, RecordSource] = {}
     if hubspot is not None:
         sources[Crm.HUBSPOT] = HubSpotSource(hubspot)
     if salesforce is not None:
-        sources[Crm.SALESFORCE] = SalesforceSource(salesforce, parallel)
+        sources[Crm.SALESFORCE] = SalesforceSource(salesforce)
     return sources

@@ -4,7 +4,8 @@ It takes the person (the record the events are about and, when linked, the same 
 record in the other CRM, with the owners both CRMs show), the pool's configuration, the roster
 (each rep's owner id in each CRM), the pool's rotation state and ``now``, and returns a plan:
 the rep (or the owner kept), the outcome, a structured explanation, the next pool state and the
-owner writes to queue. The live pipeline, a dry run and a backtest call the very same function.
+owner writes to queue. The live pipeline, a dry run and a backtest call the very same
+function; a decision stores ``Person.snapshot()`` so that it can be replayed.
 
 In order: a linked record Relais already assigned gives its rep (``linked``); a record without
 an owner whose linked record is owned by a rep of the team takes that rep; a record that
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.decisions.schemas import Outcome
 from app.mappings.loader import Mappings
 from app.routing import engine
 from app.routing.engine import PoolState
+from app.routing.schemas import Outcome
 from connectors.crm import Crm, RecordKey
 
 Roster = Mapping[Crm, Mapping[str, str]]  # crm -> rep email -> owner id in that CRM
@@ -51,7 +52,14 @@ class Side:
         """Already owned: by a rep of the team, or by an owner its CRM says to respect."""
         if self.owner_rep is not None:
             return True
-        return self.owner_id is not None and RESPECTS_OUTSIDE_OWNER[self.key.crm]
+        return bool(self.owner_id) and RESPECTS_OUTSIDE_OWNER[self.key.crm]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"key": str(self.key), "owner_id": self.owner_id, "owner_rep": self.owner_rep}
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> Side:
+        return cls(RecordKey.parse(data["key"]), data.get("owner_id"), data.get("owner_rep"))
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,25 @@ class Person:
     @property
     def crms(self) -> list[Crm]:
         return sorted({s.key.crm for s in self.sides})
+
+    def snapshot(self) -> dict[str, Any]:
+        """What ``assign`` read of the person, as JSON: a decision keeps it to be replayed."""
+        return {
+            "record": self.record.snapshot(),
+            "other": None if self.other is None else self.other.snapshot(),
+            "link": None if self.link_method is None else {"method": self.link_method},
+            "other_assigned_to": self.other_assigned_to,
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> Person:
+        other, link = data.get("other"), data.get("link")
+        return cls(
+            Side.from_snapshot(data["record"]),
+            None if other is None else Side.from_snapshot(other),
+            None if link is None else link.get("method"),
+            data.get("other_assigned_to"),
+        )
 
 
 @dataclass(frozen=True)
@@ -98,8 +125,7 @@ class Plan:
     outcome: Outcome
     rep: str | None  # None: an owner outside the team is kept (``owner_crm_id``)
     owner_crm_id: str | None  # the owner id in the record's own CRM
-    rule: str  # one sentence, rendered from ``explanation``
-    explanation: dict[str, Any]
+    explanation: dict[str, Any]  # data: rendered in sentences at the edge
     state: PoolState  # the pool state after this plan (unchanged unless round robin ran)
     writes: tuple[PlannedWrite, ...] = ()
     not_written: tuple[str, ...] = ()  # sides that keep their owner: the rep has no user there
@@ -115,14 +141,13 @@ def assign(
         why["method"] = person.link_method
         return _plan(Outcome.LINKED, person.other_assigned_to, person, roster, state, base | why)
     if other is not None and not record.owned and other.owner_rep is not None:
-        why = {"rule": "kept_linked_owner", "other": str(other.key)}
+        why = {"rule": "kept_linked_owner", "other": str(other.key), "crm": other.key.crm.value}
         return _plan(Outcome.KEPT_OWNER, other.owner_rep, person, roster, state, base | why)
     if record.owned:
         why = {"rule": "kept_owner", "rep": record.owner_rep, "owner_id": record.owner_id}
         if record.owner_rep is None:  # an owner outside the team: keep it, write nothing
             explanation = base | why | {"crm": record.key.crm.value}
-            rule = describe(explanation)
-            return Plan(Outcome.KEPT_OWNER, None, record.owner_id, rule, explanation, state)
+            return Plan(Outcome.KEPT_OWNER, None, record.owner_id, explanation, state)
         why["crm"] = record.key.crm.value
         return _plan(Outcome.KEPT_OWNER, record.owner_rep, person, roster, state, base | why)
     return _round_robin(person, pool, roster, state, base)
@@ -150,10 +175,12 @@ def _round_robin(
             "rule": "round_robin",
             "rep": chosen,
             "counts": {e: after.members[e].assigned_count for e in eligible},
+            "pool_before": state.snapshot(),
         }
         return _plan(Outcome.ASSIGNED, chosen, person, roster, after, why)
     fallback = _fallback(pool, roster, crms)
-    return _plan(Outcome.FALLBACK, fallback, person, roster, after, why | {"rule": "fallback"})
+    # The rotation did not run: its state stays as it was (nobody joins it on a fallback).
+    return _plan(Outcome.FALLBACK, fallback, person, roster, state, why | {"rule": "fallback"})
 
 
 def _fallback(pool: PoolConfig, roster: Roster, crms: list[Crm]) -> str:
@@ -192,31 +219,4 @@ def _plan(
             writes.append(PlannedWrite(side.key, owner_id, side.owner_id))
     own_id = roster.get(person.record.key.crm, {}).get(rep)
     explanation = explanation | {"rep": rep}
-    return Plan(
-        outcome, rep, own_id, describe(explanation), explanation, state, tuple(writes), tuple(gaps)
-    )
-
-
-def describe(why: Mapping[str, Any]) -> str:
-    """The explanation in one sentence, for the decision's ``rule`` and the CLI."""
-    rule = why["rule"]
-    if rule == "linked":
-        return (
-            f"same person as {why['other']} (linked by {why['method']}), already assigned "
-            f"to {why['rep']}"
-        )
-    if rule == "kept_linked_owner":
-        crm = RecordKey.parse(why["other"]).crm
-        return f"the linked {crm} record is already owned by {why['rep']}"
-    if rule == "kept_owner":
-        return f"the {why['crm']} record already has an owner ({why['rep'] or why['owner_id']})"
-    crms = why["crms"]
-    if rule == "round_robin":
-        count = why["counts"][why["rep"]] - 1
-        return (
-            f"round robin in pool {why['pool']}: {why['rep']} had the fewest leads ({count}) "
-            f"among {len(why['candidates'])} reps available in {', '.join(crms)}"
-        )
-    return (
-        f"no rep of pool {why['pool']} is active and known in {' and '.join(crms)}: fallback owner"
-    )
+    return Plan(outcome, rep, own_id, explanation, state, tuple(writes), tuple(gaps))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,20 @@ class MemberState:
 class PoolState:
     seq: int
     members: Mapping[str, MemberState]
+
+    def snapshot(self) -> dict[str, Any]:
+        """As JSON: kept in a decision's explanation, so that the pick can be replayed."""
+        return {
+            "seq": self.seq,
+            "members": {
+                m: [s.assigned_count, s.last_seq, s.seen_seq] for m, s in self.members.items()
+            },
+        }
+
+    @classmethod
+    def from_snapshot(cls, data: Mapping[str, Any]) -> PoolState:
+        members = {m: MemberState(*values) for m, values in data["members"].items()}
+        return cls(int(data["seq"]), members)
 
 
 def join(members: Sequence[str], state: PoolState) -> PoolState:

@@ -31,10 +31,6 @@ class OwnerDirectory:
         self._fetched_at: dict[Crm, float] = {}
         self._warned: set[tuple[Crm, str]] = set()
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._fetched_at.clear()
-
     def _refresh(self, crm: Crm) -> dict[str, str]:
         now = self._clock()
         fetched = self._fetched_at.get(crm)

@@ -20,6 +20,7 @@ from app.outbox.service import OutboxDispatcher
 from app.pauses.repository import PauseRepository
 from app.pipeline.service import LeadPipeline, LeaseLost
 from app.queue import RetryPolicy
+from app.routing.assign import NoOwnerAvailable
 from connectors.crm import Crm
 from connectors.errors import Action, CrmError, resolve
 
@@ -112,6 +113,11 @@ class Worker:
             return
         except MappingsError as exc:
             self._fail(events, f"mappings: {exc}")
+            return
+        except NoOwnerAvailable as exc:
+            # Nobody can take a lead: retried with back-off while an admin fixes the team or
+            # routing.yaml, then dead-lettered with this message.
+            self._fail(events, f"an admin must act: {exc}")
             return
         except Exception as exc:
             # A bug of ours: keep the trace with the event so it can be fixed and replayed.

@@ -9,8 +9,6 @@ from connectors.hubspot.port import (
     HubSpotPort,
     HubSpotSettings,
     Owner,
-    UpdateFailure,
-    UpdateResult,
 )
 
 __all__ = [
@@ -22,6 +20,4 @@ __all__ = [
     "HubSpotPort",
     "HubSpotSettings",
     "Owner",
-    "UpdateFailure",
-    "UpdateResult",
 ]

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, SecretStr
 
-from connectors.results import UpdateFailure, UpdateResult
+from connectors.results import UpdateResult
 
 BATCH_LIMIT = 100  # HubSpot refuses more than 100 inputs per batch call
 OWNER_PROPERTY = "hubspot_owner_id"
@@ -113,6 +113,4 @@ __all__ = [
     "Owner",
     "PropertyInfo",
     "ReadResult",
-    "UpdateFailure",
-    "UpdateResult",
 ]

@@ -9,7 +9,6 @@ from connectors.salesforce.port import (
     SalesforceSettings,
     SfQueue,
     SfRecord,
-    SfUpdateResult,
     SfUser,
 )
 
@@ -22,6 +21,5 @@ __all__ = [
     "SalesforceSettings",
     "SfQueue",
     "SfRecord",
-    "SfUpdateResult",
     "SfUser",
 ]

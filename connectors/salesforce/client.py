@@ -42,7 +42,7 @@ from connectors.errors import (
     retry_inline,
 )
 from connectors.metrics import CRM_CALL_SECONDS, CRM_CALLS
-from connectors.results import UpdateFailure
+from connectors.results import UpdateFailure, UpdateResult
 from connectors.salesforce.port import (
     COLLECTION_LIMIT,
     QUERY_IDS_PER_CALL,
@@ -51,7 +51,6 @@ from connectors.salesforce.port import (
     SfField,
     SfQueue,
     SfRecord,
-    SfUpdateResult,
     SfUser,
 )
 from connectors.salesforce_ids import to18
@@ -459,8 +458,8 @@ class SalesforceClient:
 
     def update_records(
         self, updates: Sequence[RecordUpdate], *, deadline: float | None = None
-    ) -> SfUpdateResult:
-        result = SfUpdateResult()
+    ) -> UpdateResult:
+        result = UpdateResult()
         locked: list[RecordUpdate] = []
         batches = list(chunks(list(updates), COLLECTION_LIMIT))
         for n, chunk in enumerate(batches):
@@ -506,7 +505,7 @@ class SalesforceClient:
         self,
         update: RecordUpdate,
         outcome: dict[str, Any],
-        result: SfUpdateResult,
+        result: UpdateResult,
         locked: list[RecordUpdate],
     ) -> None:
         # Each record's result sits inside the HTTP 200: inspect every one.
@@ -531,7 +530,7 @@ class SalesforceClient:
     def _retry_locked(
         self,
         update: RecordUpdate,
-        result: SfUpdateResult,
+        result: UpdateResult,
         budget: float,
         deadline: float | None,
     ) -> None:

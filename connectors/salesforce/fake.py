@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.crm import SALESFORCE_OBJECTS, Crm
 from connectors.errors import AdminActionRequired, CrmError, IntegrationBug, check_deadline
-from connectors.results import UpdateFailure
+from connectors.results import UpdateFailure, UpdateResult
 from connectors.salesforce.port import (
     COLLECTION_LIMIT,
     OWNER_FIELD,
@@ -35,7 +35,6 @@ from connectors.salesforce.port import (
     SfField,
     SfQueue,
     SfRecord,
-    SfUpdateResult,
     SfUser,
 )
 from connectors.salesforce_ids import to18
@@ -169,14 +168,14 @@ class InMemorySalesforce:
 
     def update_records(
         self, updates: Sequence[RecordUpdate], *, deadline: float | None = None
-    ) -> SfUpdateResult:
+    ) -> UpdateResult:
         """Collections of 200 (``allOrNone`` false, ``Sforce-Auto-Assign: FALSE``): every
         record succeeds or fails alone."""
         # An in-memory call takes no time: it only refuses to start past the deadline.
         check_deadline(deadline, 0.0)
         with self._lock:
             self._call("update_records", len(updates), COLLECTION_LIMIT)
-            result = SfUpdateResult()
+            result = UpdateResult()
             for update in updates:
                 failure = self._update_one(update)
                 if failure is None:

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, SecretStr
 
-from connectors.results import UpdateFailure, UpdateResult
+from connectors.results import UpdateResult
 
 COLLECTION_LIMIT = 200  # sObject Collections take at most 200 records per call
 QUERY_IDS_PER_CALL = 200  # keeps the SOQL (sent in the URL) well under its length limits
@@ -73,7 +73,6 @@ class RecordUpdate:
     fields: dict[str, Any]
 
 
-SfUpdateResult = UpdateResult  # one result type for both CRMs
 
 
 class SalesforcePort(Protocol):
@@ -101,7 +100,7 @@ class SalesforcePort(Protocol):
 
     def update_records(
         self, updates: Sequence[RecordUpdate], *, deadline: float | None = None
-    ) -> SfUpdateResult:
+    ) -> UpdateResult:
         """Collections of 200 with ``Sforce-Auto-Assign: FALSE``, any fields (the owner and
         others in the same call); per-record failures are returned, locked records are retried
         alone first. No call starts that could still be under way at ``deadline``
@@ -126,7 +125,5 @@ __all__ = [
     "SfField",
     "SfQueue",
     "SfRecord",
-    "SfUpdateResult",
     "SfUser",
-    "UpdateFailure",
 ]

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from app.decisions.schemas import Outcome
+from app.decisions.explain import describe
+from app.ownersync.service import OwnerSeen
 from app.ownersync.service import plan as plan_sync
-from app.routing.assign import (
-    NoOwnerAvailable,
-    Person,
-    PlannedWrite,
-    PoolConfig,
-    Side,
-    assign,
-    describe,
-)
+from app.routing.assign import NoOwnerAvailable, Person, PlannedWrite, PoolConfig, Side, assign
 from app.routing.engine import PoolState
+from app.routing.schemas import Outcome
 from connectors.crm import Crm, RecordKey
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -40,7 +35,9 @@ def test_given_a_new_hubspot_contact_then_round_robin_gives_the_first_rep_and_on
     assert plan.state.seq == 1 and plan.state.members[ANA].assigned_count == 1
     assert plan.explanation["rule"] == "round_robin"
     assert plan.explanation["candidates"] == [ANA, BEN, CLO]
-    assert plan.rule.startswith("round robin in pool inbound: ana@x.fr had the fewest leads (0)")
+    assert describe(plan.explanation).startswith(
+        "round robin in pool inbound: ana@x.fr had the fewest leads (0)"
+    )
 
 
 def test_given_successive_plans_then_the_state_they_return_rotates_the_reps() -> None:
@@ -79,7 +76,7 @@ def test_given_a_hubspot_owner_outside_the_team_then_it_is_kept_and_nothing_writ
         (),
     )
     assert plan.state == FRESH  # the rotation did not move
-    assert plan.rule == "the hubspot record already has an owner (77)"
+    assert describe(plan.explanation) == "the hubspot record already has an owner (77)"
 
 
 def test_given_a_salesforce_lead_owned_by_the_integration_user_then_it_is_routed() -> None:
@@ -93,7 +90,7 @@ def test_given_a_record_owned_by_a_rep_then_the_rep_is_kept_and_the_other_side_f
     plan = assign(person, POOL, ROSTER, FRESH, NOW)
     assert (plan.outcome, plan.rep) == (Outcome.KEPT_OWNER, BEN)
     assert plan.writes == (PlannedWrite(HS, "12", None),)
-    assert plan.rule == f"the salesforce record already has an owner ({BEN})"
+    assert describe(plan.explanation) == f"the salesforce record already has an owner ({BEN})"
 
 
 def test_given_a_linked_record_assigned_already_then_the_same_rep_is_given() -> None:
@@ -101,7 +98,10 @@ def test_given_a_linked_record_assigned_already_then_the_same_rep_is_given() -> 
     plan = assign(person, POOL, ROSTER, FRESH, NOW)
     assert (plan.outcome, plan.rep) == (Outcome.LINKED, BEN)
     assert plan.writes == (PlannedWrite(SF, "005000000000002AAA", INTEGRATION_USER),)
-    assert plan.rule == f"same person as {HS} (linked by email), already assigned to {BEN}"
+    assert (
+        describe(plan.explanation)
+        == f"same person as {HS} (linked by email), already assigned to {BEN}"
+    )
 
 
 def test_given_a_kept_rep_unknown_in_the_other_crm_then_the_gap_is_said() -> None:
@@ -115,7 +115,10 @@ def test_given_nobody_available_then_the_fallback_owner_gets_it() -> None:
     pool = PoolConfig("inbound", (ANA,), frozenset(), BEN)
     plan = assign(Person(Side(HS, None)), pool, ROSTER, FRESH, NOW)
     assert (plan.outcome, plan.rep) == (Outcome.FALLBACK, BEN)
-    assert plan.rule == "no rep of pool inbound is active and known in hubspot: fallback owner"
+    assert (
+        describe(plan.explanation)
+        == "no rep of pool inbound is active and known in hubspot: fallback owner"
+    )
 
 
 @pytest.mark.parametrize(
@@ -133,34 +136,64 @@ def test_given_nobody_available_and_no_usable_fallback_then_the_admin_is_told(
         assign(Person(Side(SF, INTEGRATION_USER)), pool, ROSTER, FRESH, NOW)
 
 
-def test_the_explanation_is_data_and_the_sentence_is_rendered_from_it() -> None:
-    plan = assign(Person(Side(HS, None)), POOL, ROSTER, FRESH, NOW)
-    assert describe(plan.explanation) == plan.rule
+def test_the_explanation_is_data_with_the_counts_and_the_pool_before_the_pick() -> None:
+    before = FRESH
+    for _ in range(2):
+        before = assign(Person(Side(HS, None)), POOL, ROSTER, before, NOW).state
+    plan = assign(Person(Side(HS, None)), POOL, ROSTER, before, NOW)
     assert plan.explanation["at"] == NOW.isoformat()
-    assert plan.explanation["counts"] == {ANA: 1, BEN: 0, CLO: 0}
+    assert plan.explanation["counts"] == {ANA: 1, BEN: 1, CLO: 1}
+    assert PoolState.from_snapshot(plan.explanation["pool_before"]) == before
+    assert describe(plan.explanation) == (
+        "round robin in pool inbound: clo@x.fr had the fewest leads (0) among 3 reps "
+        "available in hubspot"
+    )
+
+
+@pytest.mark.parametrize(
+    "person",
+    [
+        Person(Side(HS, None)),
+        Person(Side(HS, "77")),
+        Person(Side(SF, INTEGRATION_USER), Side(HS, "12", BEN), "email", other_assigned_to=BEN),
+        Person(Side(HS, None), Side(SF, "005000000000002AAA", BEN), "stored_id"),
+    ],
+)
+def test_a_decision_replayed_from_its_snapshot_gives_the_same_plan(person: Person) -> None:
+    before = assign(Person(Side(HS, None)), POOL, ROSTER, FRESH, NOW).state
+    plan = assign(person, POOL, ROSTER, before, NOW)
+    replayed = Person.from_snapshot(json.loads(json.dumps(person.snapshot())))
+    assert replayed == person
+    assert assign(replayed, POOL, ROSTER, before, NOW) == plan
+
+
+def test_given_a_fallback_then_the_rotation_state_does_not_move() -> None:
+    pool = PoolConfig("inbound", (ANA, BEN), frozenset(), CLO)
+    plan = assign(Person(Side(HS, None)), pool, ROSTER, FRESH, NOW)
+    assert plan.outcome is Outcome.FALLBACK and plan.state == FRESH
 
 
 # -- owner sync, pure --------------------------------------------------------------------
 
 
 def test_given_a_person_moves_the_lead_in_the_source_of_truth_then_it_is_copied() -> None:
-    decided = plan_sync(ANA, (Crm.SALESFORCE, BEN), HS, Crm.SALESFORCE, ROSTER)
+    decided = plan_sync(ANA, OwnerSeen(Crm.SALESFORCE, BEN), HS, Crm.SALESFORCE, ROSTER)
     assert decided.outcome is Outcome.OWNER_SYNCED
     assert decided.change is not None
     assert (decided.change.to, decided.change.to_id, decided.change.before_id) == (BEN, "12", "11")
 
 
 def test_given_a_change_outside_the_source_of_truth_then_it_is_not_copied() -> None:
-    decided = plan_sync(ANA, (Crm.HUBSPOT, BEN), SF, Crm.SALESFORCE, ROSTER)
+    decided = plan_sync(ANA, OwnerSeen(Crm.HUBSPOT, BEN), SF, Crm.SALESFORCE, ROSTER)
     assert decided.outcome is Outcome.ALREADY_ASSIGNED and decided.change is None
     assert "salesforce is the owner's source of truth" in decided.note
 
 
 def test_given_the_owner_we_gave_then_nothing_changes() -> None:
-    decided = plan_sync(ANA, (Crm.SALESFORCE, ANA), HS, Crm.SALESFORCE, ROSTER)
+    decided = plan_sync(ANA, OwnerSeen(Crm.SALESFORCE, ANA), HS, Crm.SALESFORCE, ROSTER)
     assert (decided.outcome, decided.note) == (Outcome.ALREADY_ASSIGNED, f"owned by {ANA}")
 
 
 def test_given_a_new_rep_unknown_in_the_other_crm_then_it_is_not_copied() -> None:
-    decided = plan_sync(ANA, (Crm.HUBSPOT, CLO), SF, Crm.HUBSPOT, ROSTER)
+    decided = plan_sync(ANA, OwnerSeen(Crm.HUBSPOT, CLO), SF, Crm.HUBSPOT, ROSTER)
     assert decided.change is None and "unknown in salesforce" in decided.note
