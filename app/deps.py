@@ -17,8 +17,12 @@ from app.config import Settings
 from app.runtime import Runtime
 from app.security import bearer_matches
 
+# Every dependency here is ``async def``: none does I/O, and FastAPI runs a plain ``def``
+# dependency in its thread pool, one hop per dependency and per request (it showed in the
+# webhook acknowledgement benchmark).
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     """The services of this process (built once by ``create_app``)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -27,7 +31,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def runtime_settings(runtime: RuntimeDep) -> Settings:
+async def runtime_settings(runtime: RuntimeDep) -> Settings:
     """The settings this process was built with (not re-read from the environment)."""
     return runtime.settings
 
@@ -41,7 +45,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def require_admin(request: Request, settings: SettingsDep) -> None:
+async def require_admin(request: Request, settings: SettingsDep) -> None:
     """401 unless the request carries one of RELAIS_ADMIN_TOKENS (compared in constant time).
     No token configured means the admin API is closed, never open."""
     header = request.headers.get("authorization", "")
@@ -49,7 +53,7 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
         raise _unauthorized("a valid admin bearer token is needed")
 
 
-def require_metrics_token(request: Request, settings: SettingsDep) -> None:
+async def require_metrics_token(request: Request, settings: SettingsDep) -> None:
     """401 unless the request carries RELAIS_METRICS_TOKEN; without one, /metrics is open
     (scrapers on a private network)."""
     token = settings.metrics_token
