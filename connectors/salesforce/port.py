@@ -73,8 +73,6 @@ class RecordUpdate:
     fields: dict[str, Any]
 
 
-
-
 class SalesforcePort(Protocol):
     """Every method raises only ``connectors.errors.CrmError`` subclasses."""
 
