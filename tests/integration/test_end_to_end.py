@@ -61,7 +61,9 @@ def test_given_a_signed_batch_from_hubspot_then_every_new_contact_is_owned_in_ro
         ]
     for start in range(0, 12, 4):
         assert sorted(order[start : start + 4]) == sorted(ACTIVE)
-    # the decision says why, with the score and the mappings version
+    # the decision says why, with the score and the mappings version; it is marked written once
+    # the outbox has settled the CRM's answer (a moment after the sandbox shows the owner)
+    wait_for(lambda: _idle(db), what="every write settled")
     with db.transaction() as session:
         decision = session.scalars(select(Decision)).first()
         assert decision is not None
