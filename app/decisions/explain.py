@@ -57,7 +57,7 @@ def explain(decision: Decision) -> list[str]:
     ]
     lines.extend(_pick(decision.explanation or {}))
     if decision.score is not None:
-        lines.append(f"score: {decision.score}")
+        lines.append(f"score: {decision.score}{_grade(d)}")
     link = d.get("link")
     if link:
         note = f" ({link['note']})" if link.get("note") else ""
@@ -90,3 +90,12 @@ def _pick(why: dict[str, Any]) -> list[str]:
     lines = [f"candidates: {', '.join(shown) or 'none'}"]
     lines.extend(f"skipped {rep}: {reason}" for rep, reason in (why.get("skipped") or {}).items())
     return lines
+
+
+def _grade(details: dict[str, Any]) -> str:
+    """'(warm, sales-ready)' from what the evaluate stage recorded (older decisions: nothing)."""
+    if "sales_ready" not in details:
+        return ""
+    ready = "sales-ready" if details["sales_ready"] else "not sales-ready"
+    temperature = details.get("temperature")
+    return f" ({temperature}, {ready})" if temperature else f" ({ready})"

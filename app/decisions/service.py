@@ -82,7 +82,8 @@ class DecisionService:
                 rule=describe(plan.explanation),
                 score=score.total,
                 score_details=[{"rule": c.rule, "points": c.points} for c in score.contributions],
-                details=_details(plan, people, link),
+                details=_details(plan, people, link)
+                | {"temperature": score.temperature, "sales_ready": score.sales_ready},
                 lead=_lead(person, people, link),
                 explanation=plan.explanation,
                 **_common(ctx),

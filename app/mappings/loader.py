@@ -378,6 +378,7 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
     check = _CrossCheck(models, parsed, errors)
     check.routing(check.team())
     check.fields(check.value_maps())
+    check.bands()
 
 
 @dataclass
@@ -449,6 +450,27 @@ class _CrossCheck:
                 "routing.yaml",
                 ("fallback_owner",),
                 f"{fallback} is not a rep in team.yaml{_suggest(fallback.lower(), emails)}",
+            )
+
+    def bands(self) -> None:
+        """Temperature bands in order (cold < warm < hot), the threshold within them."""
+        scoring: Scoring | None = self.models.get("scoring.yaml")
+        if scoring is None or scoring.bands is None:
+            return
+        b = scoring.bands
+        if not b.cold < b.warm < b.hot:
+            self.err(
+                "scoring.yaml",
+                ("bands",),
+                f"bands must rise from cold to warm to hot, each above the one before: "
+                f"cold {b.cold}, warm {b.warm}, hot {b.hot}",
+            )
+        elif not b.cold <= scoring.threshold <= b.hot:
+            self.err(
+                "scoring.yaml",
+                ("threshold",),
+                f"the threshold {scoring.threshold} is outside the bands: it must lie "
+                f"between cold ({b.cold}) and hot ({b.hot})",
             )
 
     def value_maps(self) -> list[str]:

@@ -22,6 +22,19 @@ class ScoreResult:
     total: int
     contributions: tuple[Contribution, ...]
     sales_ready: bool
+    temperature: str | None = None  # hot | warm | cold from scoring.yaml's bands; None: below
+
+
+def temperature(total: int, model: Scoring) -> str | None:
+    """hot, warm or cold from the bands (each from its own score up); None below cold or
+    without bands."""
+    bands = model.bands
+    if bands is None:
+        return None
+    for name, floor in (("hot", bands.hot), ("warm", bands.warm), ("cold", bands.cold)):
+        if total >= floor:
+            return name
+    return None
 
 
 def _number(value: str | float | None) -> float | None:
@@ -69,4 +82,4 @@ def score(lead: Lead, model: Scoring) -> ScoreResult:
         Contribution(rule.name, rule.points) for rule in model.rules if matches(rule, lead)
     )
     total = sum(c.points for c in contributions)
-    return ScoreResult(total, contributions, total >= model.threshold)
+    return ScoreResult(total, contributions, total >= model.threshold, temperature(total, model))

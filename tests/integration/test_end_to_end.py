@@ -78,7 +78,10 @@ def test_given_a_signed_batch_from_hubspot_then_every_new_contact_is_owned_in_ro
     assert decision.explanation["rep"] == decision.owner_email
     assert sorted(decision.explanation["candidates"]) == sorted(ACTIVE)
     assert list(decision.explanation["skipped"].values()) == ["inactive in team.yaml"]
+    assert decision.details["sales_ready"] is (decision.score >= 150)  # scoring.yaml threshold
+    assert decision.details["temperature"] in ("hot", "warm", "cold", None)
     lines = explain(decision)
+    assert f"score: {decision.score} (" in "\n".join(lines)
     assert any(line.startswith("candidates: ") for line in lines)
     assert any(line.endswith(": inactive in team.yaml") for line in lines)
     # one batched read and one batched write served the 12 contacts

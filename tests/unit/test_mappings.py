@@ -240,6 +240,26 @@ CASES = [
         "reps[0].weight: Input should be a finite number",
     ),
     ("routing.yaml", None, 1, "routing.yaml:1: missing file"),
+    (
+        "scoring.yaml",
+        "threshold: 150\nbands: {hot: 140, warm: 215, cold: 30}\n",
+        2,
+        "bands: bands must rise from cold to warm to hot, each above the one before: "
+        "cold 30, warm 215, hot 140",
+    ),
+    (
+        "scoring.yaml",
+        "threshold: 150\nbands:\n  hot: 215\n  warm: 140\n  cold: 140\n",
+        2,
+        "bands must rise from cold to warm to hot",  # overlapping: warm and cold equal
+    ),
+    (
+        "scoring.yaml",
+        "rules: []\nbands: {hot: 215, warm: 140, cold: 30}\nthreshold: 300\n",
+        3,
+        "threshold: the threshold 300 is outside the bands: it must lie between cold (30) "
+        "and hot (215)",
+    ),
 ]
 
 

@@ -69,3 +69,35 @@ def test_given_an_intern_of_a_big_firm_then_negative_points_keep_it_cold() -> No
     result = score({LeadField.TITLE: "Stagiaire RH", LeadField.COMPANY_SIZE: "2000"}, model)
     assert result.total == -110
     assert not result.sales_ready
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [
+        (215, "hot"),
+        (300, "hot"),
+        (214, "warm"),
+        (140, "warm"),
+        (139, "cold"),
+        (30, "cold"),
+        (29, None),
+    ],
+)
+def test_the_bands_give_the_temperature_each_from_its_own_score_up(
+    total: int, expected: str | None
+) -> None:
+    model = Scoring.model_validate(
+        {
+            "threshold": 150,
+            "bands": {"hot": 215, "warm": 140, "cold": 30},
+            "rules": [{"name": "p", "field": "title", "op": "exists", "points": total}],
+        }
+    )
+    result = score({LeadField.TITLE: "DRH"}, model)
+    assert (result.total, result.temperature) == (total, expected)
+    assert result.sales_ready is (total >= 150)
+
+
+def test_without_bands_there_is_no_temperature() -> None:
+    model = Scoring.model_validate({"threshold": 10, "rules": []})
+    assert score({}, model).temperature is None
