@@ -163,7 +163,7 @@ def _details(plan: Plan, people: Sequence[Record], link: Link | None) -> dict[st
 def _lead(person: Person, people: Sequence[Record], link: Link | None) -> dict[str, Any]:
     """The person as ``assign`` saw it, with each record's canonical fields."""
     lead = person.snapshot()
-    fields = {str(p.key): {f.value: v for f, v in p.lead.items()} for p in people}
+    fields = {str(p.key): {str(f): v for f, v in p.lead.items()} for p in people}
     for side in ("record", "other"):
         if lead.get(side) is not None:
             lead[side]["fields"] = fields[lead[side]["key"]]

@@ -1,11 +1,11 @@
-"""Canonical lead fields and the HubSpot contact properties that feed them.
-
-The mappings issue makes this per-CRM table configurable; until then it is HubSpot's defaults.
-"""
+"""Canonical lead fields: the built-in ones, their types, and the CRM fields that feed them
+when ``fields.yaml`` is absent. Admins declare more in ``fields.yaml`` (a name and a type)."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Literal
 
 
 class LeadField(StrEnum):
@@ -31,7 +31,29 @@ class LeadField(StrEnum):
     LAST_ACTIVITY = "last_activity"
 
 
-HUBSPOT_CONTACT_PROPERTIES: dict[LeadField, str] = {
+# What a field holds, which decides how its values are read and which operators apply.
+FieldType = Literal["text", "number", "date", "datetime", "boolean", "list"]
+FIELD_TYPES: tuple[FieldType, ...] = ("text", "number", "date", "datetime", "boolean", "list")
+_TEXT: FieldType = "text"
+BUILTIN_TYPES: dict[str, FieldType] = {f.value: _TEXT for f in LeadField} | {
+    LeadField.COMPANY_SIZE.value: "number",
+    LeadField.REVENUE.value: "number",
+    LeadField.LAST_ACTIVITY.value: "datetime",
+}
+# The operators of scoring (and qualification) rules that make sense for each type.
+OPERATORS: dict[FieldType, tuple[str, ...]] = {
+    "text": ("eq", "ne", "in", "contains", "exists", "missing"),
+    "number": ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "missing"),
+    "date": ("eq", "ne", "gt", "gte", "lt", "lte", "exists", "missing"),
+    "datetime": ("gt", "gte", "lt", "lte", "exists", "missing"),
+    "boolean": ("eq", "ne", "exists", "missing"),
+    "list": ("contains", "in", "exists", "missing"),
+}
+# A declared field's name: what rules and (later) routing use to name it.
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+HUBSPOT_CONTACT_PROPERTIES: dict[str, str] = {
     LeadField.EMAIL: "email",
     LeadField.FIRST_NAME: "firstname",
     LeadField.LAST_NAME: "lastname",
@@ -48,7 +70,7 @@ HUBSPOT_CONTACT_PROPERTIES: dict[LeadField, str] = {
 
 
 # Salesforce fields feeding the canonical lead, per object (Contacts have no Company field).
-SALESFORCE_FIELDS: dict[str, dict[LeadField, str]] = {
+SALESFORCE_FIELDS: dict[str, dict[str, str]] = {
     "Lead": {
         LeadField.EMAIL: "Email",
         LeadField.FIRST_NAME: "FirstName",

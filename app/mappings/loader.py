@@ -10,6 +10,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,11 +19,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.mappings.fields import (
+    BUILTIN_TYPES,
+    FIELD_TYPES,
     HUBSPOT_CONTACT_PROPERTIES,
     SALESFORCE_FIELDS,
+    FieldType,
     LeadField,
 )
-from app.mappings.schemas import Fields, Rep, Routing, Scoring, Sync, Team, Values
+from app.mappings.schemas import FieldMapping, Fields, Rep, Routing, Scoring, Sync, Team, Values
+from app.scoring.conditions import problem as rule_problem
 from connectors.crm import Crm
 
 REQUIRED: dict[str, type[BaseModel]] = {
@@ -73,18 +78,31 @@ class Mappings:
     def rep(self, email: str) -> Rep | None:
         return next((r for r in self.team.reps if r.email == email), None)
 
-    def hubspot_properties(self) -> dict[LeadField, str]:
+    @cached_property
+    def _field_types(self) -> dict[str, FieldType]:
+        declared = {f.field: f.type for f in (self.fields.fields if self.fields else []) if f.type}
+        return BUILTIN_TYPES | declared
+
+    def field_types(self) -> dict[str, FieldType]:
+        """Every canonical field rules may use -> its type: the built-in ones, and those
+        fields.yaml declares."""
+        return dict(self._field_types)
+
+    def field_names(self) -> list[str]:
+        return sorted(self.field_types())
+
+    def hubspot_properties(self) -> dict[str, str]:
         """Canonical field -> HubSpot contact property (fields.yaml, else the defaults)."""
         if self.fields is None:
             return dict(HUBSPOT_CONTACT_PROPERTIES)
         return {f.field: f.hubspot for f in self.fields.fields if f.hubspot}
 
-    def value_maps(self) -> dict[LeadField, tuple[dict[str, dict[str, str]], str]]:
+    def value_maps(self) -> dict[str, tuple[dict[str, dict[str, str]], str]]:
         """field -> ({crm: {CRM value casefolded: canonical}}, default) for mapped fields."""
         if self.fields is None:
             return {}
         maps = {v.name: v for v in self.values.value_maps}
-        out: dict[LeadField, tuple[dict[str, dict[str, str]], str]] = {}
+        out: dict[str, tuple[dict[str, dict[str, str]], str]] = {}
         for f in self.fields.fields:
             vmap = maps.get(f.value_map or "")
             if vmap is None:
@@ -98,7 +116,7 @@ class Mappings:
             out[f.field] = (by_crm, vmap.default)
         return out
 
-    def salesforce_fields(self, sobject: str) -> dict[LeadField, str]:
+    def salesforce_fields(self, sobject: str) -> dict[str, str]:
         if self.fields is None:
             return dict(SALESFORCE_FIELDS.get(sobject, {}))
         attr = "salesforce_lead" if sobject == "Lead" else "salesforce_contact"
@@ -378,6 +396,7 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
     check = _CrossCheck(models, parsed, errors)
     check.routing(check.team())
     check.fields(check.value_maps())
+    check.rules()
     check.bands()
 
 
@@ -452,6 +471,44 @@ class _CrossCheck:
                 f"{fallback} is not a rep in team.yaml{_suggest(fallback.lower(), emails)}",
             )
 
+    def field_type(self, i: int, f: FieldMapping) -> None:
+        """A built-in field keeps its type; a new name declares one."""
+        builtin = BUILTIN_TYPES.get(f.field)
+        if builtin is None and f.type is None:
+            self.err(
+                "fields.yaml",
+                ("fields", i, "field"),
+                f"{f.field!r} is not a built-in field{_suggest(f.field, list(BUILTIN_TYPES))}: "
+                f"to declare it, give its type ({', '.join(FIELD_TYPES)})",
+            )
+        elif builtin is not None and f.type not in (None, builtin):
+            self.err(
+                "fields.yaml",
+                ("fields", i, "type"),
+                f"{f.field} is a built-in {builtin} field: its type cannot be {f.type}",
+            )
+
+    def rules(self) -> None:
+        """Each scoring rule names a known field, with an operator and a value its type takes."""
+        scoring: Scoring | None = self.models.get("scoring.yaml")
+        fields: Fields | None = self.models.get("fields.yaml")
+        if scoring is None or ("fields.yaml" in self.parsed and fields is None):
+            return  # a broken fields.yaml reports its own errors, not every use of it
+        types = BUILTIN_TYPES | {
+            f.field: f.type for f in (fields.fields if fields else []) if f.type
+        }
+        for i, rule in enumerate(scoring.rules):
+            kind = types.get(rule.field)
+            if kind is None:
+                self.err(
+                    "scoring.yaml",
+                    ("rules", i, "field"),
+                    f"unknown field {rule.field!r}{_suggest(rule.field, sorted(types))} (a "
+                    "built-in field, or one declared in fields.yaml with its type)",
+                )
+            elif (problem := rule_problem(kind, rule.op, rule.value)) is not None:
+                self.err("scoring.yaml", ("rules", i), f"{rule.field} ({kind}): {problem}")
+
     def bands(self) -> None:
         """Temperature bands in order (cold < warm < hot), the threshold within them."""
         scoring: Scoring | None = self.models.get("scoring.yaml")
@@ -507,10 +564,9 @@ class _CrossCheck:
         mapped: set[str] = set()
         for i, f in enumerate(fields.fields):
             if f.field in mapped:
-                self.err(
-                    "fields.yaml", ("fields", i, "field"), f"{f.field.value!r} is mapped twice"
-                )
+                self.err("fields.yaml", ("fields", i, "field"), f"{f.field!r} is mapped twice")
             mapped.add(f.field)
+            self.field_type(i, f)
             if f.value_map is not None and not values_broken and f.value_map not in map_names:
                 self.err(
                     "fields.yaml",
@@ -532,7 +588,7 @@ class _CrossCheck:
             )
         self.scoring_values({f.field: f.value_map for f in fields.fields if f.value_map})
 
-    def scoring_values(self, field_maps: dict[LeadField, str]) -> None:
+    def scoring_values(self, field_maps: dict[str, str]) -> None:
         """A scoring rule on a value-mapped field compares canonical values: they must exist."""
         values: Values | None = self.models.get("values.yaml")
         canon_by_map = {

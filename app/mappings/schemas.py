@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.mappings.fields import LeadField
+from app.mappings.fields import FIELD_NAME, FieldType, LeadField
 from connectors.crm import Crm
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -152,14 +152,24 @@ class Routing(Node):
 
 # -- scoring.yaml -----------------------------------------------------------------------------
 
+FieldName = Annotated[
+    str,
+    Field(pattern=FIELD_NAME.pattern, description="lower-case letters, digits and '_'"),
+]
 Operator = Literal["eq", "ne", "in", "contains", "gt", "gte", "lt", "lte", "exists", "missing"]
 
 
 class ScoringRule(Node):
     name: str = Field(description="Shown to reps as the reason for these points")
-    field: LeadField = Field(description="Canonical lead field the rule reads")
+    field: FieldName = Field(
+        description="Canonical lead field the rule reads: built in, or declared in fields.yaml"
+    )
     op: Operator
-    value: str | float | list[str] | None = Field(None, description="Not used by exists/missing")
+    value: bool | float | str | list[str | float] | None = Field(
+        None,
+        description="What the field is compared with, read as the field's type (a list for "
+        "in); none for exists/missing",
+    )
     points: int = Field(description="Added when the rule matches (negative to subtract)")
 
 
@@ -181,7 +191,17 @@ Direction = Literal["none", "hubspot_to_salesforce", "salesforce_to_hubspot", "b
 
 
 class FieldMapping(Node):
-    field: LeadField = Field(description="The canonical lead field")
+    field: FieldName = Field(
+        description="The canonical lead field: a built-in one (email, title, company_size, "
+        "...), or a new name that this entry declares (give its type)"
+    )
+    type: FieldType | None = Field(
+        None,
+        description="What the field holds: text, number, date, datetime, boolean or list "
+        "(a multi-select, values separated by ';'). Required for a field declared here; a "
+        "built-in field's type is fixed",
+    )
+    description: str = Field("", description="What the field means, for the admins who read it")
     hubspot: str | None = Field(None, description="HubSpot contact property feeding it")
     salesforce_lead: str | None = Field(None, description="Salesforce Lead field feeding it")
     salesforce_contact: str | None = Field(None, description="Salesforce Contact field")

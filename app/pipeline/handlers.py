@@ -59,7 +59,8 @@ class LeadHandler:
         if record is None:
             return Handled(Outcome.NOT_FOUND, not_found_error(key))
         link = batch.links.get(key)
-        score = scoring.score(record.lead, batch.mappings.scoring)  # the evaluate stage
+        m = batch.mappings
+        score = scoring.score(record.lead, m.scoring, m.field_types())  # the evaluate stage
         person = Person(
             record=batch.sides[key],
             other=batch.sides[link.other.key] if link else None,

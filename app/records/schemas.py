@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from app.mappings.fields import HUBSPOT_SALESFORCE_ID_PROPERTIES, LeadField
+from app.mappings import typed
+from app.mappings.fields import (
+    BUILTIN_TYPES,
+    HUBSPOT_SALESFORCE_ID_PROPERTIES,
+    FieldType,
+    LeadField,
+)
 from app.mappings.loader import Mappings
 from connectors.crm import SALESFORCE_OBJECTS, Crm, RecordKey
 from connectors.hubspot.port import OWNER_PROPERTY, Contact
 from connectors.salesforce.port import OWNER_FIELD, SfRecord
 
-Lead = dict[LeadField, str | None]
+Lead = dict[str, str | None]  # canonical field name -> value (built-in or declared field)
 
 
 @dataclass(frozen=True)
 class FieldMaps:
     """Which CRM property or field feeds each canonical lead field (fields.yaml)."""
 
-    hubspot: dict[LeadField, str]
-    salesforce: dict[str, dict[LeadField, str]]  # sobject -> field map
+    hubspot: dict[str, str]
+    salesforce: dict[str, dict[str, str]]  # sobject -> field map
     # field -> (crm -> CRM value (case-folded) -> canonical value, default): values.yaml
-    values: dict[LeadField, tuple[dict[str, dict[str, str]], str]] = field(default_factory=dict)
+    values: dict[str, tuple[dict[str, dict[str, str]], str]] = field(default_factory=dict)
+    types: dict[str, FieldType] = field(default_factory=lambda: dict(BUILTIN_TYPES))
 
     @classmethod
     def of(cls, m: Mappings) -> FieldMaps:
@@ -29,15 +37,20 @@ class FieldMaps:
             m.hubspot_properties(),
             {sobject: m.salesforce_fields(sobject) for sobject in SALESFORCE_OBJECTS},
             m.value_maps(),
+            m.field_types(),
         )
 
     def canonical(self, crm: Crm, lead: Lead) -> Lead:
-        """The lead with mapped picklist values turned canonical (unknown ones: the default)."""
+        """The lead with mapped picklist values turned canonical (unknown ones: the default),
+        booleans as true/false and instants as ISO 8601, whichever CRM they come from."""
         out = dict(lead)
         for f, (by_crm, default) in self.values.items():
             raw = out.get(f)
             if raw is not None:
                 out[f] = by_crm.get(crm, {}).get(raw.casefold(), default)
+        for f, raw in out.items():
+            if raw is not None:
+                out[f] = normalised(self.types.get(f, "text"), raw)
         return out
 
     @property
@@ -48,6 +61,21 @@ class FieldMaps:
 
     def salesforce_fields(self, sobject: str) -> list[str]:
         return sorted({*self.salesforce.get(sobject, {}).values(), OWNER_FIELD, "Email"})
+
+
+def normalised(kind: FieldType, raw: str) -> str:
+    """One spelling per value whatever the CRM: HubSpot says ``true``, Salesforce ``True``;
+    HubSpot may give an instant in epoch milliseconds. A value that does not read as its type
+    is kept as it came (conditions then treat it as unreadable)."""
+    if kind == "boolean":
+        value = typed.read("boolean", raw)
+        return raw if value is None else ("true" if value else "false")
+    if kind in ("date", "datetime"):
+        instant: datetime | None = typed.read(kind, raw)
+        if instant is None:
+            return raw
+        return instant.date().isoformat() if kind == "date" else instant.isoformat()
+    return raw
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.mappings.fields import LeadField
+from app.mappings.fields import BUILTIN_TYPES, FieldType
 from app.mappings.schemas import Scoring, ScoringRule
+from app.scoring import conditions
 
-Lead = Mapping[LeadField, str | None]
+Lead = Mapping[str, str | None]  # canonical field name -> value as read (LeadField or declared)
+Types = Mapping[str, FieldType]
 
 
 @dataclass(frozen=True)
@@ -37,49 +39,17 @@ def temperature(total: int, model: Scoring) -> str | None:
     return None
 
 
-def _number(value: str | float | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(str(value).replace(" ", "").replace(",", "."))
-    except ValueError:
-        return None
+def matches(rule: ScoringRule, lead: Lead, types: Types = BUILTIN_TYPES) -> bool:
+    """Whether the rule's condition holds for the lead, read as its field's type."""
+    kind = types.get(rule.field, "text")
+    return conditions.holds(kind, rule.op, rule.value, lead.get(rule.field))
 
 
-def matches(rule: ScoringRule, lead: Lead) -> bool:
-    raw = lead.get(rule.field)
-    value = raw.strip() if isinstance(raw, str) else None
-    if rule.op == "exists":
-        return bool(value)
-    if rule.op == "missing":
-        return not value
-    if not value:
-        return False
-    if rule.op in ("gt", "gte", "lt", "lte"):
-        left, right = (
-            _number(value),
-            _number(rule.value if not isinstance(rule.value, list) else None),
-        )
-        if left is None or right is None:
-            return False
-        return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[
-            rule.op
-        ]
-    folded = value.casefold()
-    if rule.op == "in":
-        options = rule.value if isinstance(rule.value, list) else [str(rule.value)]
-        return folded in {str(o).casefold() for o in options}
-    expected = str(rule.value).casefold()
-    if rule.op == "eq":
-        return folded == expected
-    if rule.op == "ne":
-        return folded != expected
-    return expected in folded  # contains
-
-
-def score(lead: Lead, model: Scoring) -> ScoreResult:
+def score(lead: Lead, model: Scoring, types: Types = BUILTIN_TYPES) -> ScoreResult:
+    """``types``: each canonical field's type (``Mappings.field_types()``: built-in and
+    declared fields)."""
     contributions = tuple(
-        Contribution(rule.name, rule.points) for rule in model.rules if matches(rule, lead)
+        Contribution(rule.name, rule.points) for rule in model.rules if matches(rule, lead, types)
     )
     total = sum(c.points for c in contributions)
     return ScoreResult(total, contributions, total >= model.threshold, temperature(total, model))

@@ -169,7 +169,7 @@ CASES = [
         "scoring.yaml",
         SCORING.replace("field: title", "field: job_title"),
         4,
-        "rules[0].field: unknown value 'job_title', did you mean 'title'?",
+        "rules[0].field: unknown field 'job_title', did you mean 'title'?",
     ),
     (
         "scoring.yaml",
@@ -351,3 +351,102 @@ def test_one_bad_value_map_entry_does_not_cascade_into_false_errors(tmp_path: Pa
         load_mappings(folder)
     assert len(err.value.errors) == 1, err.value.errors
     assert "values.yaml:5: value_maps[0].values[0].hubspot: expected text" in err.value.errors[0]
+
+
+DECLARED = (
+    "fields:\n"
+    "  - {field: email, hubspot: email, salesforce_lead: Email}\n"
+    "  - field: pricing_page_views\n"
+    "    type: number\n"
+    "    description: Pricing page views, counted by a HubSpot workflow\n"
+    "    hubspot: pricing_page_views\n"
+    "    salesforce_lead: Pricing_Page_Views__c\n"
+    "  - {field: quote_requested, type: boolean, hubspot: quote_requested}\n"
+)
+
+
+def test_an_admin_declares_a_field_and_scores_on_it(tmp_path: Path) -> None:
+    scoring = (
+        "threshold: 10\nrules:\n"
+        "  - {name: Pricing page, field: pricing_page_views, op: gte, value: 3, points: 15}\n"
+        "  - {name: Quote, field: quote_requested, op: eq, value: true, points: 100}\n"
+    )
+    m = load_mappings(write(tmp_path, {"fields.yaml": DECLARED, "scoring.yaml": scoring}))
+    assert m.field_types()["pricing_page_views"] == "number"
+    assert m.field_types()["company_size"] == "number"  # the built-in ones stay
+    assert m.hubspot_properties()["quote_requested"] == "quote_requested"
+    assert m.salesforce_fields("Lead")["pricing_page_views"] == "Pricing_Page_Views__c"
+
+
+DECLARED_CASES = [
+    (
+        "fields.yaml",
+        FIELDS_OK + "  - {field: pricing_views, hubspot: pricing_views}\n",
+        3,
+        "fields[1].field: 'pricing_views' is not a built-in field: to declare it, give its "
+        "type (text, number, date, datetime, boolean, list)",
+    ),
+    (
+        "fields.yaml",
+        FIELDS_OK + "  - {field: company_size, type: text, hubspot: numberofemployees}\n",
+        3,
+        "fields[1].type: company_size is a built-in number field: its type cannot be text",
+    ),
+    (
+        "fields.yaml",
+        FIELDS_OK + "  - {field: Pricing-Views, type: number, hubspot: x}\n",
+        3,
+        "fields[1].field:",
+    ),
+    (
+        "scoring.yaml",
+        "threshold: 10\nrules:\n  - {name: r, field: title, op: gte, value: 3, points: 1}\n",
+        3,
+        "rules[0]: title (text): gte does not apply to a text field (use eq, ne, in, "
+        "contains, exists, missing)",
+    ),
+    (
+        "scoring.yaml",
+        "threshold: 10\nrules:\n  - {name: r, field: company_size, op: gt, value: many, "
+        "points: 1}\n",
+        3,
+        "rules[0]: company_size (number): 'many' is not a number value",
+    ),
+    (
+        "scoring.yaml",
+        "threshold: 10\nrules:\n  - {name: r, field: last_activity, op: lt, value: yesterday, "
+        "points: 1}\n",
+        3,
+        "rules[0]: last_activity (datetime): 'yesterday' is not a datetime value",
+    ),
+    (
+        "scoring.yaml",
+        "threshold: 10\nrules:\n  - {name: r, field: phone, op: exists, value: yes, points: 1}\n",
+        3,
+        "rules[0]: phone (text): exists takes no value",
+    ),
+    (
+        "scoring.yaml",
+        "threshold: 10\nrules:\n  - {name: r, field: title, op: eq, value: [a, b], points: 1}\n",
+        3,
+        "rules[0]: title (text): eq takes one value, not a list (use in for several)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "line", "message"),
+    DECLARED_CASES,
+    ids=[f"{c[0]}:{c[3][:40]}" for c in DECLARED_CASES],
+)
+def test_a_declared_field_or_a_rule_that_does_not_fit_its_type_is_refused(
+    tmp_path: Path, file: str, content: str, line: int, message: str
+) -> None:
+    files: dict[str, str | None] = {file: content, "fields.yaml": FIELDS_OK}
+    files[file] = content
+    with pytest.raises(MappingsError) as err:
+        load_mappings(write(tmp_path, files))
+    expected_prefix = f"{tmp_path}/{file}:{line}:"
+    assert any(e.startswith(expected_prefix) and message in e for e in err.value.errors), (
+        f"wanted {expected_prefix} ... {message}\ngot:\n" + "\n".join(err.value.errors)
+    )

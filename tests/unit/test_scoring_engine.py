@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from app.mappings.fields import LeadField
+from app.mappings.fields import FieldType, LeadField
 from app.mappings.loader import load_mappings
 from app.mappings.schemas import Scoring, ScoringRule
 from app.scoring.engine import matches, score
@@ -10,7 +10,7 @@ from app.scoring.engine import matches, score
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rule(op: str, value: object = None, field: LeadField = LeadField.TITLE) -> ScoringRule:
+def rule(op: str, value: object = None, field: str = LeadField.TITLE) -> ScoringRule:
     return ScoringRule(name="r", field=field, op=op, value=value, points=1)
 
 
@@ -38,12 +38,47 @@ def rule(op: str, value: object = None, field: LeadField = LeadField.TITLE) -> S
     ],
 )
 def test_operators(op: str, value: object, lead_value: str | None, expected: bool) -> None:
-    assert matches(rule(op, value), {LeadField.TITLE: lead_value}) is expected
+    # comparisons read numbers: they apply to a number field (company_size), not to text
+    field = LeadField.COMPANY_SIZE if op in ("gt", "gte", "lt", "lte") else LeadField.TITLE
+    assert matches(rule(op, value, field), {field: lead_value}) is expected
+
+
+TYPES: dict[str, FieldType] = {"views": "number", "demo_on": "date", "seen": "datetime"}
+TYPES |= {"optin": "boolean", "products": "list", "title": "text"}
+
+
+@pytest.mark.parametrize(
+    ("field", "op", "value", "lead_value", "expected"),
+    [
+        ("views", "eq", 3, "3.0", True),  # numbers compare as numbers
+        ("views", "in", [1, 2, 3], "2", True),
+        ("views", "gte", 3, "lots", False),  # unreadable: no condition but missing holds
+        ("views", "missing", None, "lots", True),
+        ("demo_on", "gt", "2026-11-01", "2026-11-20", True),
+        ("demo_on", "lt", "2026-11-01", "2026-11-20", False),
+        ("seen", "gte", "2026-11-20", "2026-11-20T09:00:00Z", True),  # a date: its midnight UTC
+        ("seen", "lt", "2026-11-20T10:00:00+01:00", "2026-11-20T08:59:00Z", True),
+        ("seen", "gt", "2025-11-19", "1763632800000", True),  # epoch ms: 2025-11-20
+        ("optin", "eq", True, "true", True),
+        ("optin", "eq", "yes", "True", True),
+        ("optin", "ne", True, "false", True),
+        ("optin", "eq", True, "maybe", False),
+        ("products", "contains", "Paie", "Temps;paie;RH", True),
+        ("products", "contains", "Paie", "Temps;RH", False),
+        ("products", "in", ["paie", "notes de frais"], "RH;Notes de frais", True),
+        ("title", "contains", "rh", "Directrice RH", True),
+    ],
+)
+def test_each_type_reads_its_values_and_compares_as_such(
+    field: str, op: str, value: object, lead_value: str | None, expected: bool
+) -> None:
+    condition = ScoringRule(name="r", field=field, op=op, value=value, points=1)
+    assert matches(condition, {field: lead_value}, TYPES) is expected
 
 
 def test_given_the_shipped_model_when_an_hr_director_of_a_target_firm_then_sales_ready() -> None:
     model = load_mappings(ROOT / "mappings").scoring
-    lead = {
+    lead: dict[str, str | None] = {
         LeadField.TITLE: "DRH",
         LeadField.COMPANY_SIZE: "120",
         LeadField.INDUSTRY: "CONSTRUCTION",
