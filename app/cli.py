@@ -1,4 +1,5 @@
-"""The `relais` command: serve, worker, db, sandbox, demo, dead-letters, mappings, decisions."""
+"""The `relais` command: serve, worker, db, sandbox, demo, dead-letters, mappings, decisions,
+simulate."""
 
 from __future__ import annotations
 
@@ -379,6 +380,80 @@ def decisions_show(
         raise typer.Exit(1)
     for lines in texts:
         typer.echo("\n".join(lines) + "\n")
+
+
+@contextmanager
+def _logs_to_stderr() -> Iterator[None]:
+    """Log lines (a CRM login, ...) to stderr, so that stdout carries a command's JSON alone.
+    Loggers are not cached meanwhile: each writes to the stderr of its moment (a test runner
+    swaps it); the configuration in force before is restored."""
+    import sys
+
+    import structlog
+
+    before = structlog.get_config()
+    structlog.configure(
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**before)
+
+
+@cli.command()
+def simulate(
+    lead_file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="LEAD.json",
+            help='The lead as canonical fields: {"title": "DRH", "company_size": "250", ...}',
+            show_default=False,
+        ),
+    ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            help="Read the lead from its CRM instead: hubspot:ID, salesforce:ID (00Q... a "
+            "Lead, 003... a Contact) or crm:object:ID",
+            show_default=False,
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="The instant to simulate at, ISO 8601 with a time zone "
+            "(2026-12-01T10:00:00Z); default: now. Today's scoring does not depend on it yet",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Dry run: score a lead with RELAIS_MAPPINGS_DIR as the worker would, and print the
+    result as JSON (the lead as evaluated, score, sales-ready, temperature, every rule that
+    fired with its points, the mappings version, the time). Simulated today: the read of
+    --record (fields and value maps) and the score; not yet qualification, enrichment or the
+    choice of a rep. Writes nothing: no database, no CRM write. Exit 1 on invalid input, a
+    record not found or a CRM not configured."""
+    import json
+
+    from app.db import utcnow
+    from app.mappings.loader import MappingsError
+    from app.runtime import Runtime
+    from app.simulate.service import SimulationError, file_request, run
+
+    runtime = Runtime.build(get_settings())
+    try:
+        with _logs_to_stderr():
+            known = runtime.mappings.reload().field_names()
+            result = run(runtime, file_request(lead_file, record, at, known, utcnow()))
+    except (SimulationError, MappingsError) as exc:
+        for error in exc.errors:
+            typer.echo(error, err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        runtime.close()
+    typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
 
 
 def main() -> None:

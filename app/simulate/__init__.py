@@ -1,0 +1,1 @@
+"""The dry run: a lead through the stages that exist, without writing anything."""

@@ -1,0 +1,56 @@
+"""POST /admin/api/simulate: the dry run over HTTP (the same service as ``relais simulate``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from app.db import utcnow
+from app.deps import AdminDep, RuntimeDep
+from app.simulate.schemas import Simulation
+from app.simulate.service import MAX_BYTES, SimulationError, TooLarge, parse_body, run
+
+router = APIRouter(prefix="/admin/api", dependencies=[AdminDep])
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, refused as soon as it passes the limit (never read whole first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BYTES:
+        raise TooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/simulate",
+    responses={
+        404: {"description": "the record is not in its CRM"},
+        413: {"description": "the body is larger than 64 KiB"},
+        422: {"description": "the body, a field, a value or the time is not valid"},
+        502: {"description": "the CRM did not answer the read"},
+    },
+)
+async def simulate_lead(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """Score a lead without writing anything. Body: ``{"lead": {"title": "DRH", ...}}``
+    (canonical fields) or ``{"record": "hubspot:123"}`` (read from its CRM), and optionally
+    ``"at": "2026-12-01T10:00:00Z"``. Today the dry run covers the read and the score."""
+
+    def simulate(raw: bytes) -> Simulation:
+        request = parse_body(raw, runtime.mappings.current.field_names(), utcnow())
+        return run(runtime, request)
+
+    try:
+        result = await run_in_threadpool(simulate, await _bounded_body(request))
+    except SimulationError as exc:
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"detail": "; ".join(exc.errors), "errors": exc.errors},
+        )
+    return JSONResponse(result.to_json())

@@ -1,0 +1,48 @@
+"""What a dry run returns: the evaluation of one lead, as the live path would compute it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.records.schemas import Lead
+from connectors.crm import RecordKey
+
+
+@dataclass(frozen=True)
+class SimulationRequest:
+    """A lead given as canonical fields, or the CRM record to read it from; and the instant
+    to simulate at."""
+
+    at: datetime
+    lead: Lead | None = None
+    record: RecordKey | None = None
+
+
+@dataclass(frozen=True)
+class RuleFired:
+    rule: str
+    points: int
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """One lead through the stages the dry run covers today (read for ``--record``, then
+    scoring). Qualification, enrichment and assignment add their own keys when they exist."""
+
+    at: datetime
+    mappings_version: str
+    record: str | None  # the CRM record read (crm:object:id); None for a lead given as fields
+    lead: dict[str, str | None]  # the canonical fields as evaluated
+    score: int
+    sales_ready: bool
+    temperature: str | None  # hot | warm | cold from scoring.yaml's bands; None: below them
+    breakdown: tuple[RuleFired, ...]  # every rule that fired, in scoring.yaml's order
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as both edges print it (the CLI and POST /admin/api/simulate)."""
+        out = asdict(self)
+        out["at"] = self.at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        out["breakdown"] = [asdict(r) for r in self.breakdown]  # a list, as JSON has
+        return out

@@ -1,0 +1,320 @@
+"""The dry run, shared by ``relais simulate`` and ``POST /admin/api/simulate``: a lead given as
+canonical fields, or read from its CRM through the read stage, then the evaluate stage as the
+live path runs it. Nothing is written: no database row, no CRM call but the read of a record.
+
+Today the evaluate stage is the score (``app/scoring/engine.py``); qualification, enrichment
+and assignment join here, through the same pure functions, when they exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.mappings.loader import Mappings
+from app.records.schemas import FieldMaps, Lead
+from app.records.service import RecordReader
+from app.records.sources import Parallel, record_sources
+from app.runtime import Runtime, crm_statuses
+from app.scoring.engine import score
+from app.simulate.schemas import RuleFired, Simulation, SimulationRequest
+from connectors.crm import HUBSPOT_CONTACT, SALESFORCE_OBJECTS, Crm, RecordKey
+from connectors.errors import CrmError
+
+MAX_BYTES = 64 * 1024  # a lead is a few hundred bytes; this bounds what a request can cost
+BODY_KEYS = ("lead", "record", "at")
+
+
+class SimulationError(Exception):
+    """The lead cannot be simulated."""
+
+    status_code = 422
+
+    def __init__(self, *errors: str) -> None:
+        self.errors = list(errors) or [(self.__doc__ or "").strip()]
+        super().__init__("\n".join(self.errors))
+
+
+class InvalidInput(SimulationError):
+    """The lead or the options are not valid."""
+
+
+class TooLarge(SimulationError):
+    """The lead is larger than 64 KiB."""
+
+    status_code = 413
+
+
+class RecordNotFound(SimulationError):
+    """The record is not in its CRM."""
+
+    status_code = 404
+
+
+class CrmNotConfigured(SimulationError):
+    """This process has no connector for the record's CRM."""
+
+
+class CrmUnavailable(SimulationError):
+    """The CRM did not answer the read."""
+
+    status_code = 502
+
+
+# -- input ------------------------------------------------------------------------------------
+
+
+def _suggest(word: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
+def _kind(value: object) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    return kinds.get(type(value), "a number" if isinstance(value, int | float) else "null")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # json.loads would keep the last one silently
+            raise InvalidInput(f"field {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> float:
+    raise InvalidInput(f"{name} is not a number JSON allows")
+
+
+def read_file(path: Path) -> bytes:
+    """The file's bytes, reading no more than one byte over the limit."""
+    try:
+        with path.open("rb") as f:
+            return f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
+
+
+def parse_json(raw: bytes, what: str) -> Any:
+    """The JSON value of ``raw``; a precise error for anything else (``what``: its name)."""
+    if len(raw) > MAX_BYTES:
+        raise TooLarge(f"{what} is larger than 64 KiB ({MAX_BYTES} bytes)")
+    try:
+        text = raw.decode("utf-8-sig")  # editors on Windows may add a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{what} is not UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise InvalidInput(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise InvalidInput(f"{what} is not JSON: {exc}") from None
+
+
+def parse_lead(value: Any, known: Sequence[str], what: str = "the lead") -> Lead:
+    """Canonical fields from a JSON object, values as the CRMs give them (text); every
+    unknown field and every value that is not a string, number, boolean or null is listed."""
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f'{what} must be a JSON object of canonical fields ({{"title": "DRH", '
+            f'"company_size": "250"}}), not {_kind(value)}'
+        )
+    errors: list[str] = []
+    lead: dict[str, str | None] = {}
+    for name, field in value.items():
+        if name not in known:
+            errors.append(f"unknown field {name!r}{_suggest(name, known)}")
+        elif isinstance(field, bool):
+            lead[name] = "true" if field else "false"
+        elif isinstance(field, int | float):
+            lead[name] = str(field)
+        elif field is None or isinstance(field, str):
+            lead[name] = field
+        else:
+            errors.append(
+                f"field {name!r}: {_kind(field)} is not a value "
+                "(give a string, a number, true, false or null)"
+            )
+    if any(e.startswith("unknown field") for e in errors):
+        errors.append(f"known fields: {', '.join(sorted(known))}")
+    if errors:
+        raise InvalidInput(*errors)
+    return lead
+
+
+def parse_at(text: str | None, now: datetime, what: str = "--at") -> datetime:
+    """The instant to simulate at, in UTC: ``text`` (ISO 8601 with a time zone) or ``now``."""
+    if text is None:
+        return now.astimezone(UTC)
+    example = "for example 2026-12-01T10:00:00Z"
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not an ISO 8601 instant ({example})") from None
+    if at.utcoffset() is None:
+        raise InvalidInput(f"{what} {text!r} has no time zone: add Z or an offset ({example})")
+    return at.astimezone(UTC)
+
+
+# Salesforce id key prefixes of the objects Relais routes: salesforce:ID names its object.
+SALESFORCE_ID_PREFIXES = {"00Q": "Lead", "003": "Contact"}
+
+
+def _hubspot_key(sobject: str | None, object_id: str) -> RecordKey:
+    if sobject not in (None, HUBSPOT_CONTACT):
+        raise ValueError(f"Relais reads HubSpot contacts (hubspot:contact:ID), not {sobject!r}")
+    if not (object_id.isascii() and object_id.isdigit()):
+        raise ValueError(f"a HubSpot contact id is a number, not {object_id!r}")
+    return RecordKey.hubspot(object_id)
+
+
+def _salesforce_key(sobject: str | None, object_id: str) -> RecordKey:
+    if not (object_id.isascii() and object_id.isalnum() and len(object_id) in (15, 18)):
+        raise ValueError(f"a Salesforce id has 15 or 18 letters and digits, not {object_id!r}")
+    if sobject is None:
+        sobject = SALESFORCE_ID_PREFIXES.get(object_id[:3])
+        if sobject is None:
+            raise ValueError(
+                f"{object_id!r} is neither a Lead id (00Q...) nor a Contact id (003...): "
+                "name the object, salesforce:Lead:ID or salesforce:Contact:ID"
+            )
+    elif sobject not in SALESFORCE_OBJECTS:
+        raise ValueError(f"Relais reads Salesforce Leads and Contacts, not {sobject!r}")
+    return RecordKey.salesforce(sobject, object_id)
+
+
+# How each CRM's record is named on the command line: crm:ID, or crm:object:ID.
+RECORD_KEYS: dict[Crm, Callable[[str | None, str], RecordKey]] = {
+    Crm.HUBSPOT: _hubspot_key,
+    Crm.SALESFORCE: _salesforce_key,
+}
+
+
+def parse_record(text: str) -> RecordKey:
+    """``hubspot:123``, ``salesforce:00Q...`` (Lead) or ``salesforce:003...`` (Contact), or
+    the stored form ``crm:object:id``."""
+    name, _, rest = text.partition(":")
+    forms = "hubspot:ID, salesforce:ID or crm:object:ID"
+    try:
+        crm = Crm(name)
+    except ValueError:
+        crms = [c.value for c in Crm]
+        raise InvalidInput(
+            f"record {text!r}: unknown CRM {name!r}{_suggest(name, crms)} ({forms})"
+        ) from None
+    try:
+        if ":" in rest:
+            key = RecordKey.parse(text)
+            return RECORD_KEYS[crm](key.sobject, key.id)
+        return RECORD_KEYS[crm](None, rest)
+    except ValueError as exc:
+        raise InvalidInput(f"record {text!r}: {exc}") from None
+
+
+def parse_body(raw: bytes, known: Sequence[str], now: datetime) -> SimulationRequest:
+    """The admin API's body: ``{"lead": {...}}`` or ``{"record": "hubspot:123"}``, and
+    optionally ``"at"``."""
+    body = parse_json(raw, "the body")
+    shape = '{"lead": {...}} or {"record": "hubspot:123"}, with "at" optionally'
+    if not isinstance(body, dict):
+        raise InvalidInput(f"the body must be a JSON object, {shape}; not {_kind(body)}")
+    unknown = [f"unknown key {k!r}{_suggest(k, BODY_KEYS)}" for k in body if k not in BODY_KEYS]
+    if unknown:
+        raise InvalidInput(*unknown, f"the body is {shape}")
+    if ("lead" in body) == ("record" in body):
+        raise InvalidInput(f'give "lead" (canonical fields) or "record", one of them: {shape}')
+    record, at = body.get("record"), body.get("at")
+    if "record" in body and not isinstance(record, str):
+        raise InvalidInput(f'"record" must be a string (hubspot:ID, ...), not {_kind(record)}')
+    if at is not None and not isinstance(at, str):
+        raise InvalidInput(f'"at" must be a string (ISO 8601), not {_kind(at)}')
+    return SimulationRequest(
+        at=parse_at(at, now, what='"at"'),
+        lead=parse_lead(body["lead"], known, what='"lead"') if "lead" in body else None,
+        record=parse_record(record) if isinstance(record, str) else None,
+    )
+
+
+def file_request(
+    lead_file: Path | None, record: str | None, at: str | None, known: Sequence[str], now: datetime
+) -> SimulationRequest:
+    """The command line's request: a lead in a JSON file, or a record to read."""
+    if (lead_file is None) == (record is None):
+        raise InvalidInput("give a LEAD.json file or --record, one of them")
+    return SimulationRequest(
+        at=parse_at(at, now),
+        lead=parse_lead(parse_json(read_file(lead_file), str(lead_file)), known)
+        if lead_file is not None
+        else None,
+        record=parse_record(record) if record is not None else None,
+    )
+
+
+# -- the stages -------------------------------------------------------------------------------
+
+
+def read_lead(
+    reader: RecordReader, key: RecordKey, m: Mappings, hints: Mapping[Crm, str] | None = None
+) -> Lead:
+    """The record's canonical fields, read and mapped (value maps included) as the pipeline
+    reads them."""
+    if key.crm not in reader.sources:
+        hint = (hints or {}).get(key.crm)
+        raise CrmNotConfigured(
+            f"{key.crm.label} is not configured in this process" + (f": {hint}" if hint else "")
+        )
+    try:
+        found = reader.read([key], FieldMaps.of(m))
+    except CrmError as exc:
+        raise CrmUnavailable(f"reading {key} from {key.crm.label} failed: {exc}") from exc
+    record = found.get(key)
+    if record is None:
+        raise RecordNotFound(f"{key} not found in {key.crm.label} (not created, deleted or merged)")
+    return record.lead
+
+
+def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = None) -> Simulation:
+    """The evaluate stage on one lead, exactly as the live path runs it (pure)."""
+    result = score(lead, m.scoring)
+    return Simulation(
+        at=at,
+        mappings_version=m.version,
+        record=str(record) if record is not None else None,
+        lead={str(f): v for f, v in sorted(lead.items())},
+        score=result.total,
+        sales_ready=result.sales_ready,
+        temperature=result.temperature,
+        breakdown=tuple(RuleFired(c.rule, c.points) for c in result.contributions),
+    )
+
+
+def simulate(
+    request: SimulationRequest,
+    m: Mappings,
+    reader: RecordReader,
+    hints: Mapping[Crm, str] | None = None,
+) -> Simulation:
+    """The lead given, or its record read; then evaluated. Writes nothing."""
+    if request.lead is not None:
+        return evaluate(request.lead, m, request.at)
+    if request.record is None:
+        raise InvalidInput("give a lead (canonical fields) or a record to read")
+    lead = read_lead(reader, request.record, m, hints)
+    return evaluate(lead, m, request.at, request.record)
+
+
+def run(runtime: Runtime, request: SimulationRequest) -> Simulation:
+    """``simulate`` with this process's connectors and its current mappings."""
+    reader = RecordReader(record_sources(runtime.hubspot, runtime.salesforce), Parallel(1))
+    # The first thing missing for a CRM without a connector is what enables the connector.
+    hints = {s.crm: s.missing[0] for s in crm_statuses(runtime.settings) if not s.connector}
+    return simulate(request, runtime.mappings.current, reader, hints)

@@ -1,0 +1,361 @@
+"""The dry run's service: input checked precisely, the read and evaluate stages as the live path
+runs them, nothing written (the in-memory CRMs, no database)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.mappings.loader import Mappings, load_mappings
+from app.records.service import RecordReader
+from app.records.sources import Parallel, record_sources
+from app.scoring.engine import score
+from app.simulate.schemas import SimulationRequest
+from app.simulate.service import (
+    CrmNotConfigured,
+    CrmUnavailable,
+    InvalidInput,
+    RecordNotFound,
+    SimulationError,
+    TooLarge,
+    evaluate,
+    file_request,
+    parse_at,
+    parse_body,
+    parse_json,
+    parse_lead,
+    parse_record,
+    simulate,
+)
+from connectors.crm import Crm, RecordKey
+from connectors.errors import CrmError
+from connectors.hubspot.fake import InMemoryHubSpot
+from connectors.salesforce.fake import InMemorySalesforce
+
+ROOT = Path(__file__).resolve().parents[2]
+MAPPINGS = load_mappings(ROOT / "mappings")
+KNOWN = MAPPINGS.field_names()
+AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
+NOW = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+
+
+def _reader(hubspot: InMemoryHubSpot | None, salesforce: InMemorySalesforce | None) -> RecordReader:
+    return RecordReader(record_sources(hubspot, salesforce), Parallel(1))
+
+
+def _errors(raised: pytest.ExceptionInfo[SimulationError]) -> str:
+    return "\n".join(raised.value.errors)
+
+
+# -- a lead given as fields -----------------------------------------------------------------
+
+
+def test_given_a_lead_as_fields_when_simulated_then_it_gets_the_score_the_live_path_computes() -> (
+    None
+):
+    lead = parse_lead({"title": "DRH", "company_size": 250, "country": "France"}, KNOWN)
+    result = simulate(SimulationRequest(at=AT, lead=lead), MAPPINGS, _reader(None, None))
+    expected = score(lead, MAPPINGS.scoring)  # what LeadHandler records
+    assert result.score == expected.total == 120
+    assert [(r.rule, r.points) for r in result.breakdown] == [
+        (c.rule, c.points) for c in expected.contributions
+    ]
+    assert (result.sales_ready, result.temperature) == (False, "cold")
+    out = result.to_json()
+    assert out["at"] == "2026-12-01T10:00:00Z"
+    assert out["mappings_version"] == MAPPINGS.version
+    assert out["record"] is None
+    assert out["lead"] == {"company_size": "250", "country": "France", "title": "DRH"}
+    assert out["breakdown"][0] == {"rule": "HR director or HR manager", "points": 60}
+    assert json.loads(json.dumps(out)) == out  # plain JSON, nothing left to convert
+
+
+def test_given_a_hot_lead_when_evaluated_then_it_is_sales_ready_and_hot() -> None:
+    lead = {"title": "Responsable RH et paie", "company_size": "250", "industry": "construction"}
+    lead |= {"country": "FR", "phone": "+33 1 23 45 67 89"}
+    result = evaluate(parse_lead(lead, KNOWN), MAPPINGS, AT)
+    assert (result.score, result.sales_ready, result.temperature) == (220, True, "hot")
+
+
+@pytest.mark.parametrize(
+    ("given", "evaluated"),
+    [(250, "250"), (12.5, "12.5"), (True, "true"), (False, "false"), (None, None), ("", "")],
+)
+def test_given_json_values_when_parsed_then_they_are_text_as_the_crms_give_them(
+    given: object, evaluated: str | None
+) -> None:
+    assert parse_lead({"company_size": given}, KNOWN) == {"company_size": evaluated}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"title": "DRH",}', "the lead is not JSON: Expecting property name"),
+        (b'{"title": "DRH"', "line 1 column"),
+        (b"\xff\xfe{}", "is not UTF-8 (byte 0)"),
+        (b'{"title": "a", "title": "b"}', "field 'title' is given twice"),
+        (b'{"company_size": NaN}', "NaN is not a number JSON allows"),
+        (b"[" * 5000 + b"]" * 5000, "the lead is "),
+    ],
+)
+def test_given_bytes_that_are_not_a_json_lead_when_parsed_then_the_error_says_why(
+    raw: bytes, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_lead(parse_json(raw, "the lead"), KNOWN)
+    assert message in _errors(raised)
+
+
+def test_given_a_body_over_64_kib_when_parsed_then_it_is_refused_as_too_large() -> None:
+    raw = json.dumps({"title": "x" * 70_000}).encode()
+    with pytest.raises(TooLarge) as raised:
+        parse_json(raw, "the lead")
+    assert raised.value.status_code == 413
+    assert "larger than 64 KiB" in _errors(raised)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (["DRH"], "the lead must be a JSON object of canonical fields"),
+        ("DRH", "not a string"),
+        ({"title": {"fr": "DRH"}}, "field 'title': an object is not a value"),
+        ({"title": ["DRH"]}, "field 'title': a list is not a value"),
+    ],
+)
+def test_given_json_that_is_not_a_lead_when_parsed_then_the_error_says_why(
+    value: object, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_lead(value, KNOWN)
+    assert message in _errors(raised)
+
+
+def test_given_unknown_fields_when_parsed_then_each_is_listed_with_a_suggestion_and_the_known_ones() -> (  # noqa: E501
+    None
+):
+    with pytest.raises(InvalidInput) as raised:
+        parse_lead({"titel": "DRH", "compagny_size": 3, "zzz": 1}, KNOWN)
+    unknown_title, unknown_size, unknown_zzz, known = raised.value.errors
+    assert unknown_title == "unknown field 'titel', did you mean 'title'?"
+    assert unknown_size == "unknown field 'compagny_size', did you mean 'company_size'?"
+    assert unknown_zzz == "unknown field 'zzz'"
+    assert known.startswith("known fields: company, company_size, country")
+    assert raised.value.status_code == 422
+
+
+# -- the time ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [
+        (None, NOW),
+        ("2026-12-01T10:00:00Z", AT),
+        ("2026-12-01T11:00:00+01:00", AT),
+        ("2026-12-01T10:00:00.000+00:00", AT),
+    ],
+)
+def test_given_an_instant_or_none_when_parsed_then_it_is_that_instant_in_utc_or_now(
+    text: str | None, at: datetime
+) -> None:
+    parsed = parse_at(text, NOW)
+    assert parsed == at and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-12-01T10:00:00", "has no time zone: add Z or an offset"),
+        ("2026-12-01", "has no time zone"),
+        ("tomorrow", "is not an ISO 8601 instant"),
+        ("2026-13-01T10:00:00Z", "is not an ISO 8601 instant"),
+    ],
+)
+def test_given_a_time_that_is_not_an_instant_when_parsed_then_it_is_refused(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_at(text, NOW)
+    assert message in _errors(raised) and "2026-12-01T10:00:00Z" in _errors(raised)
+
+
+# -- the record -------------------------------------------------------------------------------
+
+LEAD_15, LEAD_18 = "00Q5g00000AbCdE", "00Q5g00000AbCdEEAV"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("hubspot:123", RecordKey.hubspot("123")),
+        ("hubspot:contact:123", RecordKey.hubspot("123")),
+        (f"salesforce:{LEAD_15}", RecordKey.salesforce("Lead", LEAD_18)),
+        (f"salesforce:{LEAD_18}", RecordKey.salesforce("Lead", LEAD_18)),
+        ("salesforce:0035g00000AbCdE", RecordKey.salesforce("Contact", "0035g00000AbCdE")),
+        (f"salesforce:Lead:{LEAD_15}", RecordKey.salesforce("Lead", LEAD_18)),
+    ],
+)
+def test_given_a_record_named_on_the_command_line_when_parsed_then_it_is_its_key(
+    text: str, key: RecordKey
+) -> None:
+    assert parse_record(text) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("hubspt:123", "unknown CRM 'hubspt', did you mean 'hubspot'?"),
+        ("123", "unknown CRM '123'"),
+        ("hubspot:abc", "a HubSpot contact id is a number, not 'abc'"),
+        ("hubspot:", "a HubSpot contact id is a number"),
+        ("hubspot:deal:123", "Relais reads HubSpot contacts"),
+        ("salesforce:0015g00000AbCdE", "neither a Lead id (00Q...) nor a Contact id (003...)"),
+        ("salesforce:00Q12", "a Salesforce id has 15 or 18 letters and digits"),
+        (f"salesforce:Account:{LEAD_15}", "Relais reads Salesforce Leads and Contacts"),
+        ("salesforce:Lead:", "not a record key"),
+    ],
+)
+def test_given_a_record_that_is_not_one_when_parsed_then_the_error_says_what_is_expected(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_record(text)
+    assert message in _errors(raised)
+
+
+def _mapped(m: Mappings) -> tuple[InMemoryHubSpot, str]:
+    hubspot = InMemoryHubSpot()
+    contact = hubspot.create_contact(
+        email="rh@btp.example", jobtitle="DRH", numberofemployees="250", industry="CONSTRUCTION"
+    )
+    return hubspot, contact
+
+
+def test_given_a_hubspot_record_when_simulated_then_it_is_read_mapped_and_evaluated_without_a_write() -> (  # noqa: E501
+    None
+):
+    hubspot, contact = _mapped(MAPPINGS)
+    request = SimulationRequest(at=AT, record=parse_record(f"hubspot:{contact}"))
+    result = simulate(request, MAPPINGS, _reader(hubspot, None))
+    assert result.record == f"hubspot:contact:{contact}"
+    # CONSTRUCTION, HubSpot's value, went through values.yaml as the pipeline's read does
+    assert result.lead["industry"] == "construction"
+    assert "Industry or construction" in [r.rule for r in result.breakdown]
+    assert result.score == 150 and result.sales_ready
+    assert hubspot.calls("read_contacts") == 1
+    assert hubspot.calls("update_contacts") == 0 and hubspot.applied_updates() == []
+
+
+def test_given_a_salesforce_lead_when_simulated_then_its_fields_are_read_and_evaluated() -> None:
+    salesforce = InMemorySalesforce()
+    [lead] = salesforce.create_records(
+        "Lead", [{"Email": "p@x.fr", "LastName": "P", "Title": "Gestionnaire paie"}]
+    )
+    request = SimulationRequest(at=AT, record=parse_record(f"salesforce:{lead[:15]}"))
+    result = simulate(request, MAPPINGS, _reader(None, salesforce))
+    assert result.record == f"salesforce:Lead:{lead}"
+    assert result.lead["title"] == "Gestionnaire paie"
+    assert [r.rule for r in result.breakdown] == ["Payroll manager"]
+    assert salesforce.calls("update_records") == 0
+
+
+def test_given_a_record_not_in_its_crm_when_simulated_then_not_found_names_the_crm() -> None:
+    request = SimulationRequest(at=AT, record=RecordKey.hubspot("404"))
+    with pytest.raises(RecordNotFound) as raised:
+        simulate(request, MAPPINGS, _reader(InMemoryHubSpot(), None))
+    assert raised.value.status_code == 404
+    assert _errors(raised).startswith("hubspot:contact:404 not found in HubSpot")
+
+
+def test_given_a_crm_not_configured_when_a_record_is_simulated_then_the_error_says_what_to_set() -> (  # noqa: E501
+    None
+):
+    request = SimulationRequest(at=AT, record=parse_record(f"salesforce:{LEAD_15}"))
+    hints = {Crm.SALESFORCE: "set RELAIS_SALESFORCE_CLIENT_ID"}
+    with pytest.raises(CrmNotConfigured) as raised:
+        simulate(request, MAPPINGS, _reader(InMemoryHubSpot(), None), hints)
+    assert _errors(raised) == (
+        "Salesforce is not configured in this process: set RELAIS_SALESFORCE_CLIENT_ID"
+    )
+
+
+def test_given_a_crm_that_fails_the_read_when_simulated_then_the_error_is_a_bad_gateway() -> None:
+    hubspot, contact = _mapped(MAPPINGS)
+    hubspot.fail("read_contacts", CrmError("HubSpot answered 500", crm=Crm.HUBSPOT), times=5)
+    request = SimulationRequest(at=AT, record=RecordKey.hubspot(contact))
+    with pytest.raises(CrmUnavailable) as raised:
+        simulate(request, MAPPINGS, _reader(hubspot, None))
+    assert raised.value.status_code == 502
+    assert f"reading hubspot:contact:{contact} from HubSpot failed" in _errors(raised)
+
+
+# -- the two edges' requests ------------------------------------------------------------------
+
+
+def test_given_a_body_with_a_lead_and_a_time_when_parsed_then_it_is_that_request() -> None:
+    raw = json.dumps({"lead": {"title": "DRH"}, "at": "2026-12-01T10:00:00Z"}).encode()
+    assert parse_body(raw, KNOWN, NOW) == SimulationRequest(at=AT, lead={"title": "DRH"})
+    raw = json.dumps({"record": "hubspot:7"}).encode()
+    assert parse_body(raw, KNOWN, NOW) == SimulationRequest(at=NOW, record=RecordKey.hubspot("7"))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "the body must be a JSON object"),
+        ({"leed": {}}, "unknown key 'leed', did you mean 'lead'?"),
+        ({}, 'give "lead" (canonical fields) or "record", one of them'),
+        ({"lead": {}, "record": "hubspot:1"}, "one of them"),
+        ({"record": 123}, '"record" must be a string'),
+        ({"lead": {}, "at": 1764583200}, '"at" must be a string (ISO 8601)'),
+        ({"lead": {}, "at": "2026-12-01"}, "\"at\" '2026-12-01' has no time zone"),
+        ({"lead": []}, '"lead" must be a JSON object'),
+        ({"lead": {"titel": "x"}}, "did you mean 'title'?"),
+    ],
+)
+def test_given_a_body_that_is_not_a_request_when_parsed_then_the_error_says_why(
+    body: object, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_body(json.dumps(body).encode(), KNOWN, NOW)
+    assert message in _errors(raised)
+
+
+def test_given_a_lead_file_when_read_then_it_is_the_request(tmp_path: Path) -> None:
+    path = tmp_path / "lead.json"
+    path.write_text('{"title": "DRH"}')
+    assert file_request(path, None, None, KNOWN, NOW) == SimulationRequest(
+        at=NOW, lead={"title": "DRH"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file or directory"),
+        (b"title: DRH", "lead.json is not JSON"),
+        (b"\xef\xbb\xbf" + b'{"titel": 1}', "did you mean 'title'?"),  # a BOM is fine
+        (b"x" * (64 * 1024 + 1), "lead.json is larger than 64 KiB"),
+    ],
+)
+def test_given_a_lead_file_that_is_not_a_lead_when_read_then_the_error_names_it(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / "lead.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SimulationError) as raised:
+        file_request(path, None, None, KNOWN, NOW)
+    assert message in _errors(raised)
+
+
+def test_given_both_a_file_and_a_record_or_neither_when_asked_then_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    for lead_file, record in [(tmp_path / "lead.json", "hubspot:1"), (None, None)]:
+        with pytest.raises(InvalidInput, match=r"give a LEAD\.json file or --record, one of them"):
+            file_request(lead_file, record, None, KNOWN, NOW)
