@@ -25,6 +25,17 @@ class DecisionRepository:
         ).all()
         return {RecordKey.parse(k): str(v) for k, v in rows}
 
+    def latest_outcomes(self, records: Sequence[RecordKey]) -> dict[RecordKey, str]:
+        """record -> the outcome of the latest decision made on it."""
+        if not records:
+            return {}
+        rows = self.session.execute(
+            select(col(Decision.record_key), col(Decision.outcome))
+            .where(col(Decision.record_key).in_(sorted({str(k) for k in records})))
+            .order_by(col(Decision.id))
+        ).all()
+        return {RecordKey.parse(k): str(outcome) for k, outcome in rows}
+
     def reassign(self, records: Sequence[RecordKey], rep: str) -> None:
         """The ledger follows a person's choice: these records are ``rep``'s now."""
         self.session.execute(

@@ -3,7 +3,7 @@ writes, in the caller's transaction (all or nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,8 @@ from app.links.models import LINK_COLUMNS, CrmLink
 from app.links.repository import LinkRepository
 from app.links.schemas import Link
 from app.outbox.repository import OutboxRepository
-from app.outbox.writes import owner_write
+from app.outbox.writes import fields_write, owner_write
+from app.qualification.engine import Qualified
 from app.records.schemas import Record
 from app.routing.assign import Person, Plan
 from app.routing.schemas import Outcome
@@ -66,9 +67,13 @@ class DecisionService:
         ctx: Context,
         ledger: Ledger,
         pool: str,
+        qualified: Qualified,
+        write_back: Mapping[RecordKey, dict[str, str | None]],
     ) -> Decision:
         """Store the decision with the lead it was made on; give every side of the person not
-        yet in the ledger to the plan's rep; queue the planned owner writes."""
+        yet in the ledger to the plan's rep; queue the planned owner writes, with the values
+        qualification writes back in the same call (or alone where the owner is already
+        right)."""
         if link is not None:
             self._link(record, link, ctx.now)
         people = [record] + ([link.other] if link else [])
@@ -82,8 +87,7 @@ class DecisionService:
                 rule=describe(plan.explanation),
                 score=score.total,
                 score_details=[{"rule": c.rule, "points": c.points} for c in score.contributions],
-                details=_details(plan, people, link)
-                | {"temperature": score.temperature, "sales_ready": score.sales_ready},
+                details=_details(plan, people, link) | _evaluation(score, qualified),
                 lead=_lead(person, people, link),
                 explanation=plan.explanation,
                 **_common(ctx),
@@ -91,13 +95,58 @@ class DecisionService:
         )
         if plan.rep is not None:
             self._give(decision, [p.key for p in people], plan.rep, ledger, ctx.now)
+        owners = {w.key: w for w in plan.writes}
         for w in plan.writes:
             write = owner_write(
                 w.key, w.owner_id, decision.id, ctx.now, owner_before=w.owner_before,
-                before_known=True,
+                before_known=True, also=write_back.get(w.key),
             )  # fmt: skip
             self.outbox.add(write)
+        self._write_back({k: v for k, v in write_back.items() if k not in owners}, decision, ctx)
         return decision
+
+    def record_qualification(
+        self,
+        person: Person,
+        record: Record,
+        link: Link | None,
+        score: ScoreResult,
+        qualified: Qualified,
+        ctx: Context,
+        write_back: Mapping[RecordKey, dict[str, str | None]],
+    ) -> Decision:
+        """A lead kept in marketing: the decision says why, the CRMs get the outcome's
+        values; no owner, no ledger row (a later event may find it ready)."""
+        if link is not None:
+            self._link(record, link, ctx.now)
+        people = [record] + ([link.other] if link else [])
+        details: dict[str, Any] = {"records": [str(p.key) for p in people]}
+        if link is not None:
+            details["link"] = link.snapshot()
+        decision = self.decisions.add(
+            Decision(
+                record_key=str(record.key),
+                outcome=qualified.outcome,
+                rule=qualified.reason,
+                score=score.total,
+                score_details=[{"rule": c.rule, "points": c.points} for c in score.contributions],
+                details=details | _evaluation(score, qualified),
+                lead=_lead(person, people, link),
+                **_common(ctx),
+            )
+        )
+        self._write_back(write_back, decision, ctx)
+        return decision
+
+    def _write_back(
+        self,
+        values: Mapping[RecordKey, dict[str, str | None]],
+        decision: Decision,
+        ctx: Context,
+    ) -> None:
+        for key, fields in values.items():
+            if fields:
+                self.outbox.add(fields_write(key, fields, decision.id, ctx.now))
 
     def record_owner_sync(
         self, record: RecordKey, counterpart: RecordKey, change: OwnerChange, ctx: Context
@@ -147,6 +196,14 @@ class DecisionService:
                     )
                 )  # fmt: skip
                 ledger[key] = rep
+
+
+def _evaluation(score: ScoreResult, qualified: Qualified) -> dict[str, Any]:
+    return {
+        "temperature": score.temperature,
+        "sales_ready": score.sales_ready,
+        "qualification": qualified.snapshot(),
+    }
 
 
 def _details(plan: Plan, people: Sequence[Record], link: Link | None) -> dict[str, Any]:

@@ -26,7 +26,17 @@ from app.mappings.fields import (
     FieldType,
     LeadField,
 )
-from app.mappings.schemas import FieldMapping, Fields, Rep, Routing, Scoring, Sync, Team, Values
+from app.mappings.schemas import (
+    FieldMapping,
+    Fields,
+    Qualification,
+    Rep,
+    Routing,
+    Scoring,
+    Sync,
+    Team,
+    Values,
+)
 from app.scoring.conditions import problem as rule_problem
 from connectors.crm import Crm
 
@@ -39,6 +49,7 @@ OPTIONAL: dict[str, type[BaseModel]] = {
     "fields.yaml": Fields,
     "values.yaml": Values,
     "sync.yaml": Sync,
+    "qualification.yaml": Qualification,
 }
 FILES = {**REQUIRED, **OPTIONAL}
 M = TypeVar("M", bound=BaseModel)
@@ -62,6 +73,7 @@ class Mappings:
     fields: Fields | None
     values: Values
     sync: Sync
+    qualification: Qualification | None  # None: no qualification.yaml, every lead is ready
     version: str  # sha256 of the files' names and bytes: recorded in every decision
     source: str
     files: tuple[str, ...] = field(default=())
@@ -384,6 +396,7 @@ def load_mappings(directory: Path) -> Mappings:
         fields=models.get("fields.yaml"),
         values=models.get("values.yaml") or Values(),
         sync=models.get("sync.yaml") or Sync(),
+        qualification=models.get("qualification.yaml"),
         version=_version(raw),
         source=str(directory),
         files=tuple(sorted(raw)),
@@ -492,12 +505,12 @@ class _CrossCheck:
         """Each scoring rule names a known field, with an operator and a value its type takes."""
         scoring: Scoring | None = self.models.get("scoring.yaml")
         fields: Fields | None = self.models.get("fields.yaml")
-        if scoring is None or ("fields.yaml" in self.parsed and fields is None):
+        if "fields.yaml" in self.parsed and fields is None:
             return  # a broken fields.yaml reports its own errors, not every use of it
         types = BUILTIN_TYPES | {
             f.field: f.type for f in (fields.fields if fields else []) if f.type
         }
-        for i, rule in enumerate(scoring.rules):
+        for i, rule in enumerate(scoring.rules if scoring else []):
             kind = types.get(rule.field)
             if kind is None:
                 self.err(
@@ -508,6 +521,20 @@ class _CrossCheck:
                 )
             elif (problem := rule_problem(kind, rule.op, rule.value)) is not None:
                 self.err("scoring.yaml", ("rules", i), f"{rule.field} ({kind}): {problem}")
+        qualification: Qualification | None = self.models.get("qualification.yaml")
+        for i, qrule in enumerate(qualification.rules if qualification else []):
+            for j, c in enumerate(qrule.when):
+                path: Path_ = ("rules", i, "when", j)
+                kind = types.get(c.field)
+                if kind is None:
+                    self.err(
+                        "qualification.yaml",
+                        (*path, "field"),
+                        f"unknown field {c.field!r}{_suggest(c.field, sorted(types))} (a "
+                        "built-in field, or one declared in fields.yaml with its type)",
+                    )
+                elif (problem := rule_problem(kind, c.op, c.value)) is not None:
+                    self.err("qualification.yaml", path, f"{c.field} ({kind}): {problem}")
 
     def bands(self) -> None:
         """Temperature bands in order (cold < warm < hot), the threshold within them."""

@@ -185,6 +185,51 @@ class Scoring(Node):
     rules: list[ScoringRule] = Field(default_factory=list)
 
 
+# -- qualification.yaml -----------------------------------------------------------------------
+
+QualificationOutcome = Literal["disqualified", "incomplete", "nurture", "ready"]
+
+
+class Condition(Node):
+    field: FieldName = Field(description="Canonical lead field: built in or declared")
+    op: Operator
+    value: bool | float | str | list[str | float] | None = Field(
+        None, description="Read as the field's type (a list for in); none for exists/missing"
+    )
+
+
+class QualificationRule(Node):
+    name: str = Field(description="The reason recorded in the decision and shown to admins")
+    outcome: QualificationOutcome = Field(
+        description="disqualified (out of target), incomplete (stays in marketing until "
+        "completed), nurture (not ready yet) or ready (routed to a rep)"
+    )
+    when: list[Condition] = Field(
+        min_length=1, description="Every condition must hold for the rule to apply"
+    )
+
+
+class WriteBack(Node):
+    """The values an outcome writes to each CRM object (property or field -> value)."""
+
+    hubspot: dict[str, str] = Field(default_factory=dict, description="HubSpot contact")
+    salesforce_lead: dict[str, str] = Field(default_factory=dict, description="Salesforce Lead")
+    salesforce_contact: dict[str, str] = Field(
+        default_factory=dict, description="Salesforce Contact"
+    )
+
+
+class Qualification(Node):
+    rules: list[QualificationRule] = Field(
+        default_factory=list,
+        description="In order, the first rule whose conditions all hold decides; a lead no "
+        "rule takes is ready when its score reaches scoring.yaml's threshold, else nurture",
+    )
+    outcomes: dict[QualificationOutcome, WriteBack] = Field(
+        default_factory=dict, description="What each outcome writes back to the CRMs"
+    )
+
+
 # -- fields.yaml ------------------------------------------------------------------------------
 
 Direction = Literal["none", "hubspot_to_salesforce", "salesforce_to_hubspot", "both"]

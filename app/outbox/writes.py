@@ -21,14 +21,16 @@ def owner_write(
     *,
     owner_before: str | None = None,
     before_known: bool = False,
+    also: dict[str, str | None] | None = None,
 ) -> OutboxWrite:
     """Set the owner of ``key``. ``owner_before``: the owner the record had when we decided,
     kept so that a write sent again can tell a change made after the decision from the owner
-    it always had (``before_known`` False: not recorded)."""
+    it always had (``before_known`` False: not recorded). ``also``: other fields set in the
+    same call (a superseded owner write does not send them either)."""
     return _write(
         key,
         WriteKind.OWNER,
-        {OWNER_FIELDS[key.crm]: owner_id},
+        {**(also or {}), OWNER_FIELDS[key.crm]: owner_id},
         decision_id,
         now,
         owner_before=(owner_before or None) if before_known else None,

@@ -7,17 +7,22 @@ A new kind (a status change that returns a lead to marketing, an SLA timer that 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 import structlog
 
 from app.inbox.repository import ClaimedEvent
+from app.links.schemas import Link
 from app.ownersync import service as ownersync
 from app.pipeline.batch import Batch, Handled
+from app.qualification.engine import Qualified, qualify, write_back
+from app.records.schemas import Record
 from app.routing.assign import Person, assign
 from app.routing.schemas import Outcome
 from app.scoring import engine as scoring
+from app.scoring.engine import ScoreResult
 from connectors.crm import RecordKey
 
 log = structlog.get_logger("relais.pipeline")
@@ -48,36 +53,82 @@ def not_found_error(key: RecordKey) -> str:
     return f"record not found in {key.crm.label} (not readable yet, deleted or merged)"
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """A lead after the evaluate stage: its score and whether it goes to sales."""
+
+    record: Record
+    link: Link | None
+    person: Person
+    score: ScoreResult
+    qualified: Qualified
+    write_back: dict[RecordKey, dict[str, str | None]]  # the outcome's values, per record
+
+
 class LeadHandler:
-    """A lead not assigned yet: evaluate (score), assign (pure), persist the decision."""
+    """A lead not assigned yet: evaluate (score, qualify), then keep it in marketing, or
+    assign it (pure) and persist the decision."""
 
     def handle(self, batch: Batch, key: RecordKey, events: Sequence[ClaimedEvent]) -> Handled:
         rep = batch.assigned_to(key)
-        if rep is not None:  # changed after Relais assigned it: nothing to decide again
+        if rep is not None:  # changed after Relais assigned it: never un-routed
             return Handled(Outcome.ALREADY_ASSIGNED, f"owned by {rep}")
         record = batch.records.get(key)
         if record is None:
             return Handled(Outcome.NOT_FOUND, not_found_error(key))
-        link = batch.links.get(key)
-        m = batch.mappings
-        score = scoring.score(record.lead, m.scoring, m.field_types())  # the evaluate stage
-        person = Person(
-            record=batch.sides[key],
-            other=batch.sides[link.other.key] if link else None,
-            link_method=link.method if link else None,
-            other_assigned_to=batch.ledger.get(link.other.key) if link else None,
-        )
-        plan = assign(person, batch.pool, batch.roster, batch.state, batch.now)
+        lead = evaluate(batch, record, batch.links.get(key))
+        if not lead.qualified.ready:
+            return self._keep_in_marketing(batch, lead, events)
+        plan = assign(lead.person, batch.pool, batch.roster, batch.state, batch.now)
         if plan.outcome is Outcome.FALLBACK:
             log.warning("pipeline.fallback_owner", pool=batch.pool.name, owner=plan.rep)
         batch.state = plan.state
         batch.decisions.record_plan(
-            plan, person, record, link, score, batch.context_for(events), batch.ledger,
-            batch.pool.name,
+            plan, lead.person, record, lead.link, lead.score, batch.context_for(events),
+            batch.ledger, batch.pool.name, lead.qualified, lead.write_back,
         )  # fmt: skip
         if plan.rep is None:
             return Handled(plan.outcome, f"{record.crm} owner {record.owner} kept")
         return Handled(plan.outcome, f"{plan.outcome} to {plan.rep}")
+
+    def _keep_in_marketing(
+        self, batch: Batch, lead: Evaluated, events: Sequence[ClaimedEvent]
+    ) -> Handled:
+        q = lead.qualified
+        if batch.last_outcomes.get(lead.record.key) == q.outcome:
+            # Events about a lead still qualified the same way: nothing new to record or write.
+            return Handled(Outcome.UNCHANGED, f"still {q.outcome}: {q.reason}")
+        batch.decisions.record_qualification(
+            lead.person, lead.record, lead.link, lead.score, q, batch.context_for(events),
+            lead.write_back,
+        )  # fmt: skip
+        return Handled(Outcome(q.outcome), q.reason)
+
+
+def evaluate(batch: Batch, record: Record, link: Link | None) -> Evaluated:
+    """The evaluate stage (pure over what the batch read): the score, then qualification. A
+    person whose other record already has a rep joins that rep whatever the score."""
+    m = batch.mappings
+    types = m.field_types()
+    score = scoring.score(record.lead, m.scoring, types)
+    assigned_other = batch.ledger.get(link.other.key) if link else None
+    person = Person(
+        record=batch.sides[record.key],
+        other=batch.sides[link.other.key] if link else None,
+        link_method=link.method if link else None,
+        other_assigned_to=assigned_other,
+    )
+    qualified = (
+        Qualified("ready", f"the same person's other record is with {assigned_other}")
+        if assigned_other is not None
+        else qualify(record.lead, score, m.qualification, types)
+    )
+    values = {
+        side.key: fields
+        for side in person.sides
+        if (fields := write_back(m.qualification, qualified.outcome, side.key))
+    }
+    return Evaluated(record, link, person, score, qualified, values)
 
 
 class OwnerChangeHandler:

@@ -176,6 +176,11 @@ class LeadPipeline:
             sides=read.sides,
             known=known,
             owners_seen=read.owners_seen,
+            last_outcomes=(
+                DecisionRepository(session).latest_outcomes(list(groups))
+                if m.qualification is not None
+                else {}
+            ),
             now=utcnow(),
             fetch_ms=read.fetch_ms,
         )

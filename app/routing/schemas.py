@@ -13,3 +13,8 @@ class Outcome(StrEnum):
     OWNER_SYNCED = "owner_synced"  # a person changed the owner: copied to the other CRM
     ALREADY_ASSIGNED = "already_assigned"  # nothing to do (not stored as a decision)
     NOT_FOUND = "not_found"  # the CRM cannot find the record (yet): retried
+    # Qualification (qualification.yaml): kept in marketing, not routed
+    DISQUALIFIED = "disqualified"  # out of target
+    INCOMPLETE = "incomplete"  # stays in marketing until completed
+    NURTURE = "nurture"  # not ready for sales yet
+    UNCHANGED = "unchanged"  # qualified as before: nothing new to record or write

@@ -33,9 +33,14 @@ def write(tmp: Path, files: dict[str, str | None]) -> Path:
     return tmp
 
 
+# Qualification ships with the seed's scoring model (issue 9); until then it is an example.
+NOT_SHIPPED = {"qualification.yaml"}
+
+
 def test_every_shipped_mappings_file_loads_and_tells_the_story() -> None:
     m = load_mappings(ROOT / "mappings")
-    assert set(m.files) == set(FILES)
+    assert set(m.files) == set(FILES) - NOT_SHIPPED
+    assert m.qualification is None  # every lead is routed, as before qualification
     assert m.scoring.threshold == 150 and m.scoring.bands is not None
     assert (m.scoring.bands.hot, m.scoring.bands.warm, m.scoring.bands.cold) == (215, 140, 30)
     weights = {r.weight for r in m.team.reps}
@@ -46,7 +51,8 @@ def test_every_shipped_mappings_file_loads_and_tells_the_story() -> None:
 def test_the_json_schema_validates_the_same_files() -> None:
     schemas = json_schemas()
     for name in FILES:
-        data = yaml.safe_load((ROOT / "mappings" / name).read_text())
+        folder = ROOT / ("docs/examples" if name in NOT_SHIPPED else "mappings")
+        data = yaml.safe_load((folder / name).read_text())
         plain = json.loads(json.dumps(data, default=str))  # dates and times as text
         jsonschema.validate(plain, schemas[name])
 

@@ -1,0 +1,73 @@
+"""The qualification stage: whether a scored lead goes to sales. Pure: no database, no HTTP.
+
+In order, the first rule of ``qualification.yaml`` whose conditions all hold decides the
+outcome; a lead no rule takes is ``ready`` when its score reaches the threshold, else
+``nurture``. Only ``ready`` leads are routed. Without ``qualification.yaml`` every lead is
+ready (routed whatever its score), as before qualification existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.mappings.fields import BUILTIN_TYPES, FieldType
+from app.mappings.schemas import Qualification, QualificationOutcome
+from app.scoring import conditions
+from app.scoring.engine import Lead, ScoreResult
+from connectors.crm import HUBSPOT_CONTACT, Crm, RecordKey
+
+READY: QualificationOutcome = "ready"
+
+
+@dataclass(frozen=True)
+class Qualified:
+    outcome: QualificationOutcome
+    reason: str  # the rule's name, or why no rule applied
+    rule: int | None = None  # the index of the rule that decided, in qualification.yaml
+
+    @property
+    def ready(self) -> bool:
+        return self.outcome == READY
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "reason": self.reason, "rule": self.rule}
+
+
+def qualify(
+    lead: Lead,
+    score: ScoreResult,
+    model: Qualification | None,
+    types: Mapping[str, FieldType] = BUILTIN_TYPES,
+) -> Qualified:
+    if model is None:
+        return Qualified(READY, "no qualification.yaml: every lead is routed")
+    for i, rule in enumerate(model.rules):
+        if all(
+            conditions.holds(types.get(c.field, "text"), c.op, c.value, lead.get(c.field))
+            for c in rule.when
+        ):
+            return Qualified(rule.outcome, rule.name, i)
+    if score.sales_ready:
+        return Qualified(READY, f"score {score.total} reached the threshold")
+    return Qualified("nurture", f"score {score.total} is below the threshold")
+
+
+def write_back(
+    model: Qualification | None, outcome: QualificationOutcome, key: RecordKey
+) -> dict[str, str | None]:
+    """The values ``qualification.yaml`` has this outcome write to this record (by CRM object)."""
+    if model is None or outcome not in model.outcomes:
+        return {}
+    values = model.outcomes[outcome]
+    attribute = WRITE_BACK_OBJECTS.get((key.crm, key.sobject))
+    return dict(getattr(values, attribute)) if attribute else {}
+
+
+# Where each CRM object's values are, in an outcome's write-back.
+WRITE_BACK_OBJECTS = {
+    (Crm.HUBSPOT, HUBSPOT_CONTACT): "hubspot",
+    (Crm.SALESFORCE, "Lead"): "salesforce_lead",
+    (Crm.SALESFORCE, "Contact"): "salesforce_contact",
+}

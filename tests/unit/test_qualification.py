@@ -1,0 +1,116 @@
+"""The qualification stage, pure: which leads go to sales, and why the others do not."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.mappings.loader import MappingsError, load_mappings
+from app.mappings.schemas import Qualification
+from app.qualification.engine import qualify, write_back
+from app.scoring.engine import ScoreResult
+from connectors.crm import RecordKey
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "docs" / "examples" / "qualification.yaml"
+HOT = ScoreResult(230, (), True, "hot")
+COLD = ScoreResult(40, (), False, "cold")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Qualification:
+    """The worked example of docs/mappings.md, loaded with the shipped mappings."""
+    folder = tmp_path_factory.mktemp("mappings")
+    shutil.copytree(ROOT / "mappings", folder, dirs_exist_ok=True)
+    shutil.copy(EXAMPLE, folder / "qualification.yaml")
+    m = load_mappings(folder)
+    assert m.qualification is not None
+    return m.qualification
+
+
+@pytest.mark.parametrize(
+    ("lead", "score", "outcome", "reason"),
+    [
+        ({"title": "Stagiaire RH", "email": "a@b.fr"}, HOT, "disqualified", "Intern in the title"),
+        ({"title": "DRH", "email": "x@payfit.com", "domain": "payfit.com"}, HOT, "disqualified",
+         "A competitor"),
+        ({"title": "DRH"}, HOT, "incomplete", "No email to reach them"),
+        ({"title": "DRH", "email": "a@b.fr"}, HOT, "ready", "score 230 reached the threshold"),
+        ({"title": "DRH", "email": "a@b.fr"}, COLD, "nurture", "score 40 is below the threshold"),
+    ],
+)  # fmt: skip
+def test_the_first_rule_that_holds_decides_else_the_threshold(
+    model: Qualification, lead: dict[str, str | None], score: ScoreResult, outcome: str, reason: str
+) -> None:
+    q = qualify(lead, score, model)
+    assert (q.outcome, q.reason) == (outcome, reason)
+    assert q.ready is (outcome == "ready")
+
+
+def test_rules_are_read_in_order() -> None:
+    model = Qualification.model_validate(
+        {
+            "rules": [
+                {
+                    "name": "first",
+                    "outcome": "nurture",
+                    "when": [{"field": "title", "op": "exists"}],
+                },
+                {
+                    "name": "second",
+                    "outcome": "ready",
+                    "when": [{"field": "title", "op": "exists"}],
+                },
+            ]
+        }
+    )
+    assert qualify({"title": "DRH"}, COLD, model).reason == "first"
+
+
+def test_without_qualification_every_lead_is_ready() -> None:
+    q = qualify({}, COLD, None)
+    assert q.ready and "every lead is routed" in q.reason
+
+
+def test_each_outcome_writes_its_values_to_each_crm_object(model: Qualification) -> None:
+    contact = RecordKey.hubspot("1")
+    lead = RecordKey.salesforce("Lead", "00Q000000000001")
+    sf_contact = RecordKey.salesforce("Contact", "003000000000001")
+    assert write_back(model, "disqualified", contact) == {"hs_lead_status": "UNQUALIFIED"}
+    assert write_back(model, "disqualified", lead) == {"Status": "Closed - Not Converted"}
+    assert write_back(model, "disqualified", sf_contact) == {}
+    assert write_back(model, "nurture", lead) == {}
+    assert write_back(None, "ready", contact) == {}
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "  - {name: r, outcome: nurture, when: [{field: titel, op: exists}]}\n",
+            "qualification.yaml:2: rules[0].when[0].field: unknown field 'titel', did you mean "
+            "'title'?",
+        ),
+        (
+            "  - {name: r, outcome: nurture, when: [{field: company_size, op: contains, "
+            "value: x}]}\n",
+            "qualification.yaml:2: rules[0].when[0]: company_size (number): contains does not "
+            "apply to a number field",
+        ),
+        (
+            "  - {name: r, outcome: maybe, when: [{field: title, op: exists}]}\n",
+            "qualification.yaml:2: rules[0].outcome:",
+        ),
+        ("  - {name: r, outcome: nurture, when: []}\n", "qualification.yaml:2: rules[0].when:"),
+    ],
+)
+def test_a_rule_that_cannot_work_is_refused_with_its_line(
+    tmp_path: Path, rule: str, message: str
+) -> None:
+    shutil.copytree(ROOT / "mappings", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "qualification.yaml").write_text("rules:\n" + rule)
+    with pytest.raises(MappingsError) as err:
+        load_mappings(tmp_path)
+    assert any(message in e for e in err.value.errors), "\n".join(err.value.errors)
