@@ -25,16 +25,18 @@ class DecisionRepository:
         ).all()
         return {RecordKey.parse(k): str(v) for k, v in rows}
 
-    def latest_outcomes(self, records: Sequence[RecordKey]) -> dict[RecordKey, str]:
-        """record -> the outcome of the latest decision made on it."""
+    def latest_outcomes(
+        self, records: Sequence[RecordKey]
+    ) -> dict[RecordKey, tuple[str, int | None]]:
+        """record -> (outcome, score) of the latest decision made on it."""
         if not records:
             return {}
         rows = self.session.execute(
-            select(col(Decision.record_key), col(Decision.outcome))
+            select(col(Decision.record_key), col(Decision.outcome), col(Decision.score))
             .where(col(Decision.record_key).in_(sorted({str(k) for k in records})))
             .order_by(col(Decision.id))
         ).all()
-        return {RecordKey.parse(k): str(outcome) for k, outcome in rows}
+        return {RecordKey.parse(k): (str(outcome), score) for k, outcome, score in rows}
 
     def reassign(self, records: Sequence[RecordKey], rep: str) -> None:
         """The ledger follows a person's choice: these records are ``rep``'s now."""

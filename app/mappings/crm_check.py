@@ -4,7 +4,7 @@ reps exist in the live CRMs (or the sandbox)? Each problem names the file, line 
 from __future__ import annotations
 
 from app.mappings.loader import Mappings, _suggest
-from app.mappings.schemas import ValueMap
+from app.mappings.schemas import ScoreFields, ValueMap
 from connectors.crm import SALESFORCE_OBJECTS
 from connectors.hubspot.port import HubSpotPort, PropertyInfo
 from connectors.salesforce.port import SalesforcePort, SfField
@@ -30,6 +30,7 @@ def check_against_crm(
         for sobject, name in (("Lead", f.salesforce_lead), ("Contact", f.salesforce_contact)):
             if salesforce and name:
                 problems += _salesforce_field(m, i, sobject, name, sf_fields[sobject], vmap)
+    problems += _score_fields(m, hs_props if hubspot else None, sf_fields if salesforce else None)
     hs_owners = {o.email for o in hubspot.list_owners()} if hubspot else set()
     sf_users = {u.email for u in salesforce.list_users()} if salesforce else set()
     problems += _fallback_owner(m, hubspot is not None, hs_owners, salesforce is not None, sf_users)
@@ -135,4 +136,35 @@ def _reps(
             problems.append(f"{at}: {rep.email} has no HubSpot owner with this email")
         if salesforce and rep.email not in sf_users:
             problems.append(f"{at}: {rep.email} has no active Salesforce user with this email")
+    return problems
+
+
+def _score_fields(
+    m: Mappings,
+    hs_props: dict[str, PropertyInfo] | None,
+    sf_fields: dict[str, dict[str, SfField]] | None,
+) -> list[str]:
+    """The properties and fields scoring.yaml writes the score to exist (None: CRM not
+    configured, not checked)."""
+    write = m.scoring.write
+    if write is None:
+        return []
+    problems: list[str] = []
+    known: dict[str, dict[str, object] | None] = {
+        "hubspot": dict(hs_props) if hs_props is not None else None,
+        "salesforce_lead": dict(sf_fields["Lead"]) if sf_fields is not None else None,
+        "salesforce_contact": dict(sf_fields["Contact"]) if sf_fields is not None else None,
+    }
+    labels = {
+        "hubspot": "HubSpot has no contact property",
+        "salesforce_lead": "the Salesforce Lead has no field",
+        "salesforce_contact": "the Salesforce Contact has no field",
+    }
+    for section, names in known.items():
+        fields: ScoreFields = getattr(write, section)
+        for what in ("score", "temperature", "breakdown"):
+            name = getattr(fields, what)
+            if name and names is not None and name not in names:
+                where = m.where("scoring.yaml", ("write", section, what))
+                problems.append(f"{where}: {labels[section]} {name!r}{_suggest(name, list(names))}")
     return problems

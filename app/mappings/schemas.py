@@ -23,6 +23,21 @@ class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# Which key of a per-object section (hubspot, salesforce_lead, salesforce_contact) holds the
+# values for a CRM object.
+OBJECT_SECTIONS = {
+    (Crm.HUBSPOT, "contact"): "hubspot",
+    (Crm.SALESFORCE, "Lead"): "salesforce_lead",
+    (Crm.SALESFORCE, "Contact"): "salesforce_contact",
+}
+
+
+def for_object(section: BaseModel, crm: Crm, sobject: str) -> object | None:
+    """The part of a per-object section that applies to this CRM object."""
+    name = OBJECT_SECTIONS.get((crm, sobject))
+    return getattr(section, name) if name else None
+
+
 # -- team.yaml --------------------------------------------------------------------------------
 
 
@@ -179,10 +194,35 @@ class Bands(Node):
     cold: int = Field(description="Below warm and from this score a lead is cold")
 
 
+class ScoreFields(Node):
+    """The CRM properties or fields that show a rep the score (none: not written)."""
+
+    score: str | None = Field(None, description="The total score (a number property)")
+    temperature: str | None = Field(None, description="hot, warm or cold (text or picklist)")
+    breakdown: str | None = Field(
+        None,
+        description="One line a rep can read: '215: HR director +60, ...; -10 inactive' "
+        "(text, cut at 255 characters)",
+    )
+
+
+class ScoreWrite(Node):
+    hubspot: ScoreFields = Field(default_factory=ScoreFields, description="HubSpot contact")
+    salesforce_lead: ScoreFields = Field(default_factory=ScoreFields, description="Salesforce Lead")
+    salesforce_contact: ScoreFields = Field(
+        default_factory=ScoreFields, description="Salesforce Contact"
+    )
+
+
 class Scoring(Node):
     threshold: int = Field(description="Score from which a lead is sales-ready")
     bands: Bands | None = None
     rules: list[ScoringRule] = Field(default_factory=list)
+    write: ScoreWrite | None = Field(
+        None,
+        description="Where each CRM shows the score, written with the decision (with the "
+        "owner when there is one)",
+    )
 
 
 # -- qualification.yaml -----------------------------------------------------------------------

@@ -39,7 +39,7 @@ class Batch:
     sides: dict[RecordKey, Side]  # every record read, with its owner resolved to a rep
     known: dict[RecordKey, RecordKey]  # links stored before this batch
     owners_seen: dict[RecordKey, OwnerSeen]  # owners the events named, checked with the CRM
-    last_outcomes: dict[RecordKey, str]  # the latest decision's outcome on each record
+    last_outcomes: dict[RecordKey, tuple[str, int | None]]  # latest decision: outcome, score
     now: datetime
     fetch_ms: float  # how long the reads took, recorded in each decision
 

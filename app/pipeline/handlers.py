@@ -22,7 +22,7 @@ from app.records.schemas import Record
 from app.routing.assign import Person, assign
 from app.routing.schemas import Outcome
 from app.scoring import engine as scoring
-from app.scoring.engine import ScoreResult
+from app.scoring.engine import ScoreResult, score_fields
 from connectors.crm import RecordKey
 
 log = structlog.get_logger("relais.pipeline")
@@ -95,8 +95,9 @@ class LeadHandler:
         self, batch: Batch, lead: Evaluated, events: Sequence[ClaimedEvent]
     ) -> Handled:
         q = lead.qualified
-        if batch.last_outcomes.get(lead.record.key) == q.outcome:
-            # Events about a lead still qualified the same way: nothing new to record or write.
+        if batch.last_outcomes.get(lead.record.key) == (q.outcome, lead.score.total):
+            # Events about a lead still qualified and scored the same way: nothing new to
+            # record or write.
             return Handled(Outcome.UNCHANGED, f"still {q.outcome}: {q.reason}")
         batch.decisions.record_qualification(
             lead.person, lead.record, lead.link, lead.score, q, batch.context_for(events),
@@ -126,7 +127,10 @@ def evaluate(batch: Batch, record: Record, link: Link | None) -> Evaluated:
     values = {
         side.key: fields
         for side in person.sides
-        if (fields := write_back(m.qualification, qualified.outcome, side.key))
+        if (
+            fields := score_fields(m.scoring.write, score, side.key)
+            | write_back(m.qualification, qualified.outcome, side.key)
+        )
     }
     return Evaluated(record, link, person, score, qualified, values)
 

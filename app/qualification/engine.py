@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.mappings.fields import BUILTIN_TYPES, FieldType
-from app.mappings.schemas import Qualification, QualificationOutcome
+from app.mappings.schemas import Qualification, QualificationOutcome, for_object
 from app.scoring import conditions
 from app.scoring.engine import Lead, ScoreResult
-from connectors.crm import HUBSPOT_CONTACT, Crm, RecordKey
+from connectors.crm import RecordKey
 
 READY: QualificationOutcome = "ready"
 
@@ -57,17 +57,8 @@ def qualify(
 def write_back(
     model: Qualification | None, outcome: QualificationOutcome, key: RecordKey
 ) -> dict[str, str | None]:
-    """The values ``qualification.yaml`` has this outcome write to this record (by CRM object)."""
+    """The values ``qualification.yaml`` has this outcome write to this record."""
     if model is None or outcome not in model.outcomes:
         return {}
-    values = model.outcomes[outcome]
-    attribute = WRITE_BACK_OBJECTS.get((key.crm, key.sobject))
-    return dict(getattr(values, attribute)) if attribute else {}
-
-
-# Where each CRM object's values are, in an outcome's write-back.
-WRITE_BACK_OBJECTS = {
-    (Crm.HUBSPOT, HUBSPOT_CONTACT): "hubspot",
-    (Crm.SALESFORCE, "Lead"): "salesforce_lead",
-    (Crm.SALESFORCE, "Contact"): "salesforce_contact",
-}
+    values = for_object(model.outcomes[outcome], key.crm, key.sobject)
+    return dict(values) if isinstance(values, dict) else {}

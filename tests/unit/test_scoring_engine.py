@@ -5,7 +5,7 @@ import pytest
 from app.mappings.fields import FieldType, LeadField
 from app.mappings.loader import load_mappings
 from app.mappings.schemas import Scoring, ScoringRule
-from app.scoring.engine import matches, score
+from app.scoring.engine import Contribution, ScoreResult, breakdown, matches, score
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,3 +136,15 @@ def test_the_bands_give_the_temperature_each_from_its_own_score_up(
 def test_without_bands_there_is_no_temperature() -> None:
     model = Scoring.model_validate({"threshold": 10, "rules": []})
     assert score({}, model).temperature is None
+
+
+def test_the_breakdown_line_lists_points_won_then_lost_and_fits_a_crm_field() -> None:
+    result = ScoreResult(
+        50, (Contribution("HR director", 60), Contribution("Intern", -50), Contribution("FR", 40)),
+        False,
+    )  # fmt: skip
+    assert breakdown(result) == "50: HR director +60, FR +40; -50 Intern"
+    many = ScoreResult(999, tuple(Contribution(f"rule number {i}", 10) for i in range(40)), True)
+    line = breakdown(many)
+    assert len(line) == 255 and line.endswith("…")
+    assert breakdown(ScoreResult(0, (), False)) == "0: no points"
