@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from app.db import utcnow
 from app.deps import AdminDep, RuntimeDep
 from app.simulate.schemas import Simulation
 from app.simulate.service import MAX_BYTES, SimulationError, TooLarge, parse_body, run
@@ -33,17 +32,18 @@ async def _bounded_body(request: Request) -> bytes:
     responses={
         404: {"description": "the record is not in its CRM"},
         413: {"description": "the body is larger than 64 KiB"},
-        422: {"description": "the body, a field, a value or the time is not valid"},
+        422: {"description": "the body, a key, a field or a value is not valid"},
         502: {"description": "the CRM did not answer the read"},
     },
 )
 async def simulate_lead(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Score a lead without writing anything. Body: ``{"lead": {"title": "DRH", ...}}``
-    (canonical fields) or ``{"record": "hubspot:123"}`` (read from its CRM), and optionally
-    ``"at": "2026-12-01T10:00:00Z"``. Today the dry run covers the read and the score."""
+    """Score and qualify a lead without writing anything. Body: ``{"lead": {"title": "DRH",
+    ...}}`` (canonical fields) or ``{"record": "hubspot:123"}`` (read from its CRM). Simulated
+    today: the read of the record, the score with the fields' types, qualification; not yet
+    enrichment or the choice of a rep."""
 
     def simulate(raw: bytes) -> Simulation:
-        request = parse_body(raw, runtime.mappings.current.field_names(), utcnow())
+        request = parse_body(raw, runtime.mappings.current.field_names())
         return run(runtime, request)
 
     try:

@@ -6,16 +6,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.mappings.schemas import QualificationOutcome
 from app.records.schemas import Lead
 from connectors.crm import RecordKey
 
 
 @dataclass(frozen=True)
 class SimulationRequest:
-    """A lead given as canonical fields, or the CRM record to read it from; and the instant
-    to simulate at."""
+    """A lead given as canonical fields, or the CRM record to read it from."""
 
-    at: datetime
     lead: Lead | None = None
     record: RecordKey | None = None
 
@@ -27,11 +26,18 @@ class RuleFired:
 
 
 @dataclass(frozen=True)
-class Simulation:
-    """One lead through the stages the dry run covers today (read for ``--record``, then
-    scoring). Qualification, enrichment and assignment add their own keys when they exist."""
+class QualificationResult:
+    outcome: QualificationOutcome  # ready | nurture | disqualified | incomplete
+    reason: str  # the deciding rule's name, or why no rule applied
 
-    at: datetime
+
+@dataclass(frozen=True)
+class Simulation:
+    """One lead through the stages the dry run covers today (read for ``--record``, the score
+    with the fields' types, qualification). Enrichment and assignment add their own keys when
+    they exist."""
+
+    at: datetime  # when the simulation ran (now, UTC); nothing computed depends on it yet
     mappings_version: str
     record: str | None  # the CRM record read (crm:object:id); None for a lead given as fields
     lead: dict[str, str | None]  # the canonical fields as evaluated
@@ -39,6 +45,8 @@ class Simulation:
     sales_ready: bool
     temperature: str | None  # hot | warm | cold from scoring.yaml's bands; None: below them
     breakdown: tuple[RuleFired, ...]  # every rule that fired, in scoring.yaml's order
+    qualification: QualificationResult
+    routed: bool  # ready: the live path would take the lead to the assignment stage
 
     def to_json(self) -> dict[str, Any]:
         """The result as both edges print it (the CLI and POST /admin/api/simulate)."""

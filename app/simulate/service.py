@@ -1,9 +1,11 @@
 """The dry run, shared by ``relais simulate`` and ``POST /admin/api/simulate``: a lead given as
 canonical fields, or read from its CRM through the read stage, then the evaluate stage as the
-live path runs it. Nothing is written: no database row, no CRM call but the read of a record.
+live path runs it (``app/pipeline/handlers.py`` ``evaluate``): the score with the fields' types,
+then qualification. Nothing is written: no database row, no CRM call but the read of a record.
 
-Today the evaluate stage is the score (``app/scoring/engine.py``); qualification, enrichment
-and assignment join here, through the same pure functions, when they exist.
+Not simulated yet: the link to the same person's other record (so never "the other record
+already has a rep"), enrichment and the choice of a rep; they join here, through the same pure
+functions, when they exist.
 """
 
 from __future__ import annotations
@@ -11,22 +13,24 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.db import utcnow
 from app.mappings.loader import Mappings
+from app.qualification.engine import qualify
 from app.records.schemas import FieldMaps, Lead
 from app.records.service import RecordReader
 from app.records.sources import Parallel, record_sources
 from app.runtime import Runtime, crm_statuses
 from app.scoring.engine import score
-from app.simulate.schemas import RuleFired, Simulation, SimulationRequest
+from app.simulate.schemas import QualificationResult, RuleFired, Simulation, SimulationRequest
 from connectors.crm import HUBSPOT_CONTACT, SALESFORCE_OBJECTS, Crm, RecordKey
 from connectors.errors import CrmError
 
 MAX_BYTES = 64 * 1024  # a lead is a few hundred bytes; this bounds what a request can cost
-BODY_KEYS = ("lead", "record", "at")
+BODY_KEYS = ("lead", "record")
 
 
 class SimulationError(Exception):
@@ -151,20 +155,6 @@ def parse_lead(value: Any, known: Sequence[str], what: str = "the lead") -> Lead
     return lead
 
 
-def parse_at(text: str | None, now: datetime, what: str = "--at") -> datetime:
-    """The instant to simulate at, in UTC: ``text`` (ISO 8601 with a time zone) or ``now``."""
-    if text is None:
-        return now.astimezone(UTC)
-    example = "for example 2026-12-01T10:00:00Z"
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{what} {text!r} is not an ISO 8601 instant ({example})") from None
-    if at.utcoffset() is None:
-        raise InvalidInput(f"{what} {text!r} has no time zone: add Z or an offset ({example})")
-    return at.astimezone(UTC)
-
-
 # Salesforce id key prefixes of the objects Relais routes: salesforce:ID names its object.
 SALESFORCE_ID_PREFIXES = {"00Q": "Lead", "003": "Contact"}
 
@@ -220,11 +210,10 @@ def parse_record(text: str) -> RecordKey:
         raise InvalidInput(f"record {text!r}: {exc}") from None
 
 
-def parse_body(raw: bytes, known: Sequence[str], now: datetime) -> SimulationRequest:
-    """The admin API's body: ``{"lead": {...}}`` or ``{"record": "hubspot:123"}``, and
-    optionally ``"at"``."""
+def parse_body(raw: bytes, known: Sequence[str]) -> SimulationRequest:
+    """The admin API's body: ``{"lead": {...}}`` or ``{"record": "hubspot:123"}``."""
     body = parse_json(raw, "the body")
-    shape = '{"lead": {...}} or {"record": "hubspot:123"}, with "at" optionally'
+    shape = '{"lead": {...}} or {"record": "hubspot:123"}'
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object, {shape}; not {_kind(body)}")
     unknown = [f"unknown key {k!r}{_suggest(k, BODY_KEYS)}" for k in body if k not in BODY_KEYS]
@@ -232,26 +221,22 @@ def parse_body(raw: bytes, known: Sequence[str], now: datetime) -> SimulationReq
         raise InvalidInput(*unknown, f"the body is {shape}")
     if ("lead" in body) == ("record" in body):
         raise InvalidInput(f'give "lead" (canonical fields) or "record", one of them: {shape}')
-    record, at = body.get("record"), body.get("at")
+    record = body.get("record")
     if "record" in body and not isinstance(record, str):
         raise InvalidInput(f'"record" must be a string (hubspot:ID, ...), not {_kind(record)}')
-    if at is not None and not isinstance(at, str):
-        raise InvalidInput(f'"at" must be a string (ISO 8601), not {_kind(at)}')
     return SimulationRequest(
-        at=parse_at(at, now, what='"at"'),
         lead=parse_lead(body["lead"], known, what='"lead"') if "lead" in body else None,
         record=parse_record(record) if isinstance(record, str) else None,
     )
 
 
 def file_request(
-    lead_file: Path | None, record: str | None, at: str | None, known: Sequence[str], now: datetime
+    lead_file: Path | None, record: str | None, known: Sequence[str]
 ) -> SimulationRequest:
     """The command line's request: a lead in a JSON file, or a record to read."""
     if (lead_file is None) == (record is None):
         raise InvalidInput("give a LEAD.json file or --record, one of them")
     return SimulationRequest(
-        at=parse_at(at, now),
         lead=parse_lead(parse_json(read_file(lead_file), str(lead_file)), known)
         if lead_file is not None
         else None,
@@ -283,8 +268,13 @@ def read_lead(
 
 
 def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = None) -> Simulation:
-    """The evaluate stage on one lead, exactly as the live path runs it (pure)."""
-    result = score(lead, m.scoring)
+    """The evaluate stage on one lead, exactly as the live path runs it (pure): the score with
+    the fields' types (declared fields compare as numbers, dates, ...), then qualification.
+    ``at``: the instant the simulation ran, shown in the result; nothing computed depends on it
+    yet."""
+    types = m.field_types()
+    result = score(lead, m.scoring, types)
+    qualified = qualify(lead, result, m.qualification, types)
     return Simulation(
         at=at,
         mappings_version=m.version,
@@ -294,6 +284,8 @@ def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = N
         sales_ready=result.sales_ready,
         temperature=result.temperature,
         breakdown=tuple(RuleFired(c.rule, c.points) for c in result.contributions),
+        qualification=QualificationResult(qualified.outcome, qualified.reason),
+        routed=qualified.ready,
     )
 
 
@@ -301,20 +293,22 @@ def simulate(
     request: SimulationRequest,
     m: Mappings,
     reader: RecordReader,
+    at: datetime,
     hints: Mapping[Crm, str] | None = None,
 ) -> Simulation:
-    """The lead given, or its record read; then evaluated. Writes nothing."""
+    """The lead given, or its record read; then evaluated (``at``: now, shown in the result).
+    Writes nothing."""
     if request.lead is not None:
-        return evaluate(request.lead, m, request.at)
+        return evaluate(request.lead, m, at)
     if request.record is None:
         raise InvalidInput("give a lead (canonical fields) or a record to read")
     lead = read_lead(reader, request.record, m, hints)
-    return evaluate(lead, m, request.at, request.record)
+    return evaluate(lead, m, at, request.record)
 
 
 def run(runtime: Runtime, request: SimulationRequest) -> Simulation:
-    """``simulate`` with this process's connectors and its current mappings."""
+    """``simulate`` with this process's connectors and its current mappings, now."""
     reader = RecordReader(record_sources(runtime.hubspot, runtime.salesforce), Parallel(1))
     # The first thing missing for a CRM without a connector is what enables the connector.
     hints = {s.crm: s.missing[0] for s in crm_statuses(runtime.settings) if not s.connector}
-    return simulate(request, runtime.mappings.current, reader, hints)
+    return simulate(request, runtime.mappings.current, reader, utcnow(), hints)

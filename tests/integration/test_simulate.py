@@ -20,13 +20,12 @@ from app.config import Settings
 from app.db import Database
 from app.mappings.loader import load_mappings
 from app.models import metadata
-from app.simulate.service import evaluate, parse_at, parse_lead
+from app.simulate.service import evaluate, parse_lead
 from connectors.sandbox import SandboxServer
 from tests.conftest import ROOT, TOKEN, Relais
 
 ADMIN = {"Authorization": "Bearer adm"}
 LEAD = {"title": "DRH", "company_size": 250, "industry": "construction", "country": "FR"}
-AT = "2026-12-01T10:00:00Z"
 
 
 @pytest.fixture
@@ -56,6 +55,16 @@ def _writes(sandbox: SandboxServer) -> int:
     )
 
 
+def _ran_between(result: dict[str, object], before: datetime, after: datetime) -> datetime:
+    """The result's ``at``: when the simulation ran, in UTC (Z), between ``before`` and
+    ``after``."""
+    text = result["at"]
+    assert isinstance(text, str) and text.endswith("Z"), text
+    at = datetime.fromisoformat(text)
+    assert before <= at <= after, (before, at, after)
+    return at
+
+
 def _cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     """`relais simulate` configured like the test's Relais: the sandbox CRMs, its database."""
     sf_secret = settings.salesforce_client_secret
@@ -78,15 +87,16 @@ def test_given_a_lead_as_fields_when_posted_then_the_api_returns_the_service_res
     admin: Relais, sandbox: SandboxServer, db: Database, http: httpx.Client
 ) -> None:
     before, calls = _rows(db), sandbox.hubspot.state.api_calls + sandbox.salesforce.state.api_calls
-    resp = http.post(
-        f"{admin.url}/admin/api/simulate", json={"lead": LEAD, "at": AT}, headers=ADMIN
-    )
+    start = datetime.now(UTC)
+    resp = http.post(f"{admin.url}/admin/api/simulate", json={"lead": LEAD}, headers=ADMIN)
     assert resp.status_code == 200, resp.text
+    at = _ran_between(resp.json(), start, datetime.now(UTC))
     m = load_mappings(ROOT / "mappings")
-    at = parse_at(AT, datetime.now(UTC))
     expected = evaluate(parse_lead(LEAD, m.field_names()), m, at)
     assert resp.json() == expected.to_json()
     assert resp.json()["score"] == 170 and resp.json()["temperature"] == "warm"
+    # the shipped mappings have no qualification.yaml: every lead is routed
+    assert resp.json()["qualification"]["outcome"] == "ready" and resp.json()["routed"] is True
     assert _rows(db) == before  # no decision, no outbox write, no inbox event
     assert sandbox.hubspot.state.api_calls + sandbox.salesforce.state.api_calls == calls
 
@@ -110,7 +120,7 @@ def test_given_records_in_both_sandbox_crms_when_posted_by_record_then_they_are_
         "HR director or HR manager",
         "Industry or construction",
     ]
-    sf = http.post(url, json={"record": f"salesforce:{lead[:15]}", "at": AT}, headers=ADMIN)
+    sf = http.post(url, json={"record": f"salesforce:{lead[:15]}"}, headers=ADMIN)
     assert sf.status_code == 200, sf.text
     assert sf.json()["record"] == f"salesforce:Lead:{lead}"
     assert sf.json()["lead"]["title"] == "Gestionnaire paie" and sf.json()["score"] == 40
@@ -124,7 +134,7 @@ def test_given_records_in_both_sandbox_crms_when_posted_by_record_then_they_are_
     [
         ({"lead": {"titel": "DRH"}}, 422, "unknown field 'titel', did you mean 'title'?"),
         ({"lead": {"title": ["DRH"]}}, 422, "field 'title': a list is not a value"),
-        ({"lead": {}, "at": "2026-12-01"}, 422, "has no time zone"),
+        ({"lead": {}, "at": "2026-12-01T10:00:00Z"}, 422, "unknown key 'at'"),
         ({"record": "hubspot:999999"}, 404, "hubspot:contact:999999 not found in HubSpot"),
         ({"record": "salesforce:0015g00000AbCdE"}, 422, "neither a Lead id (00Q...)"),
         ({"lead": {"title": "x" * 70_000}}, 413, "larger than 64 KiB"),
@@ -159,11 +169,15 @@ def test_given_a_lead_file_when_simulated_on_the_command_line_then_it_prints_the
     _cli_env(monkeypatch, settings)
     path = tmp_path / "lead.json"
     path.write_text(json.dumps(LEAD))
-    before = _rows(db)
-    shown = CliRunner().invoke(cli, ["simulate", str(path), "--at", "2026-12-01T11:00:00+01:00"])
+    before, start = _rows(db), datetime.now(UTC)
+    shown = CliRunner().invoke(cli, ["simulate", str(path)])
     assert shown.exit_code == 0, shown.output
-    api = http.post(f"{admin.url}/admin/api/simulate", json={"lead": LEAD, "at": AT}, headers=ADMIN)
-    assert json.loads(shown.stdout) == api.json()  # one service, two edges
+    api = http.post(f"{admin.url}/admin/api/simulate", json={"lead": LEAD}, headers=ADMIN)
+    printed, answered = json.loads(shown.stdout), api.json()
+    ran = _ran_between(printed, start, datetime.now(UTC))
+    assert ran <= _ran_between(answered, start, datetime.now(UTC))
+    del printed["at"], answered["at"]
+    assert printed == answered  # one service, two edges
     assert _rows(db) == before
 
 
@@ -190,6 +204,15 @@ def test_given_sandbox_records_when_simulated_with_record_then_the_cli_reads_the
     assert _rows(db) == before
 
 
+def test_given_the_help_when_read_then_it_says_what_is_simulated_today() -> None:
+    shown = CliRunner().invoke(cli, ["simulate", "--help"], terminal_width=200)
+    assert shown.exit_code == 0
+    text = " ".join(shown.stdout.split())
+    assert "Simulated today: the read of --record" in text and "qualification" in text
+    assert "not yet enrichment or the choice of a rep" in text
+    assert "--at" not in text
+
+
 def test_given_bad_input_when_simulated_on_the_command_line_then_it_exits_1_with_the_reason(
     sandbox: SandboxServer,
     settings: Settings,
@@ -205,12 +228,14 @@ def test_given_bad_input_when_simulated_on_the_command_line_then_it_exits_1_with
         ([str(array)], "the lead must be a JSON object of canonical fields"),
         (["--record", "hubspot:999999"], "hubspot:contact:999999 not found in HubSpot"),
         (["--record", "hubspot:1", str(array)], "give a LEAD.json file or --record"),
-        ([str(array), "--at", "now"], "--at 'now' is not an ISO 8601 instant"),
     ]
     for args, message in cases:
         shown = CliRunner().invoke(cli, ["simulate", *args])
         assert shown.exit_code == 1, (args, shown.output)
         assert message in shown.stderr, (args, shown.stderr)
+    # no --at: nothing the dry run computes depends on time yet
+    shown = CliRunner().invoke(cli, ["simulate", str(array), "--at", "2026-12-01T10:00:00Z"])
+    assert shown.exit_code == 2 and "No such option: --at" in shown.stderr, shown.output
     monkeypatch.delenv("RELAIS_SALESFORCE_CLIENT_ID")
     shown = CliRunner().invoke(cli, ["simulate", "--record", "salesforce:00Q5g00000AbCdE"])
     assert shown.exit_code == 1

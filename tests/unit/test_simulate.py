@@ -1,15 +1,18 @@
-"""The dry run's service: input checked precisely, the read and evaluate stages as the live path
-runs them, nothing written (the in-memory CRMs, no database)."""
+"""The dry run's service: input checked precisely, the read and evaluate stages (the score with
+the fields' types, qualification) as the live path runs them, nothing written (the in-memory
+CRMs, no database)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from app.mappings.loader import Mappings, load_mappings
+from app.qualification.engine import qualify
 from app.records.service import RecordReader
 from app.records.sources import Parallel, record_sources
 from app.scoring.engine import score
@@ -23,7 +26,6 @@ from app.simulate.service import (
     TooLarge,
     evaluate,
     file_request,
-    parse_at,
     parse_body,
     parse_json,
     parse_lead,
@@ -39,7 +41,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = load_mappings(ROOT / "mappings")
 KNOWN = MAPPINGS.field_names()
 AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
-NOW = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
 
 
 def _reader(hubspot: InMemoryHubSpot | None, salesforce: InMemorySalesforce | None) -> RecordReader:
@@ -57,19 +58,28 @@ def test_given_a_lead_as_fields_when_simulated_then_it_gets_the_score_the_live_p
     None
 ):
     lead = parse_lead({"title": "DRH", "company_size": 250, "country": "France"}, KNOWN)
-    result = simulate(SimulationRequest(at=AT, lead=lead), MAPPINGS, _reader(None, None))
-    expected = score(lead, MAPPINGS.scoring)  # what LeadHandler records
+    result = simulate(SimulationRequest(lead=lead), MAPPINGS, _reader(None, None), AT)
+    types = MAPPINGS.field_types()
+    expected = score(lead, MAPPINGS.scoring, types)  # what the pipeline's evaluate records
     assert result.score == expected.total == 120
     assert [(r.rule, r.points) for r in result.breakdown] == [
         (c.rule, c.points) for c in expected.contributions
     ]
     assert (result.sales_ready, result.temperature) == (False, "cold")
+    qualified = qualify(lead, expected, MAPPINGS.qualification, types)
+    assert (result.qualification.outcome, result.qualification.reason, result.routed) == (
+        qualified.outcome,
+        qualified.reason,
+        qualified.ready,
+    )
     out = result.to_json()
     assert out["at"] == "2026-12-01T10:00:00Z"
     assert out["mappings_version"] == MAPPINGS.version
     assert out["record"] is None
     assert out["lead"] == {"company_size": "250", "country": "France", "title": "DRH"}
     assert out["breakdown"][0] == {"rule": "HR director or HR manager", "points": 60}
+    assert out["qualification"] == {"outcome": qualified.outcome, "reason": qualified.reason}
+    assert out["routed"] is qualified.ready
     assert json.loads(json.dumps(out)) == out  # plain JSON, nothing left to convert
 
 
@@ -147,40 +157,96 @@ def test_given_unknown_fields_when_parsed_then_each_is_listed_with_a_suggestion_
     assert raised.value.status_code == 422
 
 
-# -- the time ---------------------------------------------------------------------------------
+# -- typed fields and qualification ----------------------------------------------------------
+
+PRICING_FIELD = "  - {field: pricing_page_views, type: number, hubspot: pricing_page_views}\n"
+PRICING_RULE = (
+    "  - {name: Pricing page seen 3 times, field: pricing_page_views, op: gte, value: 3, "
+    "points: 45}\n"
+)
+
+
+def _mappings_copy(folder: Path, extra: dict[str, str]) -> Mappings:
+    """The shipped mappings but qualification.yaml, with text appended to some files (a new
+    file when absent)."""
+    shutil.copytree(ROOT / "mappings", folder, ignore=shutil.ignore_patterns("qualification.yaml"))
+    for name, text in extra.items():
+        with (folder / name).open("a") as f:
+            f.write(text)
+    return load_mappings(folder)
+
+
+def test_given_a_declared_number_field_when_evaluated_then_it_compares_as_a_number(
+    tmp_path: Path,
+) -> None:
+    m = _mappings_copy(tmp_path / "m", {"fields.yaml": PRICING_FIELD, "scoring.yaml": PRICING_RULE})
+    lead = parse_lead({"title": "DRH", "pricing_page_views": 12}, m.field_names())
+    assert score(lead, m.scoring).total == 60  # as text, "12" < "3": the rule would not fire
+    result = evaluate(lead, m, AT)
+    assert [r.rule for r in result.breakdown] == [
+        "HR director or HR manager",
+        "Pricing page seen 3 times",  # 12 >= 3 as numbers
+    ]
+    assert result.score == 105
+    few = evaluate(parse_lead({"pricing_page_views": "2"}, m.field_names()), m, AT)
+    assert few.breakdown == ()
+
+
+@pytest.fixture(scope="module")
+def qualifying(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
+    """The shipped mappings with docs/examples/qualification.yaml copied in."""
+    example = (ROOT / "docs" / "examples" / "qualification.yaml").read_text()
+    return _mappings_copy(tmp_path_factory.mktemp("q") / "m", {"qualification.yaml": example})
+
+
+HOT = {"title": "Responsable RH", "company_size": 250, "industry": "construction", "country": "FR"}
 
 
 @pytest.mark.parametrize(
-    ("text", "at"),
+    ("lead", "outcome", "reason", "routed"),
     [
-        (None, NOW),
-        ("2026-12-01T10:00:00Z", AT),
-        ("2026-12-01T11:00:00+01:00", AT),
-        ("2026-12-01T10:00:00.000+00:00", AT),
+        (
+            {"title": "DRH", "email": "rh@btp.fr"},
+            "nurture",
+            "score 60 is below the threshold",
+            False,
+        ),
+        (HOT | {"email": "rh@btp.fr"}, "ready", "score 170 reached the threshold", True),
+        # sales-ready by its score, yet not routed: the first rule that holds decides
+        (
+            HOT | {"email": "rh@payfit.com", "domain": "payfit.com"},
+            "disqualified",
+            "A competitor",
+            False,
+        ),
+        (
+            {"title": "Stagiaire RH", "email": "s@btp.fr"},
+            "disqualified",
+            "Intern in the title",
+            False,
+        ),
+        (HOT, "incomplete", "No email to reach them", False),
     ],
 )
-def test_given_an_instant_or_none_when_parsed_then_it_is_that_instant_in_utc_or_now(
-    text: str | None, at: datetime
+def test_given_qualification_yaml_when_a_lead_is_simulated_then_its_outcome_decides_the_routing(
+    qualifying: Mappings, lead: dict[str, object], outcome: str, reason: str, routed: bool
 ) -> None:
-    parsed = parse_at(text, NOW)
-    assert parsed == at and parsed.tzinfo is UTC
+    given = parse_lead(lead, qualifying.field_names())
+    result = simulate(SimulationRequest(lead=given), qualifying, _reader(None, None), AT)
+    assert (result.qualification.outcome, result.qualification.reason) == (outcome, reason)
+    assert result.routed is routed
+    assert result.to_json()["qualification"] == {"outcome": outcome, "reason": reason}
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("2026-12-01T10:00:00", "has no time zone: add Z or an offset"),
-        ("2026-12-01", "has no time zone"),
-        ("tomorrow", "is not an ISO 8601 instant"),
-        ("2026-13-01T10:00:00Z", "is not an ISO 8601 instant"),
-    ],
-)
-def test_given_a_time_that_is_not_an_instant_when_parsed_then_it_is_refused(
-    text: str, message: str
+def test_given_no_qualification_yaml_when_a_cold_lead_is_simulated_then_it_is_routed(
+    tmp_path: Path,
 ) -> None:
-    with pytest.raises(InvalidInput) as raised:
-        parse_at(text, NOW)
-    assert message in _errors(raised) and "2026-12-01T10:00:00Z" in _errors(raised)
+    m = _mappings_copy(tmp_path / "m", {})
+    assert m.qualification is None
+    result = evaluate(parse_lead({"title": "DRH"}, KNOWN), m, AT)
+    assert (result.score, result.sales_ready) == (60, False)
+    assert result.qualification.outcome == "ready" and result.routed
+    assert result.qualification.reason == "no qualification.yaml: every lead is routed"
 
 
 # -- the record -------------------------------------------------------------------------------
@@ -239,8 +305,8 @@ def test_given_a_hubspot_record_when_simulated_then_it_is_read_mapped_and_evalua
     None
 ):
     hubspot, contact = _mapped(MAPPINGS)
-    request = SimulationRequest(at=AT, record=parse_record(f"hubspot:{contact}"))
-    result = simulate(request, MAPPINGS, _reader(hubspot, None))
+    request = SimulationRequest(record=parse_record(f"hubspot:{contact}"))
+    result = simulate(request, MAPPINGS, _reader(hubspot, None), AT)
     assert result.record == f"hubspot:contact:{contact}"
     # CONSTRUCTION, HubSpot's value, went through values.yaml as the pipeline's read does
     assert result.lead["industry"] == "construction"
@@ -255,8 +321,8 @@ def test_given_a_salesforce_lead_when_simulated_then_its_fields_are_read_and_eva
     [lead] = salesforce.create_records(
         "Lead", [{"Email": "p@x.fr", "LastName": "P", "Title": "Gestionnaire paie"}]
     )
-    request = SimulationRequest(at=AT, record=parse_record(f"salesforce:{lead[:15]}"))
-    result = simulate(request, MAPPINGS, _reader(None, salesforce))
+    request = SimulationRequest(record=parse_record(f"salesforce:{lead[:15]}"))
+    result = simulate(request, MAPPINGS, _reader(None, salesforce), AT)
     assert result.record == f"salesforce:Lead:{lead}"
     assert result.lead["title"] == "Gestionnaire paie"
     assert [r.rule for r in result.breakdown] == ["Payroll manager"]
@@ -264,9 +330,9 @@ def test_given_a_salesforce_lead_when_simulated_then_its_fields_are_read_and_eva
 
 
 def test_given_a_record_not_in_its_crm_when_simulated_then_not_found_names_the_crm() -> None:
-    request = SimulationRequest(at=AT, record=RecordKey.hubspot("404"))
+    request = SimulationRequest(record=RecordKey.hubspot("404"))
     with pytest.raises(RecordNotFound) as raised:
-        simulate(request, MAPPINGS, _reader(InMemoryHubSpot(), None))
+        simulate(request, MAPPINGS, _reader(InMemoryHubSpot(), None), AT)
     assert raised.value.status_code == 404
     assert _errors(raised).startswith("hubspot:contact:404 not found in HubSpot")
 
@@ -274,10 +340,10 @@ def test_given_a_record_not_in_its_crm_when_simulated_then_not_found_names_the_c
 def test_given_a_crm_not_configured_when_a_record_is_simulated_then_the_error_says_what_to_set() -> (  # noqa: E501
     None
 ):
-    request = SimulationRequest(at=AT, record=parse_record(f"salesforce:{LEAD_15}"))
+    request = SimulationRequest(record=parse_record(f"salesforce:{LEAD_15}"))
     hints = {Crm.SALESFORCE: "set RELAIS_SALESFORCE_CLIENT_ID"}
     with pytest.raises(CrmNotConfigured) as raised:
-        simulate(request, MAPPINGS, _reader(InMemoryHubSpot(), None), hints)
+        simulate(request, MAPPINGS, _reader(InMemoryHubSpot(), None), AT, hints)
     assert _errors(raised) == (
         "Salesforce is not configured in this process: set RELAIS_SALESFORCE_CLIENT_ID"
     )
@@ -286,9 +352,9 @@ def test_given_a_crm_not_configured_when_a_record_is_simulated_then_the_error_sa
 def test_given_a_crm_that_fails_the_read_when_simulated_then_the_error_is_a_bad_gateway() -> None:
     hubspot, contact = _mapped(MAPPINGS)
     hubspot.fail("read_contacts", CrmError("HubSpot answered 500", crm=Crm.HUBSPOT), times=5)
-    request = SimulationRequest(at=AT, record=RecordKey.hubspot(contact))
+    request = SimulationRequest(record=RecordKey.hubspot(contact))
     with pytest.raises(CrmUnavailable) as raised:
-        simulate(request, MAPPINGS, _reader(hubspot, None))
+        simulate(request, MAPPINGS, _reader(hubspot, None), AT)
     assert raised.value.status_code == 502
     assert f"reading hubspot:contact:{contact} from HubSpot failed" in _errors(raised)
 
@@ -296,11 +362,22 @@ def test_given_a_crm_that_fails_the_read_when_simulated_then_the_error_is_a_bad_
 # -- the two edges' requests ------------------------------------------------------------------
 
 
-def test_given_a_body_with_a_lead_and_a_time_when_parsed_then_it_is_that_request() -> None:
-    raw = json.dumps({"lead": {"title": "DRH"}, "at": "2026-12-01T10:00:00Z"}).encode()
-    assert parse_body(raw, KNOWN, NOW) == SimulationRequest(at=AT, lead={"title": "DRH"})
+def test_given_a_body_with_a_lead_or_a_record_when_parsed_then_it_is_that_request() -> None:
+    raw = json.dumps({"lead": {"title": "DRH"}}).encode()
+    assert parse_body(raw, KNOWN) == SimulationRequest(lead={"title": "DRH"})
     raw = json.dumps({"record": "hubspot:7"}).encode()
-    assert parse_body(raw, KNOWN, NOW) == SimulationRequest(at=NOW, record=RecordKey.hubspot("7"))
+    assert parse_body(raw, KNOWN) == SimulationRequest(record=RecordKey.hubspot("7"))
+
+
+def test_given_a_body_with_a_time_when_parsed_then_at_is_refused_as_an_unknown_key() -> None:
+    # Nothing the dry run computes depends on time yet: "at" would be a setting without effect.
+    raw = json.dumps({"lead": {"title": "DRH"}, "at": "2026-12-01T10:00:00Z"}).encode()
+    with pytest.raises(InvalidInput) as raised:
+        parse_body(raw, KNOWN)
+    assert raised.value.errors == [
+        "unknown key 'at'",
+        'the body is {"lead": {...}} or {"record": "hubspot:123"}',
+    ]
 
 
 @pytest.mark.parametrize(
@@ -311,8 +388,7 @@ def test_given_a_body_with_a_lead_and_a_time_when_parsed_then_it_is_that_request
         ({}, 'give "lead" (canonical fields) or "record", one of them'),
         ({"lead": {}, "record": "hubspot:1"}, "one of them"),
         ({"record": 123}, '"record" must be a string'),
-        ({"lead": {}, "at": 1764583200}, '"at" must be a string (ISO 8601)'),
-        ({"lead": {}, "at": "2026-12-01"}, "\"at\" '2026-12-01' has no time zone"),
+        ({"lead": {}, "recrd": "hubspot:1"}, "unknown key 'recrd', did you mean 'record'?"),
         ({"lead": []}, '"lead" must be a JSON object'),
         ({"lead": {"titel": "x"}}, "did you mean 'title'?"),
     ],
@@ -321,16 +397,14 @@ def test_given_a_body_that_is_not_a_request_when_parsed_then_the_error_says_why(
     body: object, message: str
 ) -> None:
     with pytest.raises(InvalidInput) as raised:
-        parse_body(json.dumps(body).encode(), KNOWN, NOW)
+        parse_body(json.dumps(body).encode(), KNOWN)
     assert message in _errors(raised)
 
 
 def test_given_a_lead_file_when_read_then_it_is_the_request(tmp_path: Path) -> None:
     path = tmp_path / "lead.json"
     path.write_text('{"title": "DRH"}')
-    assert file_request(path, None, None, KNOWN, NOW) == SimulationRequest(
-        at=NOW, lead={"title": "DRH"}
-    )
+    assert file_request(path, None, KNOWN) == SimulationRequest(lead={"title": "DRH"})
 
 
 @pytest.mark.parametrize(
@@ -349,7 +423,7 @@ def test_given_a_lead_file_that_is_not_a_lead_when_read_then_the_error_names_it(
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(SimulationError) as raised:
-        file_request(path, None, None, KNOWN, NOW)
+        file_request(path, None, KNOWN)
     assert message in _errors(raised)
 
 
@@ -358,4 +432,4 @@ def test_given_both_a_file_and_a_record_or_neither_when_asked_then_it_is_refused
 ) -> None:
     for lead_file, record in [(tmp_path / "lead.json", "hubspot:1"), (None, None)]:
         with pytest.raises(InvalidInput, match=r"give a LEAD\.json file or --record, one of them"):
-            file_request(lead_file, record, None, KNOWN, NOW)
+            file_request(lead_file, record, KNOWN)
