@@ -31,6 +31,7 @@ def check_against_crm(
             if salesforce and name:
                 problems += _salesforce_field(m, i, sobject, name, sf_fields[sobject], vmap)
     problems += _score_fields(m, hs_props if hubspot else None, sf_fields if salesforce else None)
+    problems += _write_back(m, hs_props if hubspot else None, sf_fields if salesforce else None)
     hs_owners = {o.email for o in hubspot.list_owners()} if hubspot else set()
     sf_users = {u.email for u in salesforce.list_users()} if salesforce else set()
     problems += _fallback_owner(m, hubspot is not None, hs_owners, salesforce is not None, sf_users)
@@ -167,4 +168,51 @@ def _score_fields(
             if name and names is not None and name not in names:
                 where = m.where("scoring.yaml", ("write", section, what))
                 problems.append(f"{where}: {labels[section]} {name!r}{_suggest(name, list(names))}")
+    return problems
+
+
+def _write_back(
+    m: Mappings,
+    hs_props: dict[str, PropertyInfo] | None,
+    sf_fields: dict[str, dict[str, SfField]] | None,
+) -> list[str]:
+    """Each value qualification.yaml writes back goes to a property or field that exists and,
+    for a picklist, is one of its values: a refused value would also hold up the owner it is
+    written with."""
+    if m.qualification is None:
+        return []
+    problems: list[str] = []
+    for outcome, wb in m.qualification.outcomes.items():
+        sections: dict[str, tuple[str, dict[str, tuple[str, tuple[str, ...]]] | None]] = {
+            "hubspot": (
+                "HubSpot contact property",
+                {n: (p.type, p.options) for n, p in hs_props.items()} if hs_props else None,
+            ),
+            "salesforce_lead": (
+                "Salesforce Lead field",
+                {n: (f.type, f.picklist) for n, f in sf_fields["Lead"].items()}
+                if sf_fields
+                else None,
+            ),
+            "salesforce_contact": (
+                "Salesforce Contact field",
+                {n: (f.type, f.picklist) for n, f in sf_fields["Contact"].items()}
+                if sf_fields
+                else None,
+            ),
+        }
+        for section, (label, known) in sections.items():
+            for name, value in getattr(wb, section).items():
+                if known is None:
+                    continue
+                where = m.where("qualification.yaml", ("outcomes", outcome, section, name))
+                if name not in known:
+                    problems.append(f"{where}: no {label} {name!r}{_suggest(name, list(known))}")
+                    continue
+                options = known[name][1]
+                if options and value not in options:
+                    problems.append(
+                        f"{where}: {value!r} is not a value of the {label} {name!r}"
+                        f"{_suggest(value, list(options))} ({', '.join(options)})"
+                    )
     return problems

@@ -114,3 +114,25 @@ def test_a_rule_that_cannot_work_is_refused_with_its_line(
     with pytest.raises(MappingsError) as err:
         load_mappings(tmp_path)
     assert any(message in e for e in err.value.errors), "\n".join(err.value.errors)
+
+
+def test_write_back_values_are_checked_against_the_crms_picklists(tmp_path: Path) -> None:
+    from app.mappings.crm_check import check_against_crm
+    from connectors.hubspot.fake import InMemoryHubSpot
+    from connectors.salesforce.fake import InMemorySalesforce
+
+    shutil.copytree(ROOT / "mappings", tmp_path, dirs_exist_ok=True)
+    shutil.copy(EXAMPLE, tmp_path / "qualification.yaml")
+    clean = check_against_crm(load_mappings(tmp_path), InMemoryHubSpot(), InMemorySalesforce())
+    assert not [p for p in clean if "qualification.yaml" in p], clean
+
+    text = EXAMPLE.read_text().replace("salesqualifiedlead", "sales_qualified")
+    (tmp_path / "qualification.yaml").write_text(text.replace("Status: Working", "Statut: Working"))
+    problems = check_against_crm(load_mappings(tmp_path), InMemoryHubSpot(), InMemorySalesforce())
+    assert any(
+        "qualification.yaml:" in p
+        and "outcomes.ready.hubspot.lifecyclestage" in p
+        and "'sales_qualified' is not a value of the HubSpot contact property 'lifecyclestage'" in p
+        for p in problems
+    ), problems
+    assert any("no Salesforce Lead field 'Statut', did you mean 'Status'?" in p for p in problems)
