@@ -10,6 +10,7 @@ import structlog
 
 from app.config import Settings
 from app.db import Database
+from app.enrichment.service import Enricher
 from app.mappings.loader import MappingsStore
 from app.outbox.service import OutboxDispatcher
 from app.outbox.writers import build_writers, reachable_crms
@@ -192,7 +193,8 @@ class Runtime:
         parallel = Parallel()
         sources = record_sources(self.hubspot, self.salesforce)
         owners = OwnerDirectory(sources, s.hubspot_owner_cache_seconds)
-        pipeline = LeadPipeline(self.db, RecordReader(sources, parallel), self.mappings, owners)
+        reader = RecordReader(sources, parallel, [Enricher(self.mappings)])
+        pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
         writers = build_writers(self.hubspot, self.salesforce)
         outbox = OutboxDispatcher(
             self.db,

@@ -29,6 +29,17 @@ class LeadField(StrEnum):
     REVENUE = "revenue"
     LANGUAGE = "language"
     LAST_ACTIVITY = "last_activity"
+    # Added by enrichment (enrichment.yaml), never read from a CRM.
+    EMAIL_VALID = "email_valid"  # the email's syntax holds (false when there is no email)
+    EMAIL_DOMAIN = "email_domain"
+    EMAIL_FREE = "email_free"  # a free-mail domain (gmail.com, orange.fr, ...)
+    EMAIL_DISPOSABLE = "email_disposable"  # a throw-away domain (yopmail.com, ...)
+    EMAIL_ROLE = "email_role"  # a role account (contact@, info@, ...), not a person
+    PHONE_E164 = "phone_e164"  # +33612345678
+    PHONE_VALID = "phone_valid"
+    SIREN_VALID = "siren_valid"  # the SIREN's check digit holds
+    SIRET_VALID = "siret_valid"
+    ENRICHMENT_GAPS = "enrichment_gaps"  # the providers that failed for this lead
 
 
 # What a field holds, which decides how its values are read and which operators apply.
@@ -39,6 +50,14 @@ BUILTIN_TYPES: dict[str, FieldType] = {f.value: _TEXT for f in LeadField} | {
     LeadField.COMPANY_SIZE.value: "number",
     LeadField.REVENUE.value: "number",
     LeadField.LAST_ACTIVITY.value: "datetime",
+    LeadField.EMAIL_VALID.value: "boolean",
+    LeadField.EMAIL_FREE.value: "boolean",
+    LeadField.EMAIL_DISPOSABLE.value: "boolean",
+    LeadField.EMAIL_ROLE.value: "boolean",
+    LeadField.PHONE_VALID.value: "boolean",
+    LeadField.SIREN_VALID.value: "boolean",
+    LeadField.SIRET_VALID.value: "boolean",
+    LeadField.ENRICHMENT_GAPS.value: "list",
 }
 # The operators of scoring (and qualification) rules that make sense for each type.
 OPERATORS: dict[FieldType, tuple[str, ...]] = {

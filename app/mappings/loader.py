@@ -27,6 +27,7 @@ from app.mappings.fields import (
     LeadField,
 )
 from app.mappings.schemas import (
+    Enrichment,
     FieldMapping,
     Fields,
     Qualification,
@@ -50,6 +51,7 @@ OPTIONAL: dict[str, type[BaseModel]] = {
     "values.yaml": Values,
     "sync.yaml": Sync,
     "qualification.yaml": Qualification,
+    "enrichment.yaml": Enrichment,
 }
 FILES = {**REQUIRED, **OPTIONAL}
 M = TypeVar("M", bound=BaseModel)
@@ -78,6 +80,7 @@ class Mappings:
     source: str
     files: tuple[str, ...] = field(default=())
     lines: dict[str, dict[Path_, int]] = field(default_factory=dict, compare=False, repr=False)
+    enrichment: Enrichment | None = None  # None: no enrichment.yaml, leads as the CRMs hold them
 
     def where(self, file: str, path: Path_) -> str:
         """'<folder>/<file>:<line>: <key path>' for messages about this version's files."""
@@ -401,6 +404,7 @@ def load_mappings(directory: Path) -> Mappings:
         source=str(directory),
         files=tuple(sorted(raw)),
         lines={n: p.lines for n, p in parsed.items()},
+        enrichment=models.get("enrichment.yaml"),
     )
 
 

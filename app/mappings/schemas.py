@@ -337,3 +337,36 @@ class FieldSync(Node):
 class Sync(Node):
     owner: OwnerSync = Field(default_factory=OwnerSync)
     fields: list[FieldSync] = Field(default_factory=list)
+
+
+# -- enrichment.yaml --------------------------------------------------------------------------
+
+# The providers Relais has (app/enrichment/registry.py is keyed by these names).
+EnrichmentProvider = Literal["email", "phone", "siren"]
+
+
+class Enrichment(Node):
+    """What Relais adds to every lead it reads, before scoring. A provider that fails or is
+    too slow never holds a lead back: the lead goes on with what is known, the gap recorded."""
+
+    providers: list[EnrichmentProvider] = Field(
+        min_length=1,
+        description="The providers to run on every lead: email (syntax, free-mail, "
+        "disposable, role account, domain), phone (E.164 with the lead's country), siren "
+        "(SIREN/SIRET check digits)",
+    )
+    timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="Longest wait for one provider on one lead; past it the lead goes on "
+        "without that provider's fields and the gap is recorded",
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _once_each(cls, providers: list[EnrichmentProvider]) -> list[EnrichmentProvider]:
+        twice = sorted({p for p in providers if providers.count(p) > 1})
+        if twice:
+            raise ValueError(f"provider listed twice: {', '.join(twice)}")
+        return providers
