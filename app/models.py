@@ -4,6 +4,7 @@ from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
 from app.decisions.models import Assignment, Decision
+from app.enrichment.models import EnrichmentCacheEntry
 from app.inbox.models import InboxEvent, RecordLease
 from app.links.models import CrmLink
 from app.outbox.models import OutboxWrite
@@ -21,6 +22,7 @@ __all__ = [
     "CrmLink",
     "CrmPause",
     "Decision",
+    "EnrichmentCacheEntry",
     "InboxEvent",
     "OutboxWrite",
     "RecordLease",

@@ -193,7 +193,7 @@ class Runtime:
         parallel = Parallel()
         sources = record_sources(self.hubspot, self.salesforce)
         owners = OwnerDirectory(sources, s.hubspot_owner_cache_seconds)
-        reader = RecordReader(sources, parallel, [Enricher(self.mappings)])
+        reader = RecordReader(sources, parallel, [Enricher(self.mappings, self.db)])
         pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
         writers = build_writers(self.hubspot, self.salesforce)
         outbox = OutboxDispatcher(

@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import get_args
 
+import httpx
+
+from app.db import Database
 from app.enrichment.base import Provider
 from app.enrichment.companies import SirenProvider
 from app.enrichment.emails import EmailProvider
 from app.enrichment.phones import PhoneProvider
+from app.enrichment.register import RegisterProvider
 from app.mappings.schemas import Enrichment, EnrichmentProvider
 
-PROVIDERS: dict[EnrichmentProvider, Callable[[Enrichment], Provider]] = {
-    "email": lambda _config: EmailProvider(),
-    "phone": lambda _config: PhoneProvider(),
-    "siren": lambda _config: SirenProvider(),
+
+@dataclass(frozen=True)
+class Reach:
+    """What providers that call out may use: an HTTP client and the database (the cache)."""
+
+    http: httpx.Client
+    db: Database | None = None
+
+
+def _register(config: Enrichment, reach: Reach) -> Provider:
+    ttl = timedelta(hours=config.cache_ttl_hours)
+    return RegisterProvider(reach.http, config.timeout_seconds, ttl, reach.db)
+
+
+PROVIDERS: dict[EnrichmentProvider, Callable[[Enrichment, Reach], Provider]] = {
+    "email": lambda _config, _reach: EmailProvider(),
+    "phone": lambda _config, _reach: PhoneProvider(),
+    "siren": lambda _config, _reach: SirenProvider(),
+    "register": _register,
 }
 assert set(PROVIDERS) == set(get_args(EnrichmentProvider)), "a provider without its class"
 
 
-def providers(config: Enrichment) -> list[Provider]:
+def providers(config: Enrichment, reach: Reach) -> list[Provider]:
     """The providers enrichment.yaml turns on, in its order."""
-    return [PROVIDERS[name](config) for name in config.providers]
+    return [PROVIDERS[name](config, reach) for name in config.providers]

@@ -12,9 +12,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import httpx
 import structlog
 
+from app.db import Database
 from app.enrichment.base import Found, Provider
+from app.enrichment.registry import Reach
 from app.enrichment.registry import providers as configured
 from app.mappings.fields import LeadField
 from app.mappings.loader import MappingsStore
@@ -69,22 +72,29 @@ def run(providers: Sequence[Provider], lead: Mapping[str, str | None], timeout: 
     return out
 
 
+USER_AGENT = "relais-enrichment"
+
+
 class Enricher:
-    """Runs the providers of the active mappings' enrichment.yaml; none without the file."""
+    """Runs the providers of the active mappings' enrichment.yaml; none without the file.
+    ``db``: where answers are cached (None: not cached)."""
 
     def __init__(
         self,
         mappings: MappingsStore,
-        build: Callable[[Enrichment], list[Provider]] = configured,
+        db: Database | None = None,
+        build: Callable[[Enrichment, Reach], list[Provider]] = configured,
     ) -> None:
         self.mappings = mappings
         self.build = build
+        # One client for every call out: its connections are reused from lead to lead.
+        self.reach = Reach(httpx.Client(headers={"User-Agent": USER_AGENT}), db)
 
     def enrich(self, records: Sequence[Record]) -> list[Record]:
         config = self.mappings.current.enrichment
         if config is None:
             return list(records)
-        providers = self.build(config)
+        providers = self.build(config, self.reach)
         out = []
         for record in records:
             lead = run(providers, record.lead, config.timeout_seconds)

@@ -39,6 +39,10 @@ class LeadField(StrEnum):
     PHONE_VALID = "phone_valid"
     SIREN_VALID = "siren_valid"  # the SIREN's check digit holds
     SIRET_VALID = "siret_valid"
+    COMPANY_ACTIVE = "company_active"  # the register says active (false: closed)
+    NAF_SECTION = "naf_section"  # the NAF code's section letter (J: information, ...)
+    HEADCOUNT_BAND = "headcount_band"  # the register's tranche_effectif_salarie code
+    LEGAL_CATEGORY = "legal_category"  # the register's nature_juridique code (5710: SAS)
     ENRICHMENT_GAPS = "enrichment_gaps"  # the providers that failed for this lead
 
 
@@ -57,6 +61,7 @@ BUILTIN_TYPES: dict[str, FieldType] = {f.value: _TEXT for f in LeadField} | {
     LeadField.PHONE_VALID.value: "boolean",
     LeadField.SIREN_VALID.value: "boolean",
     LeadField.SIRET_VALID.value: "boolean",
+    LeadField.COMPANY_ACTIVE.value: "boolean",
     LeadField.ENRICHMENT_GAPS.value: "list",
 }
 # The operators of scoring (and qualification) rules that make sense for each type.

@@ -342,7 +342,7 @@ class Sync(Node):
 # -- enrichment.yaml --------------------------------------------------------------------------
 
 # The providers Relais has (app/enrichment/registry.py is keyed by these names).
-EnrichmentProvider = Literal["email", "phone", "siren"]
+EnrichmentProvider = Literal["email", "phone", "siren", "register"]
 
 
 class Enrichment(Node):
@@ -353,7 +353,9 @@ class Enrichment(Node):
         min_length=1,
         description="The providers to run on every lead: email (syntax, free-mail, "
         "disposable, role account, domain), phone (E.164 with the lead's country), siren "
-        "(SIREN/SIRET check digits)",
+        "(SIREN/SIRET check digits), register (the French company register, Recherche "
+        "d'entreprises: NAF code and section, headcount band, legal category, active or "
+        "closed; for a lead with a valid SIREN or SIRET)",
     )
     timeout_seconds: float = Field(
         2.0,
@@ -361,6 +363,13 @@ class Enrichment(Node):
         le=30,
         description="Longest wait for one provider on one lead; past it the lead goes on "
         "without that provider's fields and the gap is recorded",
+    )
+    cache_ttl_hours: float = Field(
+        168,
+        gt=0,
+        le=24 * 366,
+        description="How long an answer of the company register (register) is reused from "
+        "the database before it is asked again",
     )
 
     @field_validator("providers")

@@ -7,13 +7,14 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.enrichment.base import Found
 from app.enrichment.companies import SirenProvider
 from app.enrichment.emails import EmailProvider
 from app.enrichment.phones import PhoneProvider, region_of
-from app.enrichment.registry import providers
+from app.enrichment.registry import Reach, providers
 from app.enrichment.service import GAP_REASONS, GAPS, Enricher, run
 from app.mappings.loader import MappingsError, MappingsStore, load_mappings
 from app.mappings.schemas import Enrichment
@@ -226,8 +227,9 @@ def test_with_enrichment_yaml_the_configured_providers_enrich_every_record(
 
 
 def test_every_provider_name_has_its_provider() -> None:
-    config = Enrichment(providers=["email", "phone", "siren"])
-    assert [p.name for p in providers(config)] == ["email", "phone", "siren"]
+    config = Enrichment(providers=["email", "phone", "siren", "register"])
+    reach = Reach(httpx.Client())
+    assert [p.name for p in providers(config, reach)] == ["email", "phone", "siren", "register"]
 
 
 # -- enrichment.yaml ------------------------------------------------------------------------
@@ -235,7 +237,7 @@ def test_every_provider_name_has_its_provider() -> None:
 
 def test_enrichment_yaml_loads_with_its_defaults(tmp_path: Path) -> None:
     m = load_mappings(write(tmp_path, {"enrichment.yaml": "providers: [siren]\n"}))
-    assert m.enrichment == Enrichment(providers=["siren"], timeout_seconds=2.0)
+    assert m.enrichment == Enrichment(providers=["siren"], timeout_seconds=2.0, cache_ttl_hours=168)
 
 
 @pytest.mark.parametrize(
@@ -247,6 +249,7 @@ def test_enrichment_yaml_loads_with_its_defaults(tmp_path: Path) -> None:
         ("providers: []\n", 1, "providers: "),
         ("providers: [email, email]\n", 1, "provider listed twice: email"),
         ("providers: [email]\ncache: 1\n", 2, "cache"),
+        ("providers: [register]\ncache_ttl_hours: -1\n", 2, "cache_ttl_hours: "),
         ("timeout_seconds: 1\n", 1, "providers"),
     ],
 )
