@@ -13,6 +13,7 @@ from app.db import Database
 from app.enrichment.base import Provider
 from app.enrichment.companies import SirenProvider
 from app.enrichment.emails import EmailProvider
+from app.enrichment.http_service import HttpProvider
 from app.enrichment.phones import PhoneProvider
 from app.enrichment.register import RegisterProvider
 from app.mappings.schemas import Enrichment, EnrichmentProvider
@@ -31,11 +32,18 @@ def _register(config: Enrichment, reach: Reach) -> Provider:
     return RegisterProvider(reach.http, config.timeout_seconds, ttl, reach.db)
 
 
+def _http(config: Enrichment, reach: Reach) -> Provider:
+    assert config.http is not None, "enrichment.yaml's http section (checked when loaded)"
+    ttl = timedelta(hours=config.cache_ttl_hours)
+    return HttpProvider(config.http, reach.http, config.timeout_seconds, ttl, reach.db)
+
+
 PROVIDERS: dict[EnrichmentProvider, Callable[[Enrichment, Reach], Provider]] = {
     "email": lambda _config, _reach: EmailProvider(),
     "phone": lambda _config, _reach: PhoneProvider(),
     "siren": lambda _config, _reach: SirenProvider(),
     "register": _register,
+    "http": _http,
 }
 assert set(PROVIDERS) == set(get_args(EnrichmentProvider)), "a provider without its class"
 

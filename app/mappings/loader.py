@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -415,6 +416,7 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
     check.fields(check.value_maps())
     check.rules()
     check.bands()
+    check.enrichment()
 
 
 @dataclass
@@ -649,6 +651,34 @@ class _CrossCheck:
                         f"{value!r} is not a value of the value map {map_name!r}"
                         f"{_suggest(str(value).lower(), canon)} ({', '.join(canon)})",
                     )
+
+    def enrichment(self) -> None:
+        """The http provider's fields are known fields and its secret's variable is set."""
+        enrichment: Enrichment | None = self.models.get("enrichment.yaml")
+        fields: Fields | None = self.models.get("fields.yaml")
+        if enrichment is None or enrichment.http is None:
+            return
+        if "fields.yaml" in self.parsed and fields is None:
+            return  # a broken fields.yaml reports its own errors
+        known = sorted(BUILTIN_TYPES | {f.field: f.type for f in (fields.fields if fields else [])})
+        http = enrichment.http
+        named: list[tuple[Path_, str]] = [(("http", "send", i), n) for i, n in enumerate(http.send)]
+        named += [(("http", "fields", n), n) for n in http.fields]
+        for path, name in named:
+            if name not in known:
+                self.err(
+                    "enrichment.yaml",
+                    path,
+                    f"unknown field {name!r}{_suggest(name, known)} (a built-in field, or one "
+                    "declared in fields.yaml)",
+                )
+        if http.auth is not None and not os.environ.get(http.auth.env):
+            self.err(
+                "enrichment.yaml",
+                ("http", "auth", "env"),
+                f"the environment variable {http.auth.env} is not set (it holds the value of "
+                f"the {http.auth.header} header)",
+            )
 
 
 class MappingsStore:

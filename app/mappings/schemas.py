@@ -341,8 +341,38 @@ class Sync(Node):
 
 # -- enrichment.yaml --------------------------------------------------------------------------
 
+
+class HttpAuth(Node):
+    header: str = Field(
+        pattern=r"^[A-Za-z0-9-]{1,64}$", description="The header carrying the secret"
+    )
+    env: str = Field(
+        pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
+        description="The environment variable holding the header's whole value (e.g. "
+        "'Bearer ...'); never the value itself",
+    )
+
+
+class HttpEnrichment(Node):
+    """Your own enrichment service (or a data vendor's): Relais POSTs the fields of ``send``
+    as a JSON object and reads the fields of ``fields`` from the JSON object it answers."""
+
+    url: str = Field(
+        pattern=r"^https?://[^\s/]+", description="The service's URL (https://...), asked with POST"
+    )
+    auth: HttpAuth | None = Field(None, description="The header that authenticates Relais")
+    send: list[FieldName] = Field(
+        min_length=1, description="The canonical fields sent (none sent: the service is not asked)"
+    )
+    fields: dict[FieldName, str] = Field(
+        min_length=1,
+        description="Canonical field -> where its value is in the answer: a key, or keys "
+        "joined by dots for nested objects (company.employees)",
+    )
+
+
 # The providers Relais has (app/enrichment/registry.py is keyed by these names).
-EnrichmentProvider = Literal["email", "phone", "siren", "register"]
+EnrichmentProvider = Literal["email", "phone", "siren", "register", "http"]
 
 
 class Enrichment(Node):
@@ -355,7 +385,8 @@ class Enrichment(Node):
         "disposable, role account, domain), phone (E.164 with the lead's country), siren "
         "(SIREN/SIRET check digits), register (the French company register, Recherche "
         "d'entreprises: NAF code and section, headcount band, legal category, active or "
-        "closed; for a lead with a valid SIREN or SIRET)",
+        "closed; for a lead with a valid SIREN or SIRET), http (your own enrichment service: "
+        "the http section)",
     )
     timeout_seconds: float = Field(
         2.0,
@@ -368,9 +399,20 @@ class Enrichment(Node):
         168,
         gt=0,
         le=24 * 366,
-        description="How long an answer of the company register (register) is reused from "
-        "the database before it is asked again",
+        description="How long an answer of the company register (register) or of your "
+        "service (http) is reused from the database before it is asked again",
     )
+    http: HttpEnrichment | None = Field(
+        None, description="Your own enrichment service; required when providers lists http"
+    )
+
+    @model_validator(mode="after")
+    def _http_when_used(self) -> Enrichment:
+        if "http" in self.providers and self.http is None:
+            raise ValueError("providers lists http: the http section says which service to ask")
+        if "http" not in self.providers and self.http is not None:
+            raise ValueError("an http section, but http is not in providers (add it, or remove it)")
+        return self
 
     @field_validator("providers")
     @classmethod

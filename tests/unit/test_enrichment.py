@@ -17,7 +17,7 @@ from app.enrichment.phones import PhoneProvider, region_of
 from app.enrichment.registry import Reach, providers
 from app.enrichment.service import GAP_REASONS, GAPS, Enricher, run
 from app.mappings.loader import MappingsError, MappingsStore, load_mappings
-from app.mappings.schemas import Enrichment
+from app.mappings.schemas import Enrichment, EnrichmentProvider, HttpEnrichment
 from app.records.schemas import Record
 from connectors.crm import RecordKey
 from tests.unit.test_mappings import write
@@ -227,9 +227,10 @@ def test_with_enrichment_yaml_the_configured_providers_enrich_every_record(
 
 
 def test_every_provider_name_has_its_provider() -> None:
-    config = Enrichment(providers=["email", "phone", "siren", "register"])
-    reach = Reach(httpx.Client())
-    assert [p.name for p in providers(config, reach)] == ["email", "phone", "siren", "register"]
+    names: list[EnrichmentProvider] = ["email", "phone", "siren", "register", "http"]
+    http = HttpEnrichment(url="https://x.fr", send=["email"], fields={"industry": "sector"})
+    config = Enrichment(providers=names, http=http)
+    assert [p.name for p in providers(config, Reach(httpx.Client()))] == names
 
 
 # -- enrichment.yaml ------------------------------------------------------------------------
