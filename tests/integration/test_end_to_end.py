@@ -395,10 +395,10 @@ def test_one_record_that_breaks_the_pipeline_fails_alone(
 
     real_score = engine.score
 
-    def score_or_crash(lead: engine.Lead, model: Any) -> engine.ScoreResult:
+    def score_or_crash(lead: engine.Lead, model: Any, *types: Any) -> engine.ScoreResult:
         if lead.get(LeadField.EMAIL) == "crash@bug.fr":
             raise ZeroDivisionError("a scoring bug on an odd value")
-        return real_score(lead, model)
+        return real_score(lead, model, *types)
 
     monkeypatch.setattr(engine, "score", score_or_crash)  # fault injection on one record
     connect_webhooks(sandbox, relais, batch_window_ms=200)

@@ -153,7 +153,7 @@ def test_given_unknown_fields_when_parsed_then_each_is_listed_with_a_suggestion_
     assert unknown_title == "unknown field 'titel', did you mean 'title'?"
     assert unknown_size == "unknown field 'compagny_size', did you mean 'company_size'?"
     assert unknown_zzz == "unknown field 'zzz'"
-    assert known.startswith("known fields: company, company_size, country")
+    assert known.startswith("known fields: company, company_active, company_size, country")
     assert raised.value.status_code == 422
 
 
