@@ -7,10 +7,9 @@ with what is known, and ``enrichment_gaps`` (a list field) names the providers t
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 
 import httpx
 import structlog
@@ -29,44 +28,53 @@ GAP_REASONS = "enrichment_gap_reasons"  # shown with the decision; not a field r
 log = structlog.get_logger("relais.enrichment")
 
 
-@dataclass
-class _Call:
-    """One provider on one lead, in a thread of its own: a provider stuck past the timeout
-    is left behind (daemon) instead of holding the batch."""
-
-    provider: Provider
-    lead: Mapping[str, str | None]
-    found: Found | None = None
-    error: BaseException | None = None
-    thread: threading.Thread = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.thread = threading.Thread(target=self._run, daemon=True, name="relais-enrich")
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.found = self.provider.enrich(self.lead)
-        except BaseException as exc:  # any failure is a gap, never a lost lead
-            self.error = exc
+# Each provider's calls for a batch run at once, this many at a time: a batch of 100 leads waits
+# at most one timeout for enrichment, not 100 (the worker's lease must cover the read stage).
+CONCURRENCY = 8
 
 
 def run(providers: Sequence[Provider], lead: Mapping[str, str | None], timeout: float) -> Found:
-    """The lead with what each provider found (its own fields only; None never erases a
-    known value) and the gaps of those that failed or timed out."""
-    calls = [_Call(p, dict(lead)) for p in providers]  # all start now: one deadline for all
-    deadline = time.monotonic() + timeout
+    """One lead: see ``run_batch``."""
+    return run_batch(providers, [lead], timeout)[0]
+
+
+def run_batch(
+    providers: Sequence[Provider], leads: Sequence[Mapping[str, str | None]], timeout: float
+) -> list[Found]:
+    """Each lead with what each provider found (its own fields only; None never erases a
+    known value) and the gaps of those that failed, or were not done ``timeout`` seconds after
+    the batch started (a provider stuck past it is left behind, its call a gap)."""
+    # A pool per provider: one that hangs holds its own threads, never another's calls.
+    pools = [
+        ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix=f"relais-enrich-{p.name}")
+        for p in providers
+    ]
+    calls = [
+        [pool.submit(p.enrich, dict(lead)) for p, pool in zip(providers, pools, strict=True)]
+        for lead in leads
+    ]
+    wait([f for row in calls for f in row], timeout=timeout)
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [_merge(providers, lead, row, timeout) for lead, row in zip(leads, calls, strict=True)]
+
+
+def _merge(
+    providers: Sequence[Provider],
+    lead: Mapping[str, str | None],
+    futures: Sequence[Future[Found]],
+    timeout: float,
+) -> Found:
     out: Found = dict(lead)
     gaps: list[tuple[str, str]] = []
-    for call in calls:
-        call.thread.join(max(0.0, deadline - time.monotonic()))
-        if call.thread.is_alive():
-            gaps.append((call.provider.name, f"timed out after {timeout:g} s"))
-        elif call.found is None:
-            gaps.append((call.provider.name, f"{type(call.error).__name__}: {call.error}"))
+    for provider, future in zip(providers, futures, strict=True):
+        if not future.done() or future.cancelled():
+            gaps.append((provider.name, f"timed out after {timeout:g} s"))
+        elif (error := future.exception()) is not None:  # any failure is a gap, never a lost lead
+            gaps.append((provider.name, f"{type(error).__name__}: {error}"))
         else:
-            allowed = set(call.provider.fields)
-            out |= {f: v for f, v in call.found.items() if f in allowed and v is not None}
+            allowed = set(provider.fields)
+            out |= {f: v for f, v in future.result().items() if f in allowed and v is not None}
     out[GAPS] = ";".join(name for name, _ in gaps) or None
     out[GAP_REASONS] = "; ".join(f"{name}: {why}" for name, why in gaps) or None
     return out
@@ -95,9 +103,9 @@ class Enricher:
         if config is None:
             return list(records)
         providers = self.build(config, self.reach)
+        leads = run_batch(providers, [r.lead for r in records], config.timeout_seconds)
         out = []
-        for record in records:
-            lead = run(providers, record.lead, config.timeout_seconds)
+        for record, lead in zip(records, leads, strict=True):
             if lead[GAPS]:
                 log.warning("enrichment.gap", record=str(record.key), gaps=lead[GAP_REASONS])
             out.append(replace(record, lead=lead))

@@ -261,3 +261,36 @@ def test_a_broken_enrichment_yaml_gets_its_file_line_and_key_path(
         load_mappings(write(tmp_path, {"enrichment.yaml": content}))
     prefix = f"{tmp_path}/enrichment.yaml:{line}:"
     assert any(e.startswith(prefix) and message in e for e in err.value.errors), err.value.errors
+
+
+def test_a_hung_provider_costs_the_batch_one_timeout_and_starves_no_other_provider() -> None:
+    import threading
+
+    from app.enrichment.service import CONCURRENCY, run_batch
+
+    release = threading.Event()  # never set while the batch runs: the provider hangs
+
+    class Hung:
+        name = "hung"
+        fields = ("company_active",)
+
+        def enrich(self, lead: dict[str, str | None]) -> dict[str, str | None]:
+            release.wait(5)
+            return {"company_active": "true"}
+
+    class Quick:
+        name = "quick"
+        fields = ("email_domain",)
+
+        def enrich(self, lead: dict[str, str | None]) -> dict[str, str | None]:
+            return {"email_domain": (lead.get("email") or "").split("@")[-1]}
+
+    leads = [{"email": f"p{i}@betonsud.fr"} for i in range(CONCURRENCY * 3)]
+    try:
+        out = run_batch([Hung(), Quick()], leads, timeout=0.2)  # type: ignore[list-item]
+    finally:
+        release.set()
+    assert len(out) == len(leads)
+    assert all(o[GAPS] == "hung" for o in out)  # every lead: the hung one's gap, recorded
+    assert all(o["email_domain"] == "betonsud.fr" for o in out)  # the other one ran for all
+    assert all("timed out after 0.2 s" in (o[GAP_REASONS] or "") for o in out)
