@@ -12,7 +12,7 @@ Why = Mapping[str, Any]  # the assign stage's explanation (app/routing/assign.py
 
 
 def _round_robin(why: Why) -> str:
-    count = why["counts"][why["rep"]] - 1
+    count = why["counts"][why["rep"]]
     return (
         f"round robin in pool {why['pool']}: {why['rep']} had the fewest leads ({count}) "
         f"among {len(why['candidates'])} reps available in {', '.join(why['crms'])}"
@@ -87,7 +87,8 @@ def _pick(why: dict[str, Any]) -> list[str]:
         return []
     counts = why.get("counts") or {}
     shown = [f"{c} ({counts[c]} leads)" if c in counts else c for c in why["candidates"]]
-    lines = [f"candidates: {', '.join(shown) or 'none'}"]
+    when = " before the pick" if counts else ""
+    lines = [f"candidates{when}: {', '.join(shown) or 'none'}"]
     lines.extend(f"skipped {rep}: {reason}" for rep, reason in (why.get("skipped") or {}).items())
     return lines
 

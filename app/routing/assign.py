@@ -174,7 +174,11 @@ def _round_robin(
         why |= {
             "rule": "round_robin",
             "rep": chosen,
-            "counts": {e: after.members[e].assigned_count for e in eligible},
+            # the leads each candidate had when the pick was made (the pick's own lead not
+            # counted): what "the fewest leads" compared
+            "counts": {
+                e: after.members[e].assigned_count - (1 if e == chosen else 0) for e in eligible
+            },
             "pool_before": state.snapshot(),
         }
         return _plan(Outcome.ASSIGNED, chosen, person, roster, after, why)

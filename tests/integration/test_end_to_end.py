@@ -82,7 +82,10 @@ def test_given_a_signed_batch_from_hubspot_then_every_new_contact_is_owned_in_ro
     assert decision.details["temperature"] in ("hot", "warm", "cold", None)
     lines = explain(decision)
     assert f"score: {decision.score} (" in "\n".join(lines)
-    assert any(line.startswith("candidates: ") for line in lines)
+    [candidates] = [line for line in lines if line.startswith("candidates before the pick: ")]
+    counts = decision.explanation["counts"]
+    assert counts[decision.owner_email] == min(counts.values())  # the fewest, as the rule says
+    assert f"{decision.owner_email} ({counts[decision.owner_email]} leads)" in candidates
     assert any(line.endswith(": inactive in team.yaml") for line in lines)
     # one batched read and one batched write served the 12 contacts
     calls = sandbox.hubspot.stats()["calls"]

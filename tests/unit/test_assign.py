@@ -142,7 +142,8 @@ def test_the_explanation_is_data_with_the_counts_and_the_pool_before_the_pick() 
         before = assign(Person(Side(HS, None)), POOL, ROSTER, before, NOW).state
     plan = assign(Person(Side(HS, None)), POOL, ROSTER, before, NOW)
     assert plan.explanation["at"] == NOW.isoformat()
-    assert plan.explanation["counts"] == {ANA: 1, BEN: 1, CLO: 1}
+    # the leads each had when the pick was made: CLO had the fewest, and got this one
+    assert plan.explanation["counts"] == {ANA: 1, BEN: 1, CLO: 0}
     assert PoolState.from_snapshot(plan.explanation["pool_before"]) == before
     assert describe(plan.explanation) == (
         "round robin in pool inbound: clo@x.fr had the fewest leads (0) among 3 reps "
