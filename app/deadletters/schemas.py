@@ -28,6 +28,11 @@ class DeadLetter(BaseModel):
         description="The event (a rejected one: its reason and a bounded copy of what came), "
         "or the fields the write sets"
     )
+    write: dict[str, Any] | None = Field(
+        None,
+        description="An outbox write: its kind (owner, fields), the CRM object, and for an "
+        "owner write the owner the record had when it was decided (owner_before)",
+    )
     replayable: bool
 
 

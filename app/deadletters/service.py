@@ -62,6 +62,8 @@ def _outbox_letter(w: OutboxWrite) -> DeadLetter:
         error=w.last_error,
         at=w.created_at,
         payload=w.fields,
+        write={"kind": w.kind, "sobject": w.sobject}
+        | ({"owner_before": w.owner_before} if w.before_known else {}),
         replayable=True,
     )
 

@@ -161,6 +161,8 @@ def test_given_dead_and_rejected_items_then_the_cli_and_the_api_list_them_all(
     ]
     assert api["inbox"][0]["error"].startswith("HubSpot answered 500")
     assert api["outbox"][0]["id"] == write_id and api["outbox"][0]["error"] == "403 forbidden"
+    assert api["outbox"][0]["payload"] == {"hubspot_owner_id": "7"}  # the fields it sets
+    assert api["outbox"][0]["write"] == {"kind": "owner", "sobject": "contact"}
     assert api["totals"] == {"inbox": 1, "outbox": 1, "rejected": 1}
     rejected = api["rejected"][0]
     assert rejected["status"] == "rejected" and rejected["replayable"] is False
