@@ -56,6 +56,7 @@ def explain(decision: Decision) -> list[str]:
         f"why: {decision.rule}",
     ]
     lines.extend(_pick(decision.explanation or {}))
+    lines.extend(_gaps(decision.lead or {}))
     if decision.score is not None:
         lines.append(f"score: {decision.score}{_grade(d)}")
     link = d.get("link")
@@ -100,3 +101,15 @@ def _grade(details: dict[str, Any]) -> str:
     ready = "sales-ready" if details["sales_ready"] else "not sales-ready"
     temperature = details.get("temperature")
     return f" ({temperature}, {ready})" if temperature else f" ({ready})"
+
+
+def _gaps(lead: dict[str, Any]) -> list[str]:
+    """What enrichment could not find for each record (a provider down or too slow): the
+    decision was made on what was known."""
+    lines = []
+    for side in ("record", "other"):
+        fields = (lead.get(side) or {}).get("fields") or {}
+        if fields.get("enrichment_gaps"):
+            why = fields.get("enrichment_gap_reasons") or fields["enrichment_gaps"]
+            lines.append(f"{lead[side]['key']}: decided without enrichment from {why}")
+    return lines

@@ -13,6 +13,7 @@ import respx
 from sqlalchemy import update
 
 from app.db import utcnow
+from app.decisions.explain import explain
 from app.enrichment.models import EnrichmentCacheEntry
 from app.enrichment.register import URL
 from tests.service.helpers import Service
@@ -98,6 +99,8 @@ def test_given_the_register_down_when_a_contact_comes_then_it_is_decided_with_th
     assert fields["email_valid"] == "true" and "naf_section" not in fields
     assert fields["enrichment_gaps"] == "register"
     assert fields["enrichment_gap_reasons"].startswith("register: HTTPStatusError")
+    shown = "\n".join(explain(decision))  # relais decisions show, /admin/api/decisions
+    assert "decided without enrichment from register: HTTPStatusError" in shown
 
 
 def test_given_a_cached_answer_older_than_the_ttl_then_the_register_is_asked_again(
