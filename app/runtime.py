@@ -26,6 +26,8 @@ from connectors.hubspot.port import HubSpotPort
 from connectors.salesforce import SalesforceClient, SalesforcePort, SalesforceSettings
 
 log = structlog.get_logger("relais.runtime")
+# The share of the worker's lease a batch may spend waiting for enrichment providers.
+ENRICHMENT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,10 @@ class Runtime:
         parallel = Parallel()
         sources = record_sources(self.hubspot, self.salesforce)
         owners = OwnerDirectory(sources, s.hubspot_owner_cache_seconds)
-        reader = RecordReader(sources, parallel, [Enricher(self.mappings, self.db)])
+        enricher = Enricher(
+            self.mappings, self.db, budget_seconds=s.worker_lease_seconds * ENRICHMENT_SHARE
+        )
+        reader = RecordReader(sources, parallel, [enricher])
         pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
         writers = build_writers(self.hubspot, self.salesforce)
         outbox = OutboxDispatcher(

@@ -92,9 +92,13 @@ class Enricher:
         mappings: MappingsStore,
         db: Database | None = None,
         build: Callable[[Enrichment, Reach], list[Provider]] = configured,
+        budget_seconds: float | None = None,
     ) -> None:
         self.mappings = mappings
         self.build = build
+        # The most a batch may wait for enrichment: a share of the worker's lease, so that the
+        # reads and the decision still fit in it whatever enrichment.yaml's timeout says.
+        self.budget_seconds = budget_seconds
         # One client for every call out: its connections are reused from lead to lead.
         self.reach = Reach(httpx.Client(headers={"User-Agent": USER_AGENT}), db)
 
@@ -103,7 +107,10 @@ class Enricher:
         if config is None:
             return list(records)
         providers = self.build(config, self.reach)
-        leads = run_batch(providers, [r.lead for r in records], config.timeout_seconds)
+        timeout = config.timeout_seconds
+        if self.budget_seconds is not None:
+            timeout = min(timeout, self.budget_seconds)
+        leads = run_batch(providers, [r.lead for r in records], timeout)
         out = []
         for record, lead in zip(records, leads, strict=True):
             if lead[GAPS]:

@@ -294,3 +294,25 @@ def test_a_hung_provider_costs_the_batch_one_timeout_and_starves_no_other_provid
     assert all(o[GAPS] == "hung" for o in out)  # every lead: the hung one's gap, recorded
     assert all(o["email_domain"] == "betonsud.fr" for o in out)  # the other one ran for all
     assert all("timed out after 0.2 s" in (o[GAP_REASONS] or "") for o in out)
+
+
+def test_the_enrichment_wait_is_capped_by_the_workers_budget(tmp_path: Path) -> None:
+    import threading
+
+    release = threading.Event()
+
+    class Hung:
+        name = "hung"
+        fields = ("company_active",)
+
+        def enrich(self, lead: dict[str, str | None]) -> dict[str, str | None]:
+            release.wait(5)
+            return {}
+
+    store = _store(tmp_path, "providers: [email]\ntimeout_seconds: 30\n")
+    enricher = Enricher(store, build=lambda config, reach: [Hung()], budget_seconds=0.1)  # type: ignore[list-item]
+    try:
+        [record] = enricher.enrich([RECORD])
+    finally:
+        release.set()
+    assert record.lead[GAP_REASONS] == "hung: timed out after 0.1 s"  # not 30 s
