@@ -392,8 +392,9 @@ class Enrichment(Node):
         2.0,
         gt=0,
         le=30,
-        description="Longest wait for one provider on one lead; past it the lead goes on "
-        "without that provider's fields and the gap is recorded",
+        description="Longest wait for the providers of a batch of leads (all run at once; "
+        "at most a quarter of RELAIS_WORKER_LEASE_SECONDS); past it a lead goes on without "
+        "the late provider's fields and the gap is recorded",
     )
     cache_ttl_hours: float = Field(
         168,
