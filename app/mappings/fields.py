@@ -65,13 +65,14 @@ BUILTIN_TYPES: dict[str, FieldType] = {f.value: _TEXT for f in LeadField} | {
     LeadField.ENRICHMENT_GAPS.value: "list",
 }
 # The operators of scoring (and qualification) rules that make sense for each type.
+_ORDER = ("gt", "gte", "lt", "lte", "between")  # between: two values, inclusive
 OPERATORS: dict[FieldType, tuple[str, ...]] = {
-    "text": ("eq", "ne", "in", "contains", "exists", "missing"),
-    "number": ("eq", "ne", "in", "gt", "gte", "lt", "lte", "exists", "missing"),
-    "date": ("eq", "ne", "gt", "gte", "lt", "lte", "exists", "missing"),
-    "datetime": ("gt", "gte", "lt", "lte", "exists", "missing"),
+    "text": ("eq", "ne", "in", "not_in", "contains", "matches", "exists", "missing"),
+    "number": ("eq", "ne", "in", "not_in", *_ORDER, "exists", "missing"),
+    "date": ("eq", "ne", *_ORDER, "exists", "missing"),
+    "datetime": (*_ORDER, "exists", "missing"),
     "boolean": ("eq", "ne", "exists", "missing"),
-    "list": ("contains", "in", "exists", "missing"),
+    "list": ("contains", "in", "not_in", "matches", "exists", "missing"),
 }
 # A declared field's name: what rules and (later) routing use to name it.
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

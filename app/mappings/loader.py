@@ -28,6 +28,7 @@ from app.mappings.fields import (
     LeadField,
 )
 from app.mappings.schemas import (
+    Condition,
     Enrichment,
     FieldMapping,
     Fields,
@@ -39,6 +40,7 @@ from app.mappings.schemas import (
     Team,
     Values,
 )
+from app.scoring.conditions import leaves
 from app.scoring.conditions import problem as rule_problem
 from connectors.crm import Crm
 
@@ -508,7 +510,8 @@ class _CrossCheck:
             )
 
     def rules(self) -> None:
-        """Each scoring rule names a known field, with an operator and a value its type takes."""
+        """Each scoring and qualification condition names a known field, with an operator and
+        a value its type takes; then the rest of the scoring model."""
         scoring: Scoring | None = self.models.get("scoring.yaml")
         fields: Fields | None = self.models.get("fields.yaml")
         if "fields.yaml" in self.parsed and fields is None:
@@ -516,31 +519,99 @@ class _CrossCheck:
         types = BUILTIN_TYPES | {
             f.field: f.type for f in (fields.fields if fields else []) if f.type
         }
-        for i, rule in enumerate(scoring.rules if scoring else []):
-            kind = types.get(rule.field)
-            if kind is None:
-                self.err(
-                    "scoring.yaml",
-                    ("rules", i, "field"),
-                    f"unknown field {rule.field!r}{_suggest(rule.field, sorted(types))} (a "
-                    "built-in field, or one declared in fields.yaml with its type)",
-                )
-            elif (problem := rule_problem(kind, rule.op, rule.value)) is not None:
-                self.err("scoring.yaml", ("rules", i), f"{rule.field} ({kind}): {problem}")
+        if scoring is not None:
+            self.scoring_rules(scoring, types)
+            self.scoring_model(scoring, types)
         qualification: Qualification | None = self.models.get("qualification.yaml")
         for i, qrule in enumerate(qualification.rules if qualification else []):
             for j, c in enumerate(qrule.when):
-                path: Path_ = ("rules", i, "when", j)
-                kind = types.get(c.field)
-                if kind is None:
+                self.condition("qualification.yaml", ("rules", i, "when", j), c, types)
+
+    def condition(
+        self, file: str, path: Path_, condition: Condition, types: dict[str, FieldType]
+    ) -> None:
+        """Every test on a field in ``condition`` (groups included) fits the field's type."""
+        for sub, leaf in leaves(condition, path):
+            field_name, op = leaf.field or "", leaf.op or ""
+            kind = types.get(field_name)
+            if kind is None:
+                self.err(
+                    file,
+                    (*sub, "field"),
+                    f"unknown field {field_name!r}{_suggest(field_name, sorted(types))} (a "
+                    "built-in field, or one declared in fields.yaml with its type)",
+                )
+            elif (problem := rule_problem(kind, op, leaf.value)) is not None:
+                self.err(file, sub, f"{field_name} ({kind}): {problem}")
+
+    def typed_field(
+        self, path: Path_, name: str, wanted: tuple[FieldType, ...], types: dict[str, FieldType]
+    ) -> None:
+        """A field a scoring key reads (per, decay) is known and of one of these types."""
+        kind = types.get(name)
+        if kind is None:
+            self.err(
+                "scoring.yaml",
+                path,
+                f"unknown field {name!r}{_suggest(name, sorted(types))} (a built-in field, or "
+                "one declared in fields.yaml with its type)",
+            )
+        elif kind not in wanted:
+            self.err(
+                "scoring.yaml", path, f"{name} is a {kind} field: expected {' or '.join(wanted)}"
+            )
+
+    def scoring_rules(self, scoring: Scoring, types: dict[str, FieldType]) -> None:
+        """The rules of each group and the revealing acts: conditions that fit their fields,
+        counted rules on number fields, negative rules that take points."""
+        if scoring.fit is not None and scoring.rules is not None:
+            self.err(
+                "scoring.yaml",
+                ("rules",),
+                "rules is the older spelling of fit: use one or the other, not both",
+            )
+        for group, key, rules in scoring.groups():
+            for i, rule in enumerate(rules):
+                self.condition("scoring.yaml", (key, i), rule, types)
+                if rule.per is not None:
+                    self.typed_field((key, i, "per"), rule.per, ("number",), types)
+                if group == "negative" and rule.points >= 0:
                     self.err(
-                        "qualification.yaml",
-                        (*path, "field"),
-                        f"unknown field {c.field!r}{_suggest(c.field, sorted(types))} (a "
-                        "built-in field, or one declared in fields.yaml with its type)",
+                        "scoring.yaml",
+                        (key, i, "points"),
+                        f"a negative rule takes points: {rule.points} must be below 0",
                     )
-                elif (problem := rule_problem(kind, c.op, c.value)) is not None:
-                    self.err("qualification.yaml", path, f"{c.field} ({kind}): {problem}")
+        for i, act in enumerate(scoring.revealing):
+            self.condition("scoring.yaml", ("revealing", i), act, types)
+
+    def scoring_model(self, scoring: Scoring, types: dict[str, FieldType]) -> None:
+        """Decay on a date, caps on groups that have rules, grades and levels in order, a
+        total cap a lead can reach the threshold under."""
+        if scoring.decay is not None:
+            self.typed_field(("decay", "field"), scoring.decay.field, ("date", "datetime"), types)
+        for group, key, rules in scoring.groups():
+            if scoring.caps is not None and getattr(scoring.caps, group) is not None and not rules:
+                self.err("scoring.yaml", ("caps", group), f"no {key} rules: this cap has no effect")
+        g, lv = scoring.grades, scoring.levels
+        if g is not None and not g.A > g.B > g.C:
+            self.err(
+                "scoring.yaml",
+                ("grades",),
+                f"grades must fall from A to B to C: A {g.A}, B {g.B}, C {g.C}",
+            )
+        if lv is not None and not lv.three > lv.two:
+            self.err(
+                "scoring.yaml",
+                ("levels",),
+                f"level 3 must need more points than level 2: 3 {lv.three}, 2 {lv.two}",
+            )
+        if scoring.max_total is not None and scoring.max_total < scoring.threshold:
+            self.err(
+                "scoring.yaml",
+                ("max_total",),
+                f"max_total {scoring.max_total} is below the threshold {scoring.threshold}: "
+                "no score could reach it",
+            )
 
     def bands(self) -> None:
         """Temperature bands in order (cold < warm < hot), the threshold within them."""
@@ -628,29 +699,31 @@ class _CrossCheck:
             v.name: [e.value for e in v.values] for v in (values.value_maps if values else [])
         }
         scoring: Scoring = self.models["scoring.yaml"]
-        for i, rule in enumerate(scoring.rules):
-            map_name = field_maps.get(rule.field)
-            if (
-                map_name is None
-                or map_name not in canon_by_map
-                or rule.op not in ("eq", "ne", "in")
-            ):
-                continue
-            canon = canon_by_map[map_name]
-            wanted = rule.value if isinstance(rule.value, list) else [rule.value]
-            for j, value in enumerate(wanted):
-                if str(value).casefold() not in {c.casefold() for c in canon}:
-                    path: Path_ = (
-                        ("rules", i, "value", j)
-                        if isinstance(rule.value, list)
-                        else ("rules", i, "value")
-                    )
-                    self.err(
-                        "scoring.yaml",
-                        path,
-                        f"{value!r} is not a value of the value map {map_name!r}"
-                        f"{_suggest(str(value).lower(), canon)} ({', '.join(canon)})",
-                    )
+        tops: list[tuple[Path_, Condition]] = [
+            ((key, i), rule) for _, key, rules in scoring.groups() for i, rule in enumerate(rules)
+        ]
+        tops += [(("revealing", i), act) for i, act in enumerate(scoring.revealing)]
+        for top_path, top in tops:
+            for at, rule in leaves(top, top_path):
+                map_name = field_maps.get(rule.field or "")
+                if (
+                    map_name is None
+                    or map_name not in canon_by_map
+                    or rule.op not in ("eq", "ne", "in", "not_in")
+                ):
+                    continue
+                self.mapped_values(at, rule.value, map_name, canon_by_map[map_name])
+
+    def mapped_values(self, path: Path_, value: object, map_name: str, canon: list[str]) -> None:
+        wanted = value if isinstance(value, list) else [value]
+        for j, one in enumerate(wanted):
+            if str(one).casefold() not in {c.casefold() for c in canon}:
+                self.err(
+                    "scoring.yaml",
+                    (*path, "value", j) if isinstance(value, list) else (*path, "value"),
+                    f"{one!r} is not a value of the value map {map_name!r}"
+                    f"{_suggest(str(one).lower(), canon)} ({', '.join(canon)})",
+                )
 
     def enrichment(self) -> None:
         """The http provider's fields are known fields and its secret's variable is set."""

@@ -9,7 +9,7 @@ from datetime import date, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from app.mappings.fields import FIELD_NAME, FieldType, LeadField
 from connectors.crm import Crm
@@ -171,27 +171,151 @@ FieldName = Annotated[
     str,
     Field(pattern=FIELD_NAME.pattern, description="lower-case letters, digits and '_'"),
 ]
-Operator = Literal["eq", "ne", "in", "contains", "gt", "gte", "lt", "lte", "exists", "missing"]
+Operator = Literal[
+    "eq", "ne", "in", "not_in", "contains", "matches", "between",
+    "gt", "gte", "lt", "lte", "exists", "missing",
+]  # fmt: skip
+ConditionValue = bool | float | str | list[str | float] | None
 
 
-class ScoringRule(Node):
-    name: str = Field(description="Shown to reps as the reason for these points")
-    field: FieldName = Field(
-        description="Canonical lead field the rule reads: built in, or declared in fields.yaml"
+class Condition(Node):
+    """One test on a field (``field``, ``op``, ``value``), or a group of conditions (``all``,
+    ``any``, ``not``) in its place."""
+
+    field: FieldName | None = Field(
+        None, description="Canonical lead field the condition reads: built in or declared"
     )
-    op: Operator
-    value: bool | float | str | list[str | float] | None = Field(
+    op: Operator | None = None
+    value: ConditionValue = Field(
         None,
         description="What the field is compared with, read as the field's type (a list for "
-        "in); none for exists/missing",
+        "in and not_in, two values for between, a regular expression for matches); none for "
+        "exists/missing",
     )
-    points: int = Field(description="Added when the rule matches (negative to subtract)")
+    all_: list[Condition] | None = Field(
+        None, alias="all", min_length=1, description="Every one of these conditions holds"
+    )
+    any_: list[Condition] | None = Field(
+        None, alias="any", min_length=1, description="At least one of these conditions holds"
+    )
+    not_: Condition | None = Field(None, alias="not", description="This condition does not hold")
+    _pattern: re.Pattern[str] | None = PrivateAttr(None)
+
+    def _may_be_empty(self) -> bool:
+        return False
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Condition:
+        shapes = [
+            name
+            for name, given in (
+                ("field/op/value", self.field is not None or self.op is not None),
+                ("all", self.all_ is not None),
+                ("any", self.any_ is not None),
+                ("not", self.not_ is not None),
+            )
+            if given
+        ]
+        if len(shapes) > 1 or (not shapes and not self._may_be_empty()):
+            raise ValueError(
+                "a condition is either field/op/value or one of all, any, not"
+                + (f" (found {', '.join(shapes)})" if shapes else "")
+            )
+        if shapes == ["field/op/value"] and (self.field is None or self.op is None):
+            raise ValueError("a condition on a field needs both field and op")
+        if self.op == "matches" and isinstance(self.value, str):
+            try:  # compiled once, at load: a bad pattern is refused with its line
+                self._pattern = re.compile(self.value, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(
+                    f"matches: {self.value!r} is not a regular expression: {exc}"
+                ) from None
+        return self
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The compiled regular expression of a ``matches`` condition."""
+        return self._pattern
+
+
+class ScoringRule(Condition):
+    name: str = Field(description="Shown to reps as the reason for these points")
+    points: int = Field(
+        description="Added when the rule matches (negative to subtract); with per, for each "
+        "occurrence"
+    )
+    per: FieldName | None = Field(
+        None,
+        description="A number field counting occurrences (pricing-page views, ...): the points "
+        "are given once per occurrence, up to max; the rule needs no other condition",
+    )
+    max: int | None = Field(
+        None, ge=0, description="With per: the most points the rule gives (or takes)"
+    )
+
+    def _may_be_empty(self) -> bool:
+        return self.per is not None
+
+    @model_validator(mode="after")
+    def _max_with_per(self) -> ScoringRule:
+        if self.max is not None and self.per is None:
+            raise ValueError("max applies to a counted rule only (add per: <number field>)")
+        return self
+
+
+class RevealingAct(Condition):
+    name: str = Field(description="The act, shown as the reason the lead is sales-ready")
 
 
 class Bands(Node):
     hot: int = Field(description="From this score a lead is hot")
     warm: int = Field(description="From this score a lead is warm")
     cold: int = Field(description="Below warm and from this score a lead is cold")
+
+
+class Caps(Node):
+    """The most points each group adds (negative: the most it takes)."""
+
+    fit: int | None = Field(None, ge=0, description="Most points the fit rules add together")
+    engagement: int | None = Field(
+        None, ge=0, description="Most points the engagement rules add together"
+    )
+    negative: int | None = Field(
+        None, ge=0, description="Most points the negative rules take together (a positive number)"
+    )
+
+
+class Decay(Node):
+    field: FieldName = Field(
+        LeadField.LAST_ACTIVITY.value,
+        description="A date or datetime field: the lead's last activity",
+    )
+    points_per_month: int = Field(
+        le=-1, description="Points (negative) for each whole month since the field's instant"
+    )
+    floor: int | None = Field(None, le=0, description="The most the decay takes (e.g. -30)")
+
+
+class Grades(Node):
+    """The fit grade from the fit group's points: A, B, C from each score up, D below C."""
+
+    A: int = Field(description="Fit points from which a lead is graded A")
+    B: int = Field(description="Fit points from which a lead is graded B")
+    C: int = Field(description="Fit points from which a lead is graded C (below: D)")
+
+
+class Levels(Node):
+    """The engagement level from the engagement group's points: 3, 2 from each score up, 1
+    below."""
+
+    three: int = Field(alias="3", description="Engagement points from which the level is 3")
+    two: int = Field(alias="2", description="Engagement points from which the level is 2")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_as_text(cls, data: object) -> object:
+        # YAML reads the keys 3 and 2 as numbers
+        return {str(k): v for k, v in data.items()} if isinstance(data, dict) else data
 
 
 class ScoreFields(Node):
@@ -214,28 +338,59 @@ class ScoreWrite(Node):
     )
 
 
+ScoreGroup = Literal["fit", "engagement", "negative"]
+GROUPS: tuple[ScoreGroup, ...] = ("fit", "engagement", "negative")
+
+
 class Scoring(Node):
     threshold: int = Field(description="Score from which a lead is sales-ready")
     bands: Bands | None = None
-    rules: list[ScoringRule] = Field(default_factory=list)
+    fit: list[ScoringRule] | None = Field(
+        None, description="Profile rules: title, company size, industry, country, ..."
+    )
+    rules: list[ScoringRule] | None = Field(
+        None, description="The older spelling of fit (use one or the other, not both)"
+    )
+    engagement: list[ScoringRule] = Field(
+        default_factory=list, description="Behaviour rules: visits, forms, clicks (per: counts)"
+    )
+    negative: list[ScoringRule] = Field(
+        default_factory=list,
+        description="Rules that take points (negative points): unsubscribed, hard bounce, "
+        "students, free mail, ...",
+    )
+    caps: Caps | None = Field(None, description="The most points each group adds or takes")
+    max_total: int | None = Field(None, description="The most points a lead's score reaches")
+    decay: Decay | None = Field(
+        None, description="Points lost per whole month without activity (none: no decay)"
+    )
+    revealing: list[RevealingAct] = Field(
+        default_factory=list,
+        description="Acts (a quote or a demo requested, ...) that make a lead sales-ready at "
+        "once, whatever its score",
+    )
+    grades: Grades | None = Field(None, description="Fit grade A-D (none: no grade)")
+    levels: Levels | None = Field(None, description="Engagement level 1-3 (none: no level)")
     write: ScoreWrite | None = Field(
         None,
         description="Where each CRM shows the score, written with the decision (with the "
         "owner when there is one)",
     )
 
+    def groups(self) -> tuple[tuple[ScoreGroup, str, list[ScoringRule]], ...]:
+        """Each group, the key its rules are under in scoring.yaml, and its rules."""
+        fit_key = "rules" if self.fit is None and self.rules is not None else "fit"
+        fit = self.fit if self.fit is not None else self.rules or []
+        return (
+            ("fit", fit_key, fit),
+            ("engagement", "engagement", self.engagement),
+            ("negative", "negative", self.negative),
+        )
+
 
 # -- qualification.yaml -----------------------------------------------------------------------
 
 QualificationOutcome = Literal["disqualified", "incomplete", "nurture", "ready"]
-
-
-class Condition(Node):
-    field: FieldName = Field(description="Canonical lead field: built in or declared")
-    op: Operator
-    value: bool | float | str | list[str | float] | None = Field(
-        None, description="Read as the field's type (a list for in); none for exists/missing"
-    )
 
 
 class QualificationRule(Node):
@@ -245,7 +400,9 @@ class QualificationRule(Node):
         "completed), nurture (not ready yet) or ready (routed to a rep)"
     )
     when: list[Condition] = Field(
-        min_length=1, description="Every condition must hold for the rule to apply"
+        min_length=1,
+        description="Every condition must hold for the rule to apply (each a field/op/value "
+        "or an all, any or not group)",
     )
 
 

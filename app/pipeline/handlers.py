@@ -111,7 +111,7 @@ def evaluate(batch: Batch, record: Record, link: Link | None) -> Evaluated:
     person whose other record already has a rep joins that rep whatever the score."""
     m = batch.mappings
     types = m.field_types()
-    score = scoring.score(record.lead, m.scoring, types)
+    score = scoring.score(record.lead, m.scoring, types, batch.now)
     assigned_other = batch.ledger.get(link.other.key) if link else None
     person = Person(
         record=batch.sides[record.key],

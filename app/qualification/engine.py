@@ -44,10 +44,7 @@ def qualify(
     if model is None:
         return Qualified(READY, "no qualification.yaml: every lead is routed")
     for i, rule in enumerate(model.rules):
-        if all(
-            conditions.holds(types.get(c.field, "text"), c.op, c.value, lead.get(c.field))
-            for c in rule.when
-        ):
+        if all(conditions.met(c, lead, types) for c in rule.when):
             return Qualified(rule.outcome, rule.name, i)
     if score.sales_ready:
         return Qualified(READY, f"score {score.total} reached the threshold")

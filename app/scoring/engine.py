@@ -1,12 +1,27 @@
-"""Pure scoring: no database, no HTTP. The same input always gives the same score and reasons."""
+"""Pure scoring: no database, no HTTP, no clock (``now`` is an argument). The same input
+always gives the same score and reasons.
+
+Each group (fit, engagement, negative) adds the points of its rules that hold, up to its cap;
+the decay takes points per whole month since the last activity, down to its floor; the total is
+capped by ``max_total``. A cap shows in the breakdown as its own line, so the lines always add
+up to the total. A revealing act makes the lead sales-ready whatever its score."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.mappings.fields import BUILTIN_TYPES, FieldType
-from app.mappings.schemas import ScoreFields, ScoreWrite, Scoring, ScoringRule, for_object
+from app.mappings.schemas import (
+    ScoreFields,
+    ScoreGroup,
+    ScoreWrite,
+    Scoring,
+    ScoringRule,
+    for_object,
+)
+from app.mappings.typed import read
 from app.scoring import conditions
 from connectors.crm import RecordKey
 
@@ -16,8 +31,10 @@ Types = Mapping[str, FieldType]
 
 @dataclass(frozen=True)
 class Contribution:
-    rule: str
+    rule: str  # the rule's name (the decisions store it with the points)
     points: int
+    group: str = "fit"  # fit, engagement, negative; decay; total (max_total)
+    value: str | None = None  # the lead's value that triggered the rule, as read
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,9 @@ class ScoreResult:
     contributions: tuple[Contribution, ...]
     sales_ready: bool
     temperature: str | None = None  # hot | warm | cold from scoring.yaml's bands; None: below
+    grade: str | None = None  # A-D on the fit group's points (scoring.yaml grades)
+    level: int | None = None  # 1-3 on the engagement group's points (scoring.yaml levels)
+    revealing: str | None = None  # the revealing act that made the lead sales-ready, if any
 
 
 BREAKDOWN_CHARS = 255  # a Salesforce text field's default length; HubSpot takes more
@@ -70,16 +90,113 @@ def temperature(total: int, model: Scoring) -> str | None:
 
 
 def matches(rule: ScoringRule, lead: Lead, types: Types = BUILTIN_TYPES) -> bool:
-    """Whether the rule's condition holds for the lead, read as its field's type."""
-    kind = types.get(rule.field, "text")
-    return conditions.holds(kind, rule.op, rule.value, lead.get(rule.field))
+    """Whether the rule's condition (or condition group) holds for the lead, read as its
+    fields' types."""
+    return conditions.met(rule, lead, types)
 
 
-def score(lead: Lead, model: Scoring, types: Types = BUILTIN_TYPES) -> ScoreResult:
+def _fired(group: ScoreGroup, rule: ScoringRule, lead: Lead, types: Types) -> Contribution | None:
+    """The rule's points for this lead, with the value that triggered them, or None."""
+    if not conditions.met(rule, lead, types):
+        return None
+    shown = lead.get(rule.field) if rule.field is not None else None
+    if rule.per is None:
+        return Contribution(rule.name, rule.points, group, shown)
+    count = read("number", lead.get(rule.per))
+    occurrences = int(count) if count is not None and count > 0 else 0
+    if occurrences == 0:
+        return None
+    points = rule.points * occurrences
+    if rule.max is not None and abs(points) > rule.max:
+        points = rule.max if points > 0 else -rule.max
+    return Contribution(f"{rule.name} x{occurrences}", points, group, lead.get(rule.per))
+
+
+def _capped(group: ScoreGroup, points: int, model: Scoring) -> Contribution | None:
+    """The points that bring a group back to its cap (scoring.yaml caps), or None."""
+    cap = getattr(model.caps, group) if model.caps is not None else None
+    if cap is None:
+        return None
+    if group == "negative" and points < -cap:
+        return Contribution(f"{group} capped at -{cap}", -cap - points, group)
+    if group != "negative" and points > cap:
+        return Contribution(f"{group} capped at {cap}", cap - points, group)
+    return None
+
+
+def months_between(since: datetime, now: datetime) -> int:
+    """Whole months from ``since`` to ``now`` (0 when ``since`` is later)."""
+    months = (now.year - since.year) * 12 + now.month - since.month
+    if (now.day, now.time()) < (since.day, since.time()):
+        months -= 1
+    return max(months, 0)
+
+
+def _decay(model: Scoring, lead: Lead, types: Types, now: datetime) -> Contribution | None:
+    """Points lost per whole month since the lead's last activity (none without a date)."""
+    decay = model.decay
+    if decay is None:
+        return None
+    raw = lead.get(decay.field)
+    since = read(types.get(decay.field, "datetime"), raw)
+    if not isinstance(since, datetime):
+        return None
+    months = months_between(since, now.astimezone(UTC))
+    points = months * decay.points_per_month
+    if decay.floor is not None:
+        points = max(points, decay.floor)
+    if points == 0:
+        return None
+    return Contribution(f"no activity for {months} months", points, "decay", raw)
+
+
+def _above(points: int, floors: Sequence[tuple[str, int]], below: str) -> str:
+    return next((name for name, floor in floors if points >= floor), below)
+
+
+def score(
+    lead: Lead, model: Scoring, types: Types = BUILTIN_TYPES, now: datetime | None = None
+) -> ScoreResult:
     """``types``: each canonical field's type (``Mappings.field_types()``: built-in and
-    declared fields)."""
-    contributions = tuple(
-        Contribution(rule.name, rule.points) for rule in model.rules if matches(rule, lead, types)
-    )
+    declared fields). ``now``: the instant the decay counts to (None: no decay, for callers
+    that have no clock of their own)."""
+    contributions: list[Contribution] = []
+    points: dict[str, int] = {}
+    for group, _, rules in model.groups():
+        fired = [c for rule in rules if (c := _fired(group, rule, lead, types)) is not None]
+        subtotal = sum(c.points for c in fired)
+        if (cap := _capped(group, subtotal, model)) is not None:
+            fired.append(cap)
+            subtotal += cap.points
+        contributions += fired
+        points[group] = subtotal
+    if now is not None and (decay := _decay(model, lead, types, now)) is not None:
+        contributions.append(decay)
     total = sum(c.points for c in contributions)
-    return ScoreResult(total, contributions, total >= model.threshold, temperature(total, model))
+    if model.max_total is not None and total > model.max_total:
+        contributions.append(
+            Contribution(f"total capped at {model.max_total}", model.max_total - total, "total")
+        )
+        total = model.max_total
+    act = next((a.name for a in model.revealing if conditions.met(a, lead, types)), None)
+    return ScoreResult(
+        total,
+        tuple(contributions),
+        total >= model.threshold or act is not None,
+        temperature(total, model),
+        grade=grade(points["fit"], model),
+        level=level(points["engagement"], model),
+        revealing=act,
+    )
+
+
+def grade(fit: int, model: Scoring) -> str | None:
+    """A, B, C from each grade's fit points up, D below; None without grades."""
+    g = model.grades
+    return None if g is None else _above(fit, (("A", g.A), ("B", g.B), ("C", g.C)), "D")
+
+
+def level(engagement: int, model: Scoring) -> int | None:
+    """3, 2 from each level's engagement points up, 1 below; None without levels."""
+    lv = model.levels
+    return None if lv is None else int(_above(engagement, (("3", lv.three), ("2", lv.two)), "1"))

@@ -273,7 +273,7 @@ def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = N
     ``at``: the instant the simulation ran, shown in the result; nothing computed depends on it
     yet."""
     types = m.field_types()
-    result = score(lead, m.scoring, types)
+    result = score(lead, m.scoring, types, at)
     qualified = qualify(lead, result, m.qualification, types)
     return Simulation(
         at=at,
