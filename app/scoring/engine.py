@@ -99,9 +99,8 @@ def _fired(group: ScoreGroup, rule: ScoringRule, lead: Lead, types: Types) -> Co
     """The rule's points for this lead, with the value that triggered them, or None."""
     if not conditions.met(rule, lead, types):
         return None
-    shown = lead.get(rule.field) if rule.field is not None else None
     if rule.per is None:
-        return Contribution(rule.name, rule.points, group, shown)
+        return Contribution(rule.name, rule.points, group, _shown(rule, lead, types))
     count = read("number", lead.get(rule.per))
     occurrences = int(count) if count is not None and count > 0 else 0
     if occurrences == 0:
@@ -110,6 +109,17 @@ def _fired(group: ScoreGroup, rule: ScoringRule, lead: Lead, types: Types) -> Co
     if rule.max is not None and abs(points) > rule.max:
         points = rule.max if points > 0 else -rule.max
     return Contribution(f"{rule.name} x{occurrences}", points, group, lead.get(rule.per))
+
+
+def _shown(rule: ScoringRule, lead: Lead, types: Types) -> str | None:
+    """The lead's value a rule fired on: its field's or, in a group, the first field's whose
+    own test holds (one whose test fails under a not: its value)."""
+    values = [
+        (conditions.met(leaf, lead, types), value)
+        for _, leaf in conditions.leaves(rule)
+        if (value := lead.get(leaf.field or "")) is not None
+    ]
+    return next((v for held, v in values if held), values[0][1] if values else None)
 
 
 def _capped(group: ScoreGroup, points: int, model: Scoring) -> Contribution | None:

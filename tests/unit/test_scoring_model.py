@@ -93,6 +93,13 @@ def test_condition_groups_stand_in_for_a_condition(
     assert (score(lead, one_rule(condition), TYPES).total == 1) is expected
 
 
+def test_a_group_rule_shows_the_value_it_fired_on() -> None:
+    m = one_rule({"any": [{"field": "country", "op": "eq", "value": "Belgique"},
+                          {"field": "title", "op": "contains", "value": "rh"}]})  # fmt: skip
+    (fired,) = score({"country": "France", "title": "DRH"}, m, TYPES).contributions
+    assert fired.value == "DRH"
+
+
 def test_a_rule_is_a_condition_or_a_group_not_both() -> None:
     with pytest.raises(ValueError, match="either field/op/value or one of all, any, not"):
         ScoringRule.model_validate(
