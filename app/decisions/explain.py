@@ -95,12 +95,19 @@ def _pick(why: dict[str, Any]) -> list[str]:
 
 
 def _grade(details: dict[str, Any]) -> str:
-    """'(warm, sales-ready)' from what the evaluate stage recorded (older decisions: nothing)."""
+    """'(warm, grade B, engagement 2, sales-ready)' from what the evaluate stage recorded
+    (older decisions: less, or nothing)."""
     if "sales_ready" not in details:
         return ""
+    parts = [details["temperature"]] if details.get("temperature") else []
+    if details.get("grade"):
+        parts.append(f"grade {details['grade']}")
+    if details.get("level"):
+        parts.append(f"engagement {details['level']}")
     ready = "sales-ready" if details["sales_ready"] else "not sales-ready"
-    temperature = details.get("temperature")
-    return f" ({temperature}, {ready})" if temperature else f" ({ready})"
+    if details.get("revealing"):
+        ready += f" ({details['revealing']})"
+    return f" ({', '.join([*parts, ready])})"
 
 
 def _gaps(lead: dict[str, Any]) -> list[str]:

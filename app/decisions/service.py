@@ -86,7 +86,7 @@ class DecisionService:
                 pool=pool if plan.rep is not None else None,
                 rule=describe(plan.explanation),
                 score=score.total,
-                score_details=[{"rule": c.rule, "points": c.points} for c in score.contributions],
+                score_details=_breakdown(score),
                 details=_details(plan, people, link) | _evaluation(score, qualified),
                 lead=_lead(person, people, link),
                 explanation=plan.explanation,
@@ -129,7 +129,7 @@ class DecisionService:
                 outcome=qualified.outcome,
                 rule=qualified.reason,
                 score=score.total,
-                score_details=[{"rule": c.rule, "points": c.points} for c in score.contributions],
+                score_details=_breakdown(score),
                 details=details | _evaluation(score, qualified),
                 lead=_lead(person, people, link),
                 **_common(ctx),
@@ -202,8 +202,20 @@ def _evaluation(score: ScoreResult, qualified: Qualified) -> dict[str, Any]:
     return {
         "temperature": score.temperature,
         "sales_ready": score.sales_ready,
+        "grade": score.grade,
+        "level": score.level,
+        "revealing": score.revealing,
         "qualification": qualified.snapshot(),
     }
+
+
+def _breakdown(score: ScoreResult) -> list[dict[str, Any]]:
+    """Every rule that fired: its name and points (as stored before groups), its group and the
+    value that triggered it."""
+    return [
+        {"rule": c.rule, "points": c.points, "group": c.group, "value": c.value}
+        for c in score.contributions
+    ]
 
 
 def _details(plan: Plan, people: Sequence[Record], link: Link | None) -> dict[str, Any]:

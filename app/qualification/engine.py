@@ -46,6 +46,8 @@ def qualify(
     for i, rule in enumerate(model.rules):
         if all(conditions.met(c, lead, types) for c in rule.when):
             return Qualified(rule.outcome, rule.name, i)
+    if score.revealing is not None:  # a quote or demo request: ready whatever the score
+        return Qualified(READY, f"revealing act: {score.revealing}")
     if score.sales_ready:
         return Qualified(READY, f"score {score.total} reached the threshold")
     return Qualified("nurture", f"score {score.total} is below the threshold")

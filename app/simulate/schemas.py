@@ -23,6 +23,8 @@ class SimulationRequest:
 class RuleFired:
     rule: str
     points: int
+    group: str  # fit, engagement, negative; decay; a cap
+    value: str | None  # the lead's value that triggered it
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,16 @@ class Simulation:
     with the fields' types, qualification). Enrichment and assignment add their own keys when
     they exist."""
 
-    at: datetime  # when the simulation ran (now, UTC); nothing computed depends on it yet
+    at: datetime  # when the simulation ran (now, UTC): the recency decay counts months to it
     mappings_version: str
     record: str | None  # the CRM record read (crm:object:id); None for a lead given as fields
     lead: dict[str, str | None]  # the canonical fields as evaluated
     score: int
     sales_ready: bool
     temperature: str | None  # hot | warm | cold from scoring.yaml's bands; None: below them
+    grade: str | None  # A-D on the fit points (scoring.yaml grades); None without grades
+    level: int | None  # 1-3 on the engagement points (scoring.yaml levels); None without
+    revealing: str | None  # the revealing act that made the lead sales-ready, if any
     breakdown: tuple[RuleFired, ...]  # every rule that fired, in scoring.yaml's order
     qualification: QualificationResult
     routed: bool  # ready: the live path would take the lead to the assignment stage

@@ -270,8 +270,8 @@ def read_lead(
 def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = None) -> Simulation:
     """The evaluate stage on one lead, exactly as the live path runs it (pure): the score with
     the fields' types (declared fields compare as numbers, dates, ...), then qualification.
-    ``at``: the instant the simulation ran, shown in the result; nothing computed depends on it
-    yet."""
+    ``at``: the instant the simulation ran, as the worker's ``now``: the recency decay counts
+    months to it."""
     types = m.field_types()
     result = score(lead, m.scoring, types, at)
     qualified = qualify(lead, result, m.qualification, types)
@@ -283,7 +283,12 @@ def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = N
         score=result.total,
         sales_ready=result.sales_ready,
         temperature=result.temperature,
-        breakdown=tuple(RuleFired(c.rule, c.points) for c in result.contributions),
+        grade=result.grade,
+        level=result.level,
+        revealing=result.revealing,
+        breakdown=tuple(
+            RuleFired(c.rule, c.points, c.group, c.value) for c in result.contributions
+        ),
         qualification=QualificationResult(qualified.outcome, qualified.reason),
         routed=qualified.ready,
     )

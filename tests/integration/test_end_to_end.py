@@ -80,6 +80,8 @@ def test_given_a_signed_batch_from_hubspot_then_every_new_contact_is_owned_in_ro
     assert list(decision.explanation["skipped"].values()) == ["inactive in team.yaml"]
     assert decision.details["sales_ready"] is (decision.score >= 150)  # scoring.yaml threshold
     assert decision.details["temperature"] in ("hot", "warm", "cold", None)
+    assert decision.details["grade"] in ("A", "B", "C", "D")  # the shipped model grades fit
+    assert all({"rule", "points", "group"} <= set(d) for d in decision.score_details)
     lines = explain(decision)
     assert f"score: {decision.score} (" in "\n".join(lines)
     [candidates] = [line for line in lines if line.startswith("candidates before the pick: ")]

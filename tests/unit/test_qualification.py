@@ -136,3 +136,9 @@ def test_write_back_values_are_checked_against_the_crms_picklists(tmp_path: Path
         for p in problems
     ), problems
     assert any("no Salesforce Lead field 'Statut', did you mean 'Status'?" in p for p in problems)
+
+
+def test_a_revealing_act_makes_the_lead_ready_whatever_its_score(model: Qualification) -> None:
+    quote = ScoreResult(40, (), True, "cold", revealing="Quote requested")
+    q = qualify({"title": "DRH", "email": "a@b.fr"}, quote, model)
+    assert (q.outcome, q.reason) == ("ready", "revealing act: Quote requested")

@@ -77,7 +77,9 @@ def test_given_a_lead_as_fields_when_simulated_then_it_gets_the_score_the_live_p
     assert out["mappings_version"] == MAPPINGS.version
     assert out["record"] is None
     assert out["lead"] == {"company_size": "250", "country": "France", "title": "DRH"}
-    assert out["breakdown"][0] == {"rule": "HR director or HR manager", "points": 60}
+    assert out["breakdown"][0] == {
+        "rule": "HR director or HR manager", "points": 60, "group": "fit", "value": "DRH"
+    }  # fmt: skip
     assert out["qualification"] == {"outcome": qualified.outcome, "reason": qualified.reason}
     assert out["routed"] is qualified.ready
     assert json.loads(json.dumps(out)) == out  # plain JSON, nothing left to convert
