@@ -9,6 +9,7 @@ multi-select whose values are separated by ``;``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from app.mappings.fields import FieldType
@@ -51,6 +52,19 @@ def _boolean(value: object) -> bool | None:
 def read(kind: FieldType, value: object) -> Any:
     """A value as its type compares (None: empty or unreadable, which no condition but
     ``missing`` matches)."""
+    if value is None or isinstance(value, str | int | float):
+        # Scoring reads the same values again and again (a title by many rules, the rules'
+        # own values for every lead): read each once. The type is in the key: True == 1.
+        return _read_once(kind, type(value).__name__, value)
+    return _read(kind, value)
+
+
+@lru_cache(maxsize=65536)
+def _read_once(kind: FieldType, _type: str, value: object) -> Any:
+    return _read(kind, value)
+
+
+def _read(kind: FieldType, value: object) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if kind == "number":

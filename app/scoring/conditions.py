@@ -113,17 +113,18 @@ def met(
 ) -> bool:
     """Whether the lead meets the condition or condition group. A condition with no test at
     all (a counted scoring rule) holds."""
+    field, op = condition.field, condition.op
+    if field is not None and op is not None:  # a test on one field: most conditions
+        # The compiled pattern only for matches: reading a private attribute costs.
+        expected = condition.pattern if op == "matches" else condition.value
+        return holds(types.get(field, "text"), op, expected, lead.get(field))
     if condition.all_ is not None:
         return all(met(c, lead, types) for c in condition.all_)
     if condition.any_ is not None:
         return any(met(c, lead, types) for c in condition.any_)
     if condition.not_ is not None:
         return not met(condition.not_, lead, types)
-    if condition.field is None or condition.op is None:
-        return True
-    kind = types.get(condition.field, "text")
-    expected = condition.pattern or condition.value
-    return holds(kind, condition.op, expected, lead.get(condition.field))
+    return True
 
 
 def leaves(condition: Condition, path: Path = ()) -> Iterator[tuple[Path, Condition]]:

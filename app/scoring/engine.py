@@ -114,6 +114,8 @@ def _fired(group: ScoreGroup, rule: ScoringRule, lead: Lead, types: Types) -> Co
 def _shown(rule: ScoringRule, lead: Lead, types: Types) -> str | None:
     """The lead's value a rule fired on: its field's or, in a group, the first field's whose
     own test holds (one whose test fails under a not: its value)."""
+    if rule.field is not None:  # a test on one field (most rules): it held, its value shows
+        return lead.get(rule.field)
     values = [
         (conditions.met(leaf, lead, types), value)
         for _, leaf in conditions.leaves(rule)
