@@ -15,6 +15,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from app.mappings.fields import BUILTIN_TYPES, FieldType
 from app.mappings.loader import load_mappings
@@ -39,7 +40,7 @@ INDUSTRIES = ["construction", "manufacturing", "retail", "services", "building_m
 
 def forty_rules() -> Scoring:
     """A model of 40 rules using every kind of condition the engine has."""
-    fit = [
+    fit: list[dict[str, Any]] = [
         {"name": f"title has {w}", "field": "title", "op": "contains", "value": w, "points": 10}
         for w in ("rh", "paie", "drh", "directeur", "directrice", "responsable", "manager")
     ]
@@ -62,7 +63,7 @@ def forty_rules() -> Scoring:
         {"name": f"size over {n}", "field": "company_size", "op": "gt", "value": n, "points": 2}
         for n in (10, 50, 100, 200, 300, 400, 500, 1000, 2000)
     ]
-    engagement = [
+    engagement: list[dict[str, Any]] = [
         {"name": "pricing page", "per": "pricing_page_views", "points": 15, "max": 45},
         {"name": "forms", "per": "form_submissions", "points": 20, "max": 40},
         {"name": "clicks", "per": "email_clicks", "points": 2, "max": 20},
@@ -71,7 +72,7 @@ def forty_rules() -> Scoring:
         {"name": f"clicked {n}+", "field": "email_clicks", "op": "gte", "value": n, "points": 1}
         for n in range(1, 9)
     ]
-    negative = [
+    negative: list[dict[str, Any]] = [
         {"name": "intern", "field": "title", "op": "matches", "value": "stagiaire|étudiant",
          "points": -50},
         {"name": "unsubscribed", "field": "unsubscribed", "op": "eq", "value": True,
@@ -97,7 +98,7 @@ def forty_rules() -> Scoring:
             "negative": negative,
         }
     )
-    rules = len(model.fit) + len(model.engagement) + len(model.negative)
+    rules = len(model.fit or []) + len(model.engagement or []) + len(model.negative or [])
     assert rules == 40, rules
     return model
 
@@ -149,7 +150,7 @@ def main() -> None:
         base.append(run(shipped, batch))
         forty.append(run(model, batch))
     b, f = statistics.median(base), statistics.median(forty)
-    print(f"shipped model ({len(shipped.fit) + len(shipped.negative)} rules): "
+    print(f"shipped model ({len(shipped.fit or []) + len(shipped.negative or [])} rules): "
           f"{b:,.0f} leads/s (runs {', '.join(f'{x:,.0f}' for x in base)})")  # fmt: skip
     print(f"40-rule model: {f:,.0f} leads/s (runs {', '.join(f'{x:,.0f}' for x in forty)})")
     print(f"{args.leads:,} leads with 40 rules: {args.leads / f:.2f} s; ratio 40-rule/shipped "
