@@ -420,11 +420,19 @@ def simulate(
             show_default=False,
         ),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="The instant to simulate at, ISO 8601 with a time zone "
+            "(2026-12-01T10:00:00Z): the recency decay counts months to it; default: now",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Dry run: score and qualify a lead with RELAIS_MAPPINGS_DIR as the worker would, and
     print the result as JSON (the lead as evaluated, score, sales-ready, temperature, every
     rule that fired with its points, the qualification outcome and its reason, whether the
-    lead would be routed, the mappings version, when it ran). Simulated today: the read of
+    lead would be routed, the mappings version, the instant simulated). Simulated today: the read of
     --record (fields and value maps), the score with the fields' types (fields.yaml),
     qualification (qualification.yaml); not yet enrichment or the choice of a rep. Writes
     nothing: no database, no CRM write. Exit 1 on invalid input, a record not found or a CRM
@@ -439,7 +447,7 @@ def simulate(
     try:
         with _logs_to_stderr():
             known = runtime.mappings.reload().field_names()
-            result = run(runtime, file_request(lead_file, record, known))
+            result = run(runtime, file_request(lead_file, record, known, at))
     except (SimulationError, MappingsError) as exc:
         for error in exc.errors:
             typer.echo(error, err=True)

@@ -13,10 +13,12 @@ from connectors.crm import RecordKey
 
 @dataclass(frozen=True)
 class SimulationRequest:
-    """A lead given as canonical fields, or the CRM record to read it from."""
+    """A lead given as canonical fields, or the CRM record to read it from; and the instant to
+    simulate at (None: now)."""
 
     lead: Lead | None = None
     record: RecordKey | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Simulation:
     with the fields' types, qualification). Enrichment and assignment add their own keys when
     they exist."""
 
-    at: datetime  # when the simulation ran (now, UTC): the recency decay counts months to it
+    at: datetime  # the instant simulated (UTC; --at, else now): the decay counts months to it
     mappings_version: str
     record: str | None  # the CRM record read (crm:object:id); None for a lead given as fields
     lead: dict[str, str | None]  # the canonical fields as evaluated

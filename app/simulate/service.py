@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from connectors.crm import HUBSPOT_CONTACT, SALESFORCE_OBJECTS, Crm, RecordKey
 from connectors.errors import CrmError
 
 MAX_BYTES = 64 * 1024  # a lead is a few hundred bytes; this bounds what a request can cost
-BODY_KEYS = ("lead", "record")
+BODY_KEYS = ("lead", "record", "at")
 
 
 class SimulationError(Exception):
@@ -210,8 +210,21 @@ def parse_record(text: str) -> RecordKey:
         raise InvalidInput(f"record {text!r}: {exc}") from None
 
 
+def parse_at(text: str, what: str = "--at") -> datetime:
+    """The instant to simulate at: ISO 8601 with a time zone, in UTC."""
+    example = "for example 2026-12-01T10:00:00Z"
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not an ISO 8601 instant ({example})") from None
+    if at.utcoffset() is None:
+        raise InvalidInput(f"{what} {text!r} has no time zone: add Z or an offset ({example})")
+    return at.astimezone(UTC)
+
+
 def parse_body(raw: bytes, known: Sequence[str]) -> SimulationRequest:
-    """The admin API's body: ``{"lead": {...}}`` or ``{"record": "hubspot:123"}``."""
+    """The admin API's body: ``{"lead": {...}}`` or ``{"record": "hubspot:123"}``, and
+    optionally ``"at"``."""
     body = parse_json(raw, "the body")
     shape = '{"lead": {...}} or {"record": "hubspot:123"}'
     if not isinstance(body, dict):
@@ -221,19 +234,22 @@ def parse_body(raw: bytes, known: Sequence[str]) -> SimulationRequest:
         raise InvalidInput(*unknown, f"the body is {shape}")
     if ("lead" in body) == ("record" in body):
         raise InvalidInput(f'give "lead" (canonical fields) or "record", one of them: {shape}')
-    record = body.get("record")
+    record, at = body.get("record"), body.get("at")
     if "record" in body and not isinstance(record, str):
         raise InvalidInput(f'"record" must be a string (hubspot:ID, ...), not {_kind(record)}')
+    if "at" in body and not isinstance(at, str):
+        raise InvalidInput(f'"at" must be a string (ISO 8601), not {_kind(at)}')
     return SimulationRequest(
         lead=parse_lead(body["lead"], known, what='"lead"') if "lead" in body else None,
         record=parse_record(record) if isinstance(record, str) else None,
+        at=parse_at(at, '"at"') if isinstance(at, str) else None,
     )
 
 
 def file_request(
-    lead_file: Path | None, record: str | None, known: Sequence[str]
+    lead_file: Path | None, record: str | None, known: Sequence[str], at: str | None = None
 ) -> SimulationRequest:
-    """The command line's request: a lead in a JSON file, or a record to read."""
+    """The command line's request: a lead in a JSON file, or a record to read; at ``at``."""
     if (lead_file is None) == (record is None):
         raise InvalidInput("give a LEAD.json file or --record, one of them")
     return SimulationRequest(
@@ -241,6 +257,7 @@ def file_request(
         if lead_file is not None
         else None,
         record=parse_record(record) if record is not None else None,
+        at=parse_at(at) if at is not None else None,
     )
 
 
@@ -312,8 +329,10 @@ def simulate(
 
 
 def run(runtime: Runtime, request: SimulationRequest) -> Simulation:
-    """``simulate`` with this process's connectors and its current mappings, now."""
+    """``simulate`` with this process's connectors and its current mappings, at the request's
+    instant (else now)."""
     reader = RecordReader(record_sources(runtime.hubspot, runtime.salesforce), Parallel(1))
     # The first thing missing for a CRM without a connector is what enables the connector.
     hints = {s.crm: s.missing[0] for s in crm_statuses(runtime.settings) if not s.connector}
-    return simulate(request, runtime.mappings.current, reader, utcnow(), hints)
+    at = request.at or utcnow()
+    return simulate(request, runtime.mappings.current, reader, at, hints)

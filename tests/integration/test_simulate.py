@@ -134,7 +134,7 @@ def test_given_records_in_both_sandbox_crms_when_posted_by_record_then_they_are_
     [
         ({"lead": {"titel": "DRH"}}, 422, "unknown field 'titel', did you mean 'title'?"),
         ({"lead": {"title": ["DRH"]}}, 422, "field 'title': a list is not a value"),
-        ({"lead": {}, "at": "2026-12-01T10:00:00Z"}, 422, "unknown key 'at'"),
+        ({"lead": {}, "at": "2026-12-01"}, 422, "has no time zone"),
         ({"record": "hubspot:999999"}, 404, "hubspot:contact:999999 not found in HubSpot"),
         ({"record": "salesforce:0015g00000AbCdE"}, 422, "neither a Lead id (00Q...)"),
         ({"lead": {"title": "x" * 70_000}}, 413, "larger than 64 KiB"),
@@ -210,7 +210,7 @@ def test_given_the_help_when_read_then_it_says_what_is_simulated_today() -> None
     text = " ".join(shown.stdout.split())
     assert "Simulated today: the read of --record" in text and "qualification" in text
     assert "not yet enrichment or the choice of a rep" in text
-    assert "--at" not in text
+    assert "--at" in text
 
 
 def test_given_bad_input_when_simulated_on_the_command_line_then_it_exits_1_with_the_reason(
@@ -233,9 +233,10 @@ def test_given_bad_input_when_simulated_on_the_command_line_then_it_exits_1_with
         shown = CliRunner().invoke(cli, ["simulate", *args])
         assert shown.exit_code == 1, (args, shown.output)
         assert message in shown.stderr, (args, shown.stderr)
-    # no --at: nothing the dry run computes depends on time yet
-    shown = CliRunner().invoke(cli, ["simulate", str(array), "--at", "2026-12-01T10:00:00Z"])
-    assert shown.exit_code == 2 and "No such option: --at" in shown.stderr, shown.output
+    ok = tmp_path / "ok.json"
+    ok.write_text('{"title": "DRH"}')
+    shown = CliRunner().invoke(cli, ["simulate", str(ok), "--at", "now"])
+    assert shown.exit_code == 1 and "--at 'now' is not an ISO 8601 instant" in shown.stderr
     monkeypatch.delenv("RELAIS_SALESFORCE_CLIENT_ID")
     shown = CliRunner().invoke(cli, ["simulate", "--record", "salesforce:00Q5g00000AbCdE"])
     assert shown.exit_code == 1
