@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.queue import Status
 from app.webhooks.edge import (
     ID_TOKEN,
     Invalid,
@@ -47,6 +48,23 @@ class ParsedEvent:
     event_type: str
     occurred_at: datetime | None
     ignored_because: str | None  # None: to be processed
+
+    def row(self, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The inbox row of this event (``payload``: the event as HubSpot sent it)."""
+        ignored = self.ignored_because
+        return {
+            "crm": Crm.HUBSPOT,
+            "dedupe_key": self.dedupe_key,
+            "record_key": self.record_key,
+            "event_type": self.event_type,
+            "occurred_at": self.occurred_at,
+            "received_at": now,
+            "available_at": now,
+            "payload": payload,
+            "status": Status.IGNORED if ignored else Status.PENDING,
+            "result": f"ignored: {ignored}" if ignored else None,
+            "finished_at": now if ignored else None,
+        }
 
 
 def _type_name(field: str, value: Any) -> str:

@@ -20,7 +20,6 @@ from app.db import utcnow
 from app.deps import RuntimeDep, SettingsDep
 from app.inbox.hubspot_events import parse_event
 from app.inbox.repository import InboxRepository, StoreResult
-from app.queue import Status
 from app.webhooks.edge import (
     RejectedEvent,
     UnreadableBody,
@@ -131,21 +130,7 @@ def _rows(events: list[Any]) -> tuple[list[dict[str, Any]], list[RejectedEvent]]
             rejected.append(parsed)
             rows.append(parsed.row(now))
             continue
-        rows.append(
-            {
-                "crm": Crm.HUBSPOT,
-                "dedupe_key": parsed.dedupe_key,
-                "record_key": parsed.record_key,
-                "event_type": parsed.event_type,
-                "occurred_at": parsed.occurred_at,
-                "received_at": now,
-                "available_at": now,
-                "payload": event,
-                "status": Status.IGNORED if parsed.ignored_because else Status.PENDING,
-                "result": f"ignored: {parsed.ignored_because}" if parsed.ignored_because else None,
-                "finished_at": now if parsed.ignored_because else None,
-            }
-        )
+        rows.append(parsed.row(event, now))
     return rows, rejected
 
 

@@ -46,22 +46,7 @@ def inbox_rows(
     for event in hubspot_events:
         parsed = parse_event(event)
         assert not isinstance(parsed, RejectedEvent), parsed.reason
-        ignored = parsed.ignored_because
-        rows.append(
-            {
-                "crm": Crm.HUBSPOT,
-                "dedupe_key": parsed.dedupe_key,
-                "record_key": parsed.record_key,
-                "event_type": parsed.event_type,
-                "occurred_at": parsed.occurred_at,
-                "received_at": now,
-                "available_at": now,
-                "payload": event,
-                "status": Status.IGNORED if ignored else Status.PENDING,
-                "result": f"ignored: {ignored}" if ignored else None,
-                "finished_at": now if ignored else None,
-            }
-        )
+        rows.append(parsed.row(event, now))
     for notification in salesforce_notifications:
         sf = parse_flow_event(notification)
         assert not isinstance(sf, RejectedEvent), sf.reason
