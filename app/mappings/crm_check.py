@@ -30,8 +30,8 @@ def check_against_crm(
         for sobject, name in (("Lead", f.salesforce_lead), ("Contact", f.salesforce_contact)):
             if salesforce and name:
                 problems += _salesforce_field(m, i, sobject, name, sf_fields[sobject], vmap)
-    problems += _score_fields(m, hs_props if hubspot else None, sf_fields if salesforce else None)
-    problems += _write_back(m, hs_props if hubspot else None, sf_fields if salesforce else None)
+    targets = _targets(hs_props if hubspot else None, sf_fields if salesforce else None)
+    problems += _score_fields(m, targets) + _write_back(m, targets)
     hs_owners = {o.email for o in hubspot.list_owners()} if hubspot else set()
     sf_users = {u.email for u in salesforce.list_users()} if salesforce else set()
     problems += _fallback_owner(m, hubspot is not None, hs_owners, salesforce is not None, sf_users)
@@ -140,42 +140,46 @@ def _reps(
     return problems
 
 
-def _score_fields(
-    m: Mappings,
-    hs_props: dict[str, PropertyInfo] | None,
-    sf_fields: dict[str, dict[str, SfField]] | None,
-) -> list[str]:
-    """The properties and fields scoring.yaml writes the score to exist (None: CRM not
-    configured, not checked)."""
+# A per-object section of the mappings -> how to name its CRM object's properties or fields.
+SECTIONS = {
+    "hubspot": ("HubSpot has no contact property", "HubSpot contact property"),
+    "salesforce_lead": ("the Salesforce Lead has no field", "Salesforce Lead field"),
+    "salesforce_contact": ("the Salesforce Contact has no field", "Salesforce Contact field"),
+}
+Targets = dict[str, dict[str, tuple[str, ...]] | None]  # section -> name -> picklist values
+
+
+def _targets(
+    hs_props: dict[str, PropertyInfo] | None, sf_fields: dict[str, dict[str, SfField]] | None
+) -> Targets:
+    """What each section can write to, with picklist values (None: CRM not configured, not
+    checked)."""
+    sf = sf_fields or {}
+    return {
+        "hubspot": {n: p.options for n, p in hs_props.items()} if hs_props is not None else None,
+        "salesforce_lead": {n: f.picklist for n, f in sf["Lead"].items()} if sf else None,
+        "salesforce_contact": {n: f.picklist for n, f in sf["Contact"].items()} if sf else None,
+    }
+
+
+def _score_fields(m: Mappings, targets: Targets) -> list[str]:
+    """The properties and fields scoring.yaml writes the score to exist."""
     write = m.scoring.write
     if write is None:
         return []
     problems: list[str] = []
-    known: dict[str, dict[str, object] | None] = {
-        "hubspot": dict(hs_props) if hs_props is not None else None,
-        "salesforce_lead": dict(sf_fields["Lead"]) if sf_fields is not None else None,
-        "salesforce_contact": dict(sf_fields["Contact"]) if sf_fields is not None else None,
-    }
-    labels = {
-        "hubspot": "HubSpot has no contact property",
-        "salesforce_lead": "the Salesforce Lead has no field",
-        "salesforce_contact": "the Salesforce Contact has no field",
-    }
-    for section, names in known.items():
+    for section, names in targets.items():
         fields: ScoreFields = getattr(write, section)
         for what in ("score", "temperature", "breakdown"):
             name = getattr(fields, what)
             if name and names is not None and name not in names:
                 where = m.where("scoring.yaml", ("write", section, what))
-                problems.append(f"{where}: {labels[section]} {name!r}{_suggest(name, list(names))}")
+                has_no = SECTIONS[section][0]
+                problems.append(f"{where}: {has_no} {name!r}{_suggest(name, list(names))}")
     return problems
 
 
-def _write_back(
-    m: Mappings,
-    hs_props: dict[str, PropertyInfo] | None,
-    sf_fields: dict[str, dict[str, SfField]] | None,
-) -> list[str]:
+def _write_back(m: Mappings, targets: Targets) -> list[str]:
     """Each value qualification.yaml writes back goes to a property or field that exists and,
     for a picklist, is one of its values: a refused value would also hold up the owner it is
     written with."""
@@ -183,36 +187,17 @@ def _write_back(
         return []
     problems: list[str] = []
     for outcome, wb in m.qualification.outcomes.items():
-        sections: dict[str, tuple[str, dict[str, tuple[str, tuple[str, ...]]] | None]] = {
-            "hubspot": (
-                "HubSpot contact property",
-                {n: (p.type, p.options) for n, p in hs_props.items()} if hs_props else None,
-            ),
-            "salesforce_lead": (
-                "Salesforce Lead field",
-                {n: (f.type, f.picklist) for n, f in sf_fields["Lead"].items()}
-                if sf_fields
-                else None,
-            ),
-            "salesforce_contact": (
-                "Salesforce Contact field",
-                {n: (f.type, f.picklist) for n, f in sf_fields["Contact"].items()}
-                if sf_fields
-                else None,
-            ),
-        }
-        for section, (label, known) in sections.items():
+        for section, known in targets.items():
+            label = SECTIONS[section][1]
             for name, value in getattr(wb, section).items():
                 if known is None:
                     continue
                 where = m.where("qualification.yaml", ("outcomes", outcome, section, name))
                 if name not in known:
                     problems.append(f"{where}: no {label} {name!r}{_suggest(name, list(known))}")
-                    continue
-                options = known[name][1]
-                if options and value not in options:
+                elif known[name] and value not in known[name]:
                     problems.append(
                         f"{where}: {value!r} is not a value of the {label} {name!r}"
-                        f"{_suggest(value, list(options))} ({', '.join(options)})"
+                        f"{_suggest(value, list(known[name]))} ({', '.join(known[name])})"
                     )
     return problems
