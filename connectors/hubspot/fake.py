@@ -18,7 +18,6 @@ import copy
 import itertools
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -331,24 +330,11 @@ class InMemoryHubSpot:
         """Record the webhook event HubSpot would send (lock held)."""
         if kind == "propertyChange" and prop not in self._subscribed:
             return
-        event: dict[str, Any] = {
-            "eventId": next(self._event_ids),
-            "subscriptionId": 25 if kind == "creation" else 26,
-            "portalId": self.portal_id,
-            "appId": self.app_id,
-            "occurredAt": int(time.time() * 1000),
-            "subscriptionType": f"contact.{kind}",
-            "attemptNumber": 0,
-            "objectId": int(cid),
-            "changeSource": source,
-        }
-        if kind == "creation":
-            event["changeFlag"] = "CREATED"
-        else:
-            event["propertyName"] = prop
-            event["propertyValue"] = value
-        if source == "INTEGRATION":
-            event["sourceId"] = str(self.app_id)  # our app's own write: its echo
+        from connectors.sandbox.hubspot import contact_event
+
+        event = contact_event(
+            next(self._event_ids), self.portal_id, self.app_id, cid, kind, source, prop, value
+        )
         self._events.append(event)
 
 

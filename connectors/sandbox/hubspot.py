@@ -53,6 +53,43 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def contact_event(
+    event_id: int,
+    portal_id: int,
+    app_id: int,
+    cid: str,
+    kind: str,
+    source: str,
+    prop: str | None = None,
+    value: str | None = None,
+    *,
+    generic: bool = False,
+) -> dict[str, Any]:
+    """The webhook event HubSpot sends for a contact's creation or property change (shared by
+    the sandbox and the in-memory fake). ``source`` INTEGRATION: our app's own write, its echo."""
+    event: dict[str, Any] = {
+        "eventId": event_id,
+        "subscriptionId": 25 if kind == "creation" else 26,
+        "portalId": portal_id,
+        "appId": app_id,
+        "occurredAt": int(time.time() * 1000),
+        "subscriptionType": f"{'object' if generic else 'contact'}.{kind}",
+        "attemptNumber": 0,
+        "objectId": int(cid),
+        "changeSource": source,
+    }
+    if generic:
+        event["objectTypeId"] = "0-1"
+    if kind == "creation":
+        event["changeFlag"] = "CREATED"
+    else:
+        event["propertyName"] = prop
+        event["propertyValue"] = value
+    if source == "INTEGRATION":
+        event["sourceId"] = str(app_id)
+    return event
+
+
 @dataclass
 class SandboxContact:
     id: str
@@ -263,27 +300,10 @@ class HubSpotSandbox:
     ) -> None:
         if kind == "propertyChange" and prop not in self.state.subscribed_properties:
             return
-        generic = self.state.generic_events
-        event: dict[str, Any] = {
-            "eventId": next(self.state.event_ids),
-            "subscriptionId": 25 if kind == "creation" else 26,
-            "portalId": self.portal_id,
-            "appId": self.app_id,
-            "occurredAt": int(time.time() * 1000),
-            "subscriptionType": f"{'object' if generic else 'contact'}.{kind}",
-            "attemptNumber": 0,
-            "objectId": int(cid),
-            "changeSource": source,
-        }
-        if generic:
-            event["objectTypeId"] = "0-1"
-        if kind == "creation":
-            event["changeFlag"] = "CREATED"
-        else:
-            event["propertyName"] = prop
-            event["propertyValue"] = value
-        if source == "INTEGRATION":
-            event["sourceId"] = str(self.app_id)
+        event = contact_event(
+            next(self.state.event_ids), self.portal_id, self.app_id, cid, kind, source, prop,
+            value, generic=self.state.generic_events,
+        )  # fmt: skip
         self.webhooks.emit(event)
 
     def stats(self) -> dict[str, Any]:
