@@ -9,10 +9,12 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import structlog
@@ -97,14 +99,14 @@ class Mappings:
         return next((r for r in self.team.reps if r.email == email), None)
 
     @cached_property
-    def _field_types(self) -> dict[str, FieldType]:
+    def _field_types(self) -> Mapping[str, FieldType]:
         declared = {f.field: f.type for f in (self.fields.fields if self.fields else []) if f.type}
-        return BUILTIN_TYPES | declared
+        return MappingProxyType(BUILTIN_TYPES | declared)
 
-    def field_types(self) -> dict[str, FieldType]:
+    def field_types(self) -> Mapping[str, FieldType]:
         """Every canonical field rules may use -> its type: the built-in ones, and those
-        fields.yaml declares."""
-        return dict(self._field_types)
+        fields.yaml declares. Computed once per mappings version (read for every lead)."""
+        return self._field_types
 
     def field_names(self) -> list[str]:
         return sorted(self.field_types())

@@ -37,7 +37,7 @@ class FieldMaps:
             m.hubspot_properties(),
             {sobject: m.salesforce_fields(sobject) for sobject in SALESFORCE_OBJECTS},
             m.value_maps(),
-            m.field_types(),
+            dict(m.field_types()),
         )
 
     def canonical(self, crm: Crm, lead: Lead) -> Lead:
