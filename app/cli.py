@@ -1,5 +1,5 @@
 """The `relais` command: serve, worker, db, sandbox, demo, dead-letters, mappings, decisions,
-simulate."""
+simulate, rescore."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from app.config import get_settings
 from app.logging import configure
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.orm import Session
 
     from connectors.sandbox import SandboxServer
@@ -455,6 +457,76 @@ def simulate(
     finally:
         runtime.close()
     typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+
+
+@cli.command()
+def rescore(
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Score as of this instant, ISO 8601 with a time zone (2026-12-01T03:00:00Z); "
+            "default: now. Only for a new run: a resumed run keeps its own",
+            show_default=False,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=1000, help="Leads per transaction (and per write call)")
+    ] = 100,
+    restart: Annotated[
+        bool, typer.Option(help="Close the unfinished run where it stands and start anew")
+    ] = False,
+) -> None:
+    """Score every known lead again with RELAIS_MAPPINGS_DIR (the recency decay changes scores
+    without any webhook; so does a new scoring.yaml). Writes to the CRMs only the values that
+    changed (queued in the outbox: a worker sends them, 100 records per call); a lead that
+    becomes ready is routed by the workers. Prints progress; killed, it resumes where it
+    stopped when run again. The workers run it daily too (RELAIS_RESCORE_DAILY_AT)."""
+    from app.db import Database, utcnow
+    from app.mappings.loader import MappingsError, MappingsStore
+    from app.rescore.service import Rescorer
+    from app.worker.service import new_worker_id
+
+    settings = get_settings()
+    as_of = _instant(at) if at else utcnow()
+    db = Database(settings.database_url)
+    try:
+        store = MappingsStore(settings.mappings_dir)
+        store.reload()
+        rescorer = Rescorer(db, store, batch_size=batch_size)
+        run = rescorer.unfinished()
+        if run is not None and restart:
+            rescorer.abandon(run)
+            run = None
+        if run is not None and at:
+            typer.echo(f"run #{run} is unfinished: resume it without --at, or --restart", err=True)
+            raise typer.Exit(1)
+        run = run if run is not None else rescorer.start(f"cli-{utcnow():%Y%m%dT%H%M%S%f}", as_of)
+        for p in rescorer.run(run, new_worker_id()):
+            typer.echo(
+                f"rescore run #{p.run}: {p.scanned}/{p.total} leads, {p.changed} changed, "
+                f"{p.routed} to route, {p.busy} in work (left to the workers)",
+                err=True,
+            )
+    except MappingsError as exc:
+        for error in exc.errors:
+            typer.echo(error, err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    typer.echo(f"rescore run #{run} finished: {p.scanned} leads, {p.changed} changed")
+
+
+def _instant(text: str) -> datetime:
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        typer.echo(f"--at: {text!r} is not an ISO 8601 instant with a time zone", err=True)
+        raise typer.Exit(1)
+    return value
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -86,6 +88,12 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="How long a connector stays paused after a DAILY 429"
     )
 
+    rescore_daily_at: str = Field(
+        "03:00",
+        description="UTC time of day (HH:MM) after which the workers rescore every known lead "
+        "(recency decay changes scores without any webhook); 'off': only `relais rescore`",
+    )
+
     admin_tokens: SecretStr | None = Field(
         None, description="Comma-separated bearer tokens for /admin/api/*; none: closed"
     )
@@ -122,6 +130,14 @@ class Settings(BaseSettings):
         # An empty variable means "not configured", never "the empty string is the secret".
         return None if value == "" else value
 
+    @field_validator("rescore_daily_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value != "off" and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"RELAIS_RESCORE_DAILY_AT must be HH:MM (UTC) or off, not {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _lease_covers_a_call(self) -> Settings:
         # A write is only sent while the worker's lease can cover the whole call (after it,
@@ -136,6 +152,11 @@ class Settings(BaseSettings):
                 "RELAIS_HUBSPOT_TIMEOUT_SECONDS / RELAIS_SALESFORCE_TIMEOUT_SECONDS)"
             )
         return self
+
+    def rescore_time(self) -> time | None:
+        """RELAIS_RESCORE_DAILY_AT as a time of day (UTC), None when off."""
+        at = self.rescore_daily_at
+        return None if at == "off" else time.fromisoformat(at)
 
     def admin_token_list(self) -> list[str]:
         if self.admin_tokens is None:

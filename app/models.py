@@ -5,10 +5,12 @@ from sqlmodel import SQLModel
 
 from app.decisions.models import Assignment, Decision
 from app.enrichment.models import EnrichmentCacheEntry
+from app.evaluations.models import LeadEvaluation
 from app.inbox.models import InboxEvent, RecordLease
 from app.links.models import CrmLink
 from app.outbox.models import OutboxWrite
 from app.pauses.models import CrmPause
+from app.rescore.models import RescoreRun
 from app.routing.models import RotationMember, RotationPool
 
 
@@ -24,8 +26,10 @@ __all__ = [
     "Decision",
     "EnrichmentCacheEntry",
     "InboxEvent",
+    "LeadEvaluation",
     "OutboxWrite",
     "RecordLease",
+    "RescoreRun",
     "RotationMember",
     "RotationPool",
     "metadata",

@@ -18,6 +18,8 @@ from app.pipeline.service import LeadPipeline
 from app.queue import RetryPolicy
 from app.records.service import RecordReader
 from app.records.sources import Parallel, record_sources
+from app.rescore.schedule import DailyRescore
+from app.rescore.service import Rescorer
 from app.team.directory import OwnerDirectory
 from app.worker.service import Role, Worker
 from connectors.crm import Crm
@@ -224,7 +226,15 @@ class Runtime:
             outbox_wakeup=self.outbox_wakeup,
             role=role,
             reachable=reachable_crms(writers),  # the CRMs this process has a connector for
+            rescore=self.daily_rescore(),
         )
+
+    def daily_rescore(self) -> DailyRescore | None:
+        at = self.settings.rescore_time()
+        if at is None:
+            return None
+        lease = timedelta(seconds=self.settings.worker_lease_seconds)
+        return DailyRescore(Rescorer(self.db, self.mappings, lease=lease), at)
 
     def start_workers(self, stop: threading.Event) -> list[threading.Thread]:
         """RELAIS_WORKER_THREADS worker loops; while one waits on a CRM another works."""

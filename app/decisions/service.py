@@ -138,6 +138,40 @@ class DecisionService:
         self._write_back(write_back, decision, ctx)
         return decision
 
+    def record_rescore(
+        self,
+        key: RecordKey,
+        rep: str | None,
+        score: ScoreResult,
+        values: Mapping[RecordKey, dict[str, str | None]],
+        ctx: Context,
+        *,
+        outcome: str = Outcome.RESCORED,
+        why: str = "the lead changed",
+        qualified: Qualified | None = None,
+    ) -> Decision:
+        """A known lead scored again (a property change, or time passing): the decision says
+        why, the CRMs get the values that changed."""
+        details: dict[str, Any] = {"records": sorted({str(k) for k in values} | {str(key)})}
+        details |= {"rescored": why, "writes": {str(k): v for k, v in values.items()}}
+        if qualified is not None:
+            details |= _evaluation(score, qualified)
+        decision = self.decisions.add(
+            Decision(
+                record_key=str(key),
+                outcome=outcome,
+                owner_email=rep,
+                rule=f"rescored ({why}): score {score.total}"
+                + (f", {qualified.outcome}: {qualified.reason}" if qualified else ""),
+                score=score.total,
+                score_details=_breakdown(score),
+                details=details,
+                **_common(ctx),
+            )
+        )
+        self._write_back(values, decision, ctx)
+        return decision
+
     def _write_back(
         self,
         values: Mapping[RecordKey, dict[str, str | None]],

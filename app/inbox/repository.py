@@ -105,7 +105,7 @@ class InboxRepository:
             return []
         keys = sorted({record_key for _, record_key in candidates})
         until = now + lease
-        acquired = set(self._acquire_records(keys, worker_id, now, until))
+        acquired = set(self.acquire_records(keys, worker_id, now, until))
         ids = [i for i, record_key in candidates if record_key in acquired]
         if not ids:
             return []
@@ -157,9 +157,10 @@ class InboxRepository:
         ).all()
         return [ClaimedEvent(*row) for row in rows]
 
-    def _acquire_records(
+    def acquire_records(
         self, keys: list[str], worker_id: str, now: datetime, until: datetime
     ) -> list[str]:
+        """Take the records no one holds (or whose holder's lease expired); returns those."""
         table = table_of(RecordLease)
         dialect = self.session.get_bind().dialect.name
         ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
@@ -178,7 +179,8 @@ class InboxRepository:
 
     # -- finishing --------------------------------------------------------------------------
 
-    def _release(self, record_keys: Iterable[str], worker_id: str) -> None:
+    def release(self, record_keys: Iterable[str], worker_id: str) -> None:
+        """Give back the records this worker holds."""
         keys = sorted(set(record_keys))
         if keys:
             self.session.execute(
@@ -222,7 +224,7 @@ class InboxRepository:
                 )
             )
             ok = ok and held == len(keys)
-        self._release(keys, worker_id)
+        self.release(keys, worker_id)
         return ok
 
     def fail(
@@ -253,7 +255,7 @@ class InboxRepository:
                 .where(col(E.id) == event.id, col(E.lease_owner) == worker_id)
                 .values(leased_until=None, last_error=error[:4000], **values)
             )
-        self._release((e.record_key for e in events), worker_id)
+        self.release((e.record_key for e in events), worker_id)
         return dead
 
     def postpone(self, events: Sequence[ClaimedEvent], worker_id: str, until: datetime) -> None:
@@ -270,7 +272,7 @@ class InboxRepository:
                     attempts=col(E.attempts) - 1,
                 )
             )
-        self._release((e.record_key for e in events), worker_id)
+        self.release((e.record_key for e in events), worker_id)
 
     # -- admin ------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.decisions.service import Context, DecisionService, Ledger
+from app.evaluations.models import LeadEvaluation
+from app.evaluations.repository import EvaluationRepository
 from app.inbox.repository import ClaimedEvent
 from app.links.schemas import Link
 from app.mappings.loader import Mappings
@@ -39,13 +41,18 @@ class Batch:
     sides: dict[RecordKey, Side]  # every record read, with its owner resolved to a rep
     known: dict[RecordKey, RecordKey]  # links stored before this batch
     owners_seen: dict[RecordKey, OwnerSeen]  # owners the events named, checked with the CRM
-    last_outcomes: dict[RecordKey, tuple[str, int | None]]  # latest decision: outcome, score
+    evaluations: dict[RecordKey, LeadEvaluation]  # each record's latest evaluation
     now: datetime
     fetch_ms: float  # how long the reads took, recorded in each decision
 
     @property
     def decisions(self) -> DecisionService:
         return DecisionService(self.session)
+
+    def remember(self, evaluation: LeadEvaluation) -> None:
+        """Keep the record's new evaluation: the next event or rescore starts from it."""
+        EvaluationRepository(self.session).save(evaluation)
+        self.evaluations[RecordKey.parse(evaluation.record_key)] = evaluation
 
     def context_for(self, events: Sequence[ClaimedEvent]) -> Context:
         return Context(

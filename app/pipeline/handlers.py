@@ -13,11 +13,12 @@ from typing import Protocol
 
 import structlog
 
+from app.evaluations.service import Values, changed, evaluated
 from app.inbox.repository import ClaimedEvent
 from app.links.schemas import Link
 from app.ownersync import service as ownersync
 from app.pipeline.batch import Batch, Handled
-from app.qualification.engine import Qualified, qualify, write_back
+from app.qualification.engine import READY, Qualified, qualify, write_back
 from app.records.schemas import Record
 from app.routing.assign import Person, assign
 from app.routing.schemas import Outcome
@@ -71,9 +72,9 @@ class LeadHandler:
 
     def handle(self, batch: Batch, key: RecordKey, events: Sequence[ClaimedEvent]) -> Handled:
         rep = batch.assigned_to(key)
-        if rep is not None:  # changed after Relais assigned it: never un-routed
-            return Handled(Outcome.ALREADY_ASSIGNED, f"owned by {rep}")
         record = batch.records.get(key)
+        if rep is not None:  # changed after Relais assigned it: rescored, never un-routed
+            return rescore_assigned(batch, key, rep, record, events)
         if record is None:
             return Handled(Outcome.NOT_FOUND, not_found_error(key))
         lead = evaluate(batch, record, batch.links.get(key))
@@ -87,6 +88,7 @@ class LeadHandler:
             plan, lead.person, record, lead.link, lead.score, batch.context_for(events),
             batch.ledger, batch.pool.name, lead.qualified, lead.write_back,
         )  # fmt: skip
+        remember(batch, lead, lead.write_back)
         if plan.rep is None:
             return Handled(plan.outcome, f"{record.crm} owner {record.owner} kept")
         return Handled(plan.outcome, f"{plan.outcome} to {plan.rep}")
@@ -95,15 +97,59 @@ class LeadHandler:
         self, batch: Batch, lead: Evaluated, events: Sequence[ClaimedEvent]
     ) -> Handled:
         q = lead.qualified
-        if batch.last_outcomes.get(lead.record.key) == (q.outcome, lead.score.total):
-            # Events about a lead still qualified and scored the same way: nothing new to
-            # record or write.
+        before = batch.evaluations.get(lead.record.key)
+        values = changed(lead.write_back, before)
+        if before is not None and before.outcome == q.outcome and not values:
+            # Still qualified the same way, and nothing to write: nothing new to record. The
+            # fields are kept, for rescoring to start from what the lead is now.
+            if before.lead != lead.record.lead:
+                remember(batch, lead, {})
             return Handled(Outcome.UNCHANGED, f"still {q.outcome}: {q.reason}")
         batch.decisions.record_qualification(
-            lead.person, lead.record, lead.link, lead.score, q, batch.context_for(events),
-            lead.write_back,
-        )  # fmt: skip
+            lead.person, lead.record, lead.link, lead.score, q, batch.context_for(events), values
+        )
+        remember(batch, lead, values)
         return Handled(Outcome(q.outcome), q.reason)
+
+
+def remember(batch: Batch, lead: Evaluated, sent: Values) -> None:
+    key = lead.record.key
+    sides = [side.key for side in lead.person.sides]
+    row = evaluated(
+        key, lead.record.lead, sides, lead.score.total, lead.qualified.outcome, sent,
+        batch.evaluations.get(key), batch.now, batch.mappings.version,
+    )  # fmt: skip
+    batch.remember(row)
+
+
+def rescore_assigned(
+    batch: Batch,
+    key: RecordKey,
+    rep: str,
+    record: Record | None,
+    events: Sequence[ClaimedEvent],
+) -> Handled:
+    """A lead Relais assigned changed: its score fields follow (the owner and the values its
+    qualification wrote stay: a lead routed once is never un-routed)."""
+    if record is None:
+        return Handled(Outcome.ALREADY_ASSIGNED, f"owned by {rep}")
+    m = batch.mappings
+    result = scoring.score(record.lead, m.scoring, m.field_types(), batch.now)
+    sides = [key, *([batch.known[key]] if key in batch.known else [])]
+    before = batch.evaluations.get(key)
+    values = changed({s: score_fields(m.scoring.write, result, s) for s in sides}, before)
+    outcome = before.outcome if before is not None else READY
+    row = evaluated(
+        key, record.lead, sides, result.total, outcome, values, before, batch.now, m.version
+    )
+    if not values and before is not None and before.lead == record.lead:
+        return Handled(Outcome.ALREADY_ASSIGNED, f"owned by {rep}")
+    if values:
+        batch.decisions.record_rescore(key, rep, result, values, batch.context_for(events))
+    batch.remember(row)
+    if not values:
+        return Handled(Outcome.ALREADY_ASSIGNED, f"owned by {rep}")
+    return Handled(Outcome.RESCORED, f"owned by {rep}, score now {result.total}")
 
 
 def evaluate(batch: Batch, record: Record, link: Link | None) -> Evaluated:

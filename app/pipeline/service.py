@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.db import Database, utcnow
 from app.decisions.repository import DecisionRepository
+from app.evaluations.repository import EvaluationRepository
 from app.inbox.events import FIELDS_IN_EVENT
 from app.inbox.repository import ClaimedEvent, InboxRepository
 from app.links.repository import LinkRepository
@@ -112,10 +113,14 @@ class LeadPipeline:
             if (latest := max(group, key=lambda e: e.id))
             and (fields := FIELDS_IN_EVENT[latest.crm](latest.payload)) is not None
         }
-        records = self.reader.read([k for k in groups if k not in settled], maps, notified)
-        links = self.linker.link(list(records.values()), known, maps)
+        named = {k: seen for k, g in groups.items() if (seen := announced(g, self.owners.email_of))}
+        # Records Relais assigned are read too (a property change rescores them), except those
+        # whose events name an owner: ``_owners_seen`` reads them fresh, for the owner sync.
+        wanted = [k for k in groups if k not in settled or k not in named]
+        records = self.reader.read(wanted, maps, notified)
+        links = self.linker.link([r for r in records.values() if r.key not in settled], known, maps)
         fetch_ms = (time.perf_counter() - started) * 1000
-        owners_seen = self._owners_seen(groups, settled, maps)
+        owners_seen = self._owners_seen(named, settled, maps)
         people = [r.email for r in m.team.reps]  # every rep: inactive ones keep their leads
         crms = {r.crm for r in records.values()} | {link.other.crm for link in links.values()}
         crms |= {k.crm for k in settled} | {known[k].crm for k in settled if k in known}
@@ -125,13 +130,12 @@ class LeadPipeline:
         return Read(records, links, sides, roster, owners_seen, fetch_ms)
 
     def _owners_seen(
-        self, groups: Groups, settled: set[RecordKey], maps: FieldMaps
+        self, named: dict[RecordKey, OwnerSeen], settled: set[RecordKey], maps: FieldMaps
     ) -> dict[RecordKey, OwnerSeen]:
         """The reps the events name as owners; for records Relais assigned, checked against
         the CRM itself (a late notification, or a late echo of our own write, is not a
         person's decision)."""
         email_of = self.owners.email_of
-        named = {k: seen for k, g in groups.items() if (seen := announced(g, email_of))}
         fresh = self.reader.read([k for k in named if k in settled], maps)
         out = {}
         for key, seen in named.items():
@@ -176,11 +180,7 @@ class LeadPipeline:
             sides=read.sides,
             known=known,
             owners_seen=read.owners_seen,
-            last_outcomes=(
-                DecisionRepository(session).latest_outcomes(list(groups))
-                if m.qualification is not None
-                else {}
-            ),
+            evaluations=EvaluationRepository(session).latest(list(groups)),
             now=utcnow(),
             fetch_ms=read.fetch_ms,
         )

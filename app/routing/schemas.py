@@ -18,3 +18,4 @@ class Outcome(StrEnum):
     INCOMPLETE = "incomplete"  # stays in marketing until completed
     NURTURE = "nurture"  # not ready for sales yet
     UNCHANGED = "unchanged"  # qualified as before: nothing new to record or write
+    RESCORED = "rescored"  # a lead's score changed (an event or a rescore): its fields follow

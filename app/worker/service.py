@@ -20,6 +20,7 @@ from app.outbox.service import OutboxDispatcher
 from app.pauses.repository import PauseRepository
 from app.pipeline.service import LeadPipeline, LeaseLost
 from app.queue import RetryPolicy
+from app.rescore.schedule import DailyRescore
 from app.routing.assign import NoOwnerAvailable
 from connectors.crm import Crm
 from connectors.errors import Action, CrmError, resolve
@@ -50,6 +51,7 @@ class Worker:
         role: Role = "both",
         outbox_wakeup: threading.Event | None = None,
         reachable: tuple[Crm, ...] | None = None,
+        rescore: DailyRescore | None = None,
     ) -> None:
         self.db = db
         self.pipeline = pipeline
@@ -65,6 +67,7 @@ class Worker:
         # The CRMs this worker can reach (None: every one); other CRMs' events wait.
         self.reachable = reachable
         self.id = worker_id or new_worker_id()
+        self.rescore = rescore  # the daily rescoring, a batch per loop turn when due
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker.started", worker=self.id)
@@ -100,6 +103,8 @@ class Worker:
             done += len(events)
         if self.role in ("both", "outbox"):
             done += self.outbox.dispatch(self.id)
+        if self.rescore is not None and self.role in ("both", "inbox"):
+            done += self.rescore.step(self.id, utcnow())
         return done
 
     def _process(self, events: list[ClaimedEvent]) -> None:

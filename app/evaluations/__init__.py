@@ -1,0 +1,1 @@
+"""The latest evaluation of each known lead: what rescoring starts from."""

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from app.evaluations.models import LeadEvaluation
+from connectors.crm import RecordKey
+
+
+class EvaluationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def latest(self, records: Sequence[RecordKey]) -> dict[RecordKey, LeadEvaluation]:
+        if not records:
+            return {}
+        rows = self.session.scalars(
+            select(LeadEvaluation).where(
+                col(LeadEvaluation.record_key).in_(sorted({str(k) for k in records}))
+            )
+        ).all()
+        return {RecordKey.parse(r.record_key): r for r in rows}
+
+    def save(self, evaluation: LeadEvaluation) -> None:
+        """Insert or replace the record's evaluation (its row is locked by the record lease or
+        the rescoring batch's cursor: one writer at a time)."""
+        self.session.merge(evaluation)
+
+    def page(self, after: str, limit: int) -> list[LeadEvaluation]:
+        """The next evaluations in key order: a rescoring run walks them with a cursor."""
+        return list(
+            self.session.scalars(
+                select(LeadEvaluation)
+                .where(col(LeadEvaluation.record_key) > after)
+                .order_by(col(LeadEvaluation.record_key))
+                .limit(limit)
+            ).all()
+        )
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(LeadEvaluation)) or 0)
+
+    def count_after(self, after: str) -> int:
+        query = select(func.count()).select_from(LeadEvaluation)
+        return int(self.session.scalar(query.where(col(LeadEvaluation.record_key) > after)) or 0)

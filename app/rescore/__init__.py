@@ -1,0 +1,1 @@
+"""Rescoring every known lead as time passes: runs walked in batches, resumable."""
