@@ -1,0 +1,233 @@
+"""Rescoring as time passes: every known lead scored again, only what changed written."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.db import utcnow
+from app.decisions.service import DecisionService
+from app.evaluations.models import LeadEvaluation
+from app.inbox.repository import InboxRepository
+from app.rescore.schedule import DailyRescore
+from app.rescore.service import Progress, Rescorer
+from app.routing.schemas import Outcome
+from connectors.hubspot.fake import InMemoryHubSpot
+from connectors.hubspot.port import OWNER_PROPERTY, PropertyInfo
+from connectors.sandbox.hubspot import DEFAULT_PROPERTIES
+from tests.conftest import REPS
+from tests.service.helpers import Service, hubspot_key
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "qualification.yaml"
+WRITE = """
+write:
+  hubspot: {score: relais_score, temperature: relais_temperature, breakdown: relais_reasons}
+"""
+# Scored by the shipped scoring.yaml: 60 (HR) + 40 (30+ staff) + 50 (industry) + 20 (France)
+READY = {"jobtitle": "DRH", "numberofemployees": "120", "industry": "CONSTRUCTION"}
+READY |= {"country": "France"}
+
+
+@pytest.fixture
+def hubspot() -> InMemoryHubSpot:
+    """An account with the score's properties, its app subscribed to the job title."""
+    props = [
+        PropertyInfo(name, str(spec["type"]), tuple(str(o) for o in spec.get("options", ())))
+        for name, spec in DEFAULT_PROPERTIES.items()
+    ]
+    props += [
+        PropertyInfo("relais_score", "number"),
+        PropertyInfo("relais_temperature", "string"),
+        PropertyInfo("relais_reasons", "string"),
+    ]
+    fake = InMemoryHubSpot(properties=props, subscribed_properties=(OWNER_PROPERTY, "jobtitle"))
+    for email, first, last in REPS:
+        fake.add_owner(email, first, last)
+    return fake
+
+
+@pytest.fixture
+def rescoring(mappings_dir: Path) -> Path:
+    with (mappings_dir / "scoring.yaml").open("a") as f:
+        f.write(WRITE)
+    shutil.copy(EXAMPLE, mappings_dir / "qualification.yaml")
+    return mappings_dir
+
+
+def days_ago(days: float) -> str:
+    return (utcnow() - timedelta(days=days)).isoformat()
+
+
+def rescore(service: Service, as_of: datetime, batch_size: int = 100) -> Progress:
+    service.worker()  # the mappings, read
+    rescorer = Rescorer(service.db, service.runtime.mappings, batch_size=batch_size)
+    run = rescorer.start(f"test-{as_of.isoformat()}", as_of)
+    *_, last = rescorer.run(run, "test-rescorer")
+    return last
+
+
+def test_given_leads_scored_weeks_ago_when_rescored_a_month_on_then_only_the_decayed_are_written(
+    service: Service, rescoring: Path
+) -> None:
+    fresh = service.hubspot.create_contact(email="a@betonsud.fr", **READY)
+    fading = service.hubspot.create_contact(
+        email="b@betonsud.fr", **READY, notes_last_updated=days_ago(25)
+    )
+    cold = service.hubspot.create_contact(
+        email="c@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+    )
+    service.deliver_and_run()
+    owners = {cid: service.hubspot.owner_of(cid) for cid in (fresh, fading)}
+    assert all(owners.values()) and service.hubspot.owner_of(cold) is None
+    before = len(service.writes())
+
+    progress = rescore(service, utcnow() + timedelta(days=10))  # 35 days since their activity
+    service.run()
+
+    assert (progress.scanned, progress.changed, progress.routed) == (3, 2, 0)
+    new = service.writes()[before:]
+    assert sorted(w.object_id for w in new) == sorted([fading, cold])
+    # Only the score's fields: the lifecycle stage and the owner stay as they were.
+    assert {frozenset(w.fields) for w in new} == {frozenset({"relais_score", "relais_reasons"})}
+    assert service.hubspot.contact(fading)["relais_score"] == "165"  # 170 - 5
+    assert "-5 " in str(service.hubspot.contact(fading)["relais_reasons"])
+    assert {cid: service.hubspot.owner_of(cid) for cid in (fresh, fading)} == owners
+    [assigned] = [d for d in service.decisions(hubspot_key(fading)) if d.outcome == "rescored"]
+    assert assigned.owner_email == service.assignments()[hubspot_key(fading)]
+    assert "rescoring run" in assigned.rule and assigned.score == 165
+    [nurtured] = service.decisions(hubspot_key(cold))[1:]
+    assert nurtured.outcome == "nurture" and "rescored" in nurtured.rule
+
+    again = rescore(service, utcnow() + timedelta(days=10, hours=1))  # nothing new since
+
+    assert (again.scanned, again.changed) == (3, 0)
+    assert len(service.writes()) == before + 2
+
+
+def test_given_a_lower_threshold_when_rescored_then_a_nurtured_lead_is_routed(
+    service: Service, rescoring: Path
+) -> None:
+    cid = service.hubspot.create_contact(
+        email="b@betonsud.fr", **READY, notes_last_updated=days_ago(160)
+    )  # 170 - 25 (5 months without activity) = 145: below 150
+    service.deliver_and_run()
+    assert service.hubspot.owner_of(cid) is None
+    assert service.decisions()[-1].outcome == "nurture"
+    scoring = rescoring / "scoring.yaml"
+    scoring.write_text(scoring.read_text().replace("threshold: 150", "threshold: 140"))
+    service.runtime.mappings.reload()
+
+    progress = rescore(service, utcnow())
+    service.run()
+
+    assert progress.routed == 1
+    assert service.hubspot.owner_of(cid) is not None
+    assert service.decisions()[-1].outcome == Outcome.ASSIGNED
+    assert service.hubspot.contact(cid)["lifecyclestage"] == "salesqualifiedlead"
+
+
+def test_given_a_run_killed_mid_batch_when_run_again_then_it_resumes_and_writes_each_lead_once(
+    service: Service, rescoring: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [
+        service.hubspot.create_contact(
+            email=f"l{n}@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+        )
+        for n in range(10)
+    ]
+    service.deliver_and_run()
+    before = len(service.writes())
+    service.worker()
+    rescorer = Rescorer(service.db, service.runtime.mappings, batch_size=3)
+    run = rescorer.start("killed", utcnow() + timedelta(days=10))
+    assert rescorer.step(run, "first").scanned == 3
+    calls = 0
+    record = DecisionService.record_rescore
+
+    def crash_on_the_second(self: DecisionService, *args: object, **kw: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt("killed")  # the process dies inside the second batch
+        return record(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DecisionService, "record_rescore", crash_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        rescorer.step(run, "first")
+    monkeypatch.undo()
+
+    resumed = Rescorer(service.db, service.runtime.mappings, batch_size=3)
+    assert resumed.unfinished() == run
+    *_, last = resumed.run(run, "second")
+    service.run()
+
+    assert (last.scanned, last.changed, last.finished) == (10, 10, True)
+    written = [w.object_id for w in service.writes()[before:]]
+    assert sorted(written) == sorted(ids)  # each once: the killed batch left nothing behind
+
+
+def test_given_a_record_a_worker_holds_when_rescored_then_it_is_left_to_the_worker(
+    service: Service, rescoring: Path
+) -> None:
+    held = service.hubspot.create_contact(
+        email="a@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+    )
+    free = service.hubspot.create_contact(
+        email="b@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+    )
+    service.deliver_and_run()
+    now = utcnow()
+    with service.db.transaction() as session:
+        InboxRepository(session).acquire_records(
+            [hubspot_key(held)], "busy-worker", now, now + timedelta(minutes=5)
+        )
+
+    progress = rescore(service, now + timedelta(days=10))
+
+    assert (progress.scanned, progress.changed, progress.busy) == (2, 1, 1)
+    assert [w.object_id for w in service.writes() if "relais_score" in w.fields][-1] == free
+
+
+def test_given_an_assigned_lead_when_a_person_changes_its_title_then_its_score_fields_follow(
+    service: Service, rescoring: Path
+) -> None:
+    cid = service.hubspot.create_contact(email="drh@betonsud.fr", **READY)
+    service.deliver_and_run()
+    owner = service.hubspot.owner_of(cid)
+    assert service.hubspot.contact(cid)["relais_score"] == "170"
+
+    service.hubspot.set_property(cid, "jobtitle", "Comptable")  # no longer an HR title
+    service.deliver_and_run()
+
+    assert service.hubspot.contact(cid)["relais_score"] == "110"
+    assert service.hubspot.owner_of(cid) == owner  # never un-routed
+    assert service.hubspot.contact(cid)["lifecyclestage"] == "salesqualifiedlead"
+    last = service.decisions()[-1]
+    assert (last.outcome, last.score) == ("rescored", 110)
+    assert last.owner_email == service.assignments()[hubspot_key(cid)]
+
+
+def test_given_the_daily_time_when_workers_step_then_one_run_per_day_covers_every_lead(
+    service: Service, rescoring: Path
+) -> None:
+    for n in range(5):
+        service.hubspot.create_contact(
+            email=f"l{n}@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+        )
+    service.deliver_and_run()
+    service.worker()
+    daily = DailyRescore(Rescorer(service.db, service.runtime.mappings, batch_size=2), time(3))
+    morning = utcnow().replace(hour=2, minute=59) + timedelta(days=10)
+
+    assert daily.step("w1", morning) == 0  # not yet time
+    later = morning.replace(hour=3, minute=1)
+    scanned = [daily.step(w, later) for w in ("w1", "w2", "w1", "w2")]
+
+    assert scanned == [2, 2, 1, 0]  # two workers share one run: each lead once
+    with service.db.transaction() as session:
+        rows = session.query(LeadEvaluation).all()
+    assert len(rows) == 5 and all(r.evaluated_at == later for r in rows)
+    assert len(service.decisions()) == 10  # five first decisions, five rescored
