@@ -191,6 +191,15 @@ DEFAULT_PROPERTIES: dict[str, dict[str, Any]] = {
     },
     "numberofemployees": {"type": "number", "options": []},
     "annualrevenue": {"type": "number", "options": []},
+    # The account's own engagement counters and opt-out flags, and the custom properties an
+    # admin creates for the shipped fields.yaml.
+    "num_conversion_events": {"type": "number", "options": []},
+    "hs_email_optout": {"type": "bool", "options": ["true", "false"]},
+    **{
+        name: {"type": "bool", "options": ["true", "false"]}
+        for name in ("quote_requested", "demo_requested", "hard_bounced")
+    },
+    "pricing_page_views": {"type": "number", "options": []},
     "notes_last_updated": {"type": "datetime", "options": []},
     "hubspot_owner_id": {"type": "enumeration", "options": []},
     "industry": _enum(

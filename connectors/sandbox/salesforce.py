@@ -212,6 +212,13 @@ DEFAULT_DESCRIBE: dict[str, dict[str, dict[str, Any]]] = {
                 ("SIREN__c", "string"),
                 ("SIRET__c", "string"),
                 ("NAF_Code__c", "string"),
+                ("HasOptedOutOfEmail", "boolean"),
+                # custom fields an admin creates for the shipped fields.yaml
+                ("Pricing_Page_Views__c", "double"),
+                ("Form_Submissions__c", "double"),
+                ("Quote_Requested__c", "boolean"),
+                ("Demo_Requested__c", "boolean"),
+                ("Hard_Bounced__c", "boolean"),
             )
         },
         "Status": _picklist(
@@ -235,6 +242,7 @@ DEFAULT_DESCRIBE: dict[str, dict[str, dict[str, Any]]] = {
                 ("Phone", "phone"),
                 ("MailingCountry", "string"),
                 ("MailingState", "string"),
+                ("HasOptedOutOfEmail", "boolean"),
                 ("OwnerId", "reference"),
                 ("CreatedDate", "datetime"),
             )

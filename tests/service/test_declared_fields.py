@@ -13,16 +13,16 @@ from tests.conftest import REPS
 from tests.service.helpers import Service
 
 DECLARED = """
-  - field: pricing_page_views
+  - field: pricing_visits
     type: number
-    hubspot: pricing_page_views
-    salesforce_lead: Pricing_Page_Views__c
-  - {field: quote_requested, type: boolean, hubspot: quote_requested, salesforce_lead: Quote__c}
+    hubspot: pricing_visits
+    salesforce_lead: Pricing_Visits__c
+  - {field: quote_asked, type: boolean, hubspot: quote_asked, salesforce_lead: Quote__c}
   - {field: products, type: list, hubspot: products_of_interest, salesforce_lead: Products__c}
 """
 RULES = """
-  - {name: Pricing page seen 3 times, field: pricing_page_views, op: gte, value: 3, points: 45}
-  - {name: Quote requested, field: quote_requested, op: eq, value: true, points: 100}
+  - {name: Pricing page seen 3 times, field: pricing_visits, op: gte, value: 3, points: 45}
+  - {name: Quote requested, field: quote_asked, op: eq, value: true, points: 100}
   - {name: Interested in payroll, field: products, op: contains, value: paie, points: 20}
   - {name: Recent activity, field: last_activity, op: gte, value: 2026-11-01, points: 5}
 """
@@ -36,7 +36,7 @@ def salesforce() -> InMemorySalesforce:
         for sobject, fields in DEFAULT_DESCRIBE.items()
     }
     describe["Lead"] += [
-        SfField("Pricing_Page_Views__c", "double"),
+        SfField("Pricing_Visits__c", "double"),
         SfField("Quote__c", "boolean"),
         SfField("Products__c", "multipicklist", ("Paie", "Temps", "Notes de frais")),
     ]
@@ -59,8 +59,8 @@ def test_given_declared_fields_when_a_hubspot_contact_comes_then_its_score_uses_
     declare(mappings_dir)
     service.hubspot.create_contact(
         email="ana@betonsud.fr",
-        pricing_page_views="12",  # 12 >= 3 as numbers (not as text: "12" < "3")
-        quote_requested="true",
+        pricing_visits="12",  # 12 >= 3 as numbers (not as text: "12" < "3")
+        quote_asked="true",
         products_of_interest="Temps;Paie",
     )
 
@@ -75,7 +75,7 @@ def test_given_declared_fields_when_a_hubspot_contact_comes_then_its_score_uses_
     }
     assert decision.lead is not None
     fields = decision.lead["record"]["fields"]
-    assert (fields["pricing_page_views"], fields["quote_requested"]) == ("12", "true")
+    assert (fields["pricing_visits"], fields["quote_asked"]) == ("12", "true")
 
 
 def test_given_declared_fields_when_a_salesforce_lead_comes_then_its_values_read_alike(
@@ -87,7 +87,7 @@ def test_given_declared_fields_when_a_salesforce_lead_comes_then_its_values_read
         Email="bob@betonsud.fr",
         LastName="Bob",
         Company="BétonSud",
-        Pricing_Page_Views__c=2,
+        Pricing_Visits__c=2,
         Quote__c=True,  # Salesforce's JSON true: read as HubSpot's "true"
         Products__c="Paie;Notes de frais",
     )
@@ -99,5 +99,5 @@ def test_given_declared_fields_when_a_salesforce_lead_comes_then_its_values_read
     assert fired == {"Quote requested", "Interested in payroll"}  # 2 views: not 3
     assert decision.lead is not None
     fields = decision.lead["record"]["fields"]
-    assert fields["quote_requested"] == "true" and fields["pricing_page_views"] == "2"
+    assert fields["quote_asked"] == "true" and fields["pricing_visits"] == "2"
     assert decision.record_key.endswith(lid)

@@ -33,15 +33,17 @@ def write(tmp: Path, files: dict[str, str | None]) -> Path:
     return tmp
 
 
-# Qualification ships with the seed's scoring model (issue 9), enrichment is each company's
-# choice: both are examples in docs/examples until then.
-NOT_SHIPPED = {"qualification.yaml", "enrichment.yaml"}
+# Enrichment is each company's choice (its providers call out): an example in docs/examples.
+NOT_SHIPPED = {"enrichment.yaml"}
 
 
 def test_every_shipped_mappings_file_loads_and_tells_the_story() -> None:
     m = load_mappings(ROOT / "mappings")
     assert set(m.files) == set(FILES) - NOT_SHIPPED
-    assert m.qualification is None  # every lead is routed, as before qualification
+    assert m.qualification is not None  # only ready leads reach a rep (seed 000 rule 4)
+    outcomes = {r.outcome for r in m.qualification.rules}
+    assert outcomes == {"disqualified", "incomplete"}  # nurture and ready come from the score
+    assert set(m.qualification.outcomes) == {"disqualified", "incomplete", "nurture", "ready"}
     assert m.scoring.threshold == 150 and m.scoring.bands is not None
     assert (m.scoring.bands.hot, m.scoring.bands.warm, m.scoring.bands.cold) == (215, 140, 30)
     weights = {r.weight for r in m.team.reps}

@@ -161,10 +161,9 @@ def test_given_unknown_fields_when_parsed_then_each_is_listed_with_a_suggestion_
 
 # -- typed fields and qualification ----------------------------------------------------------
 
-PRICING_FIELD = "  - {field: pricing_page_views, type: number, hubspot: pricing_page_views}\n"
+PRICING_FIELD = "  - {field: pricing_visits, type: number, hubspot: pricing_visits}\n"
 PRICING_RULE = (
-    "  - {name: Pricing page seen 3 times, field: pricing_page_views, op: gte, value: 3, "
-    "points: 45}\n"
+    "  - {name: Pricing page seen 3 times, field: pricing_visits, op: gte, value: 3, points: 45}\n"
 )
 
 
@@ -182,7 +181,7 @@ def test_given_a_declared_number_field_when_evaluated_then_it_compares_as_a_numb
     tmp_path: Path,
 ) -> None:
     m = _mappings_copy(tmp_path / "m", {"fields.yaml": PRICING_FIELD, "scoring.yaml": PRICING_RULE})
-    lead = parse_lead({"title": "DRH", "pricing_page_views": 12}, m.field_names())
+    lead = parse_lead({"title": "DRH", "pricing_visits": 12}, m.field_names())
     assert score(lead, m.scoring).total == 60  # as text, "12" < "3": the rule would not fire
     result = evaluate(lead, m, AT)
     assert [r.rule for r in result.breakdown] == [
@@ -190,7 +189,7 @@ def test_given_a_declared_number_field_when_evaluated_then_it_compares_as_a_numb
         "Pricing page seen 3 times",  # 12 >= 3 as numbers
     ]
     assert result.score == 105
-    few = evaluate(parse_lead({"pricing_page_views": "2"}, m.field_names()), m, AT)
+    few = evaluate(parse_lead({"pricing_visits": "2"}, m.field_names()), m, AT)
     assert few.breakdown == ()
 
 
