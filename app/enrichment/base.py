@@ -22,3 +22,10 @@ class Provider(Protocol):
 def flag(value: bool) -> str:
     """A boolean as the read stage spells it (``app/records/schemas.py`` ``normalised``)."""
     return "true" if value else "false"
+
+
+def replaced(field: str) -> str:
+    """The lead key that keeps the CRM's value of a field enrichment replaced (None: the CRM's
+    was empty): the value a person may have entered, which write-back leaves alone unless
+    sync.yaml allows it. Not a field name (field names have no '.'): no rule can read it."""
+    return f"crm.{field}"

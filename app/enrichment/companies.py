@@ -9,11 +9,12 @@ from stdnum.fr import siren, siret
 
 from app.enrichment.base import Found, flag
 from app.mappings.fields import LeadField as F
+from app.mappings.schemas import PROVIDER_FIELDS
 
 
 class SirenProvider:
     name = "siren"
-    fields: tuple[str, ...] = (F.SIREN, F.SIRET, F.SIREN_VALID, F.SIRET_VALID)
+    fields = PROVIDER_FIELDS["siren"]
 
     def enrich(self, lead: Mapping[str, str | None]) -> Found:
         found: Found = {}

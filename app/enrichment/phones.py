@@ -9,6 +9,7 @@ import phonenumbers
 
 from app.enrichment.base import Found, flag
 from app.mappings.fields import LeadField as F
+from app.mappings.schemas import PROVIDER_FIELDS
 
 DEFAULT_REGION = "FR"
 # Country names as CRMs hold them (English and French), case-folded -> region code; a
@@ -34,7 +35,7 @@ def region_of(country: str | None) -> str:
 
 class PhoneProvider:
     name = "phone"
-    fields: tuple[str, ...] = (F.PHONE_E164, F.PHONE_VALID)
+    fields = PROVIDER_FIELDS["phone"]
 
     def enrich(self, lead: Mapping[str, str | None]) -> Found:
         raw = (lead.get(F.PHONE) or "").strip()

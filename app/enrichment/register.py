@@ -19,6 +19,7 @@ from app.db import Database, utcnow
 from app.enrichment.base import Found, flag
 from app.enrichment.repository import EnrichmentCacheRepository
 from app.mappings.fields import LeadField as F
+from app.mappings.schemas import PROVIDER_FIELDS
 
 URL = "https://recherche-entreprises.api.gouv.fr/search"
 # etat_administratif: A (active) or C (ceased, "cessée").
@@ -58,13 +59,7 @@ def fields_of(body: Any, number: str) -> Found:
 
 class RegisterProvider:
     name = "register"
-    fields: tuple[str, ...] = (
-        F.COMPANY_ACTIVE,
-        F.NAF_CODE,
-        F.NAF_SECTION,
-        F.HEADCOUNT_BAND,
-        F.LEGAL_CATEGORY,
-    )
+    fields = PROVIDER_FIELDS["register"]
 
     def __init__(
         self, http: httpx.Client, timeout: float, ttl: timedelta, db: Database | None

@@ -3,7 +3,8 @@ enrichment.yaml turns on, run on every record read, each within the timeout.
 
 Fail-open: a provider that raises or is too slow never holds a lead back. The lead goes on
 with what is known, and ``enrichment_gaps`` (a list field) names the providers that failed,
-``enrichment_gap_reasons`` says why (``phone: timed out after 2 s; ...``), for the decision."""
+``enrichment_gap_reasons`` says why (``phone: timed out after 2 s; ...``), for the decision.
+A value a provider changed keeps the CRM's beside it (``base.replaced``), for write-back."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import httpx
 import structlog
 
 from app.db import Database
-from app.enrichment.base import Found, Provider
+from app.enrichment.base import Found, Provider, replaced
 from app.enrichment.registry import Reach
 from app.enrichment.registry import providers as configured
 from app.mappings.fields import LeadField
@@ -74,7 +75,11 @@ def _merge(
             gaps.append((provider.name, f"{type(error).__name__}: {error}"))
         else:
             allowed = set(provider.fields)
-            out |= {f: v for f, v in future.result().items() if f in allowed and v is not None}
+            found = {f: v for f, v in future.result().items() if f in allowed and v is not None}
+            for f, v in found.items():
+                if v != lead.get(f):  # the CRM's own value, kept for write-back to respect
+                    out.setdefault(replaced(f), lead.get(f))
+            out |= found
     out[GAPS] = ";".join(name for name, _ in gaps) or None
     out[GAP_REASONS] = "; ".join(f"{name}: {why}" for name, why in gaps) or None
     return out

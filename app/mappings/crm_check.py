@@ -3,7 +3,9 @@ reps exist in the live CRMs (or the sandbox)? Each problem names the file, line 
 
 from __future__ import annotations
 
-from app.mappings.loader import Mappings, _suggest
+from collections.abc import Callable
+
+from app.mappings.loader import TARGET_KEYS, Mappings, _suggest
 from app.mappings.schemas import ScoreFields, ValueMap
 from connectors.crm import SALESFORCE_OBJECTS
 from connectors.hubspot.port import HubSpotPort, PropertyInfo
@@ -31,7 +33,7 @@ def check_against_crm(
             if salesforce and name:
                 problems += _salesforce_field(m, i, sobject, name, sf_fields[sobject], vmap)
     targets = _targets(hs_props if hubspot else None, sf_fields if salesforce else None)
-    problems += _score_fields(m, targets) + _write_back(m, targets)
+    problems += _score_fields(m, targets) + _write_back(m, targets) + _enriched(m, targets)
     hs_owners = {o.email for o in hubspot.list_owners()} if hubspot else set()
     sf_users = {u.email for u in salesforce.list_users()} if salesforce else set()
     problems += _fallback_owner(m, hubspot is not None, hs_owners, salesforce is not None, sf_users)
@@ -201,3 +203,41 @@ def _write_back(m: Mappings, targets: Targets) -> list[str]:
                         f"{_suggest(value, list(known[name]))} ({', '.join(known[name])})"
                     )
     return problems
+
+
+# A per-object section -> the canonical fields mapped on its object (fields.yaml, else the
+# standard names): where the read stage reads them and write-back writes them.
+SECTION_FIELDS: dict[str, Callable[[Mappings], dict[str, str]]] = {
+    "hubspot": lambda m: m.hubspot_properties(),
+    "salesforce_lead": lambda m: m.salesforce_fields("Lead"),
+    "salesforce_contact": lambda m: m.salesforce_fields("Contact"),
+}
+
+
+def _enriched(m: Mappings, targets: Targets) -> list[str]:
+    """Each property or field sync.yaml writes an enriched value to exists, and takes any
+    value: a picklist would refuse a value outside its list, and with it the owner written in
+    the same call."""
+    problems: list[str] = []
+    for i, entry in enumerate(m.sync.enrichment):
+        for j, target in enumerate(entry.to):
+            where = m.where("sync.yaml", ("enrichment", i, "to", j))
+            for section in TARGET_KEYS[target]:
+                known, name = targets[section], SECTION_FIELDS[section](m).get(entry.field)
+                label = SECTIONS[section][1]
+                if known is None or name is None:
+                    continue  # CRM not configured; or not mapped there (the loader checks)
+                if name not in known:
+                    problems.append(f"{where}: no {label} {name!r}{_suggest(name, list(known))}")
+                elif known[name] and not _takes_flags(m, entry.field, known[name]):
+                    problems.append(
+                        f"{where}: the {label} {name!r} is a picklist: an enriched "
+                        f"{entry.field} outside its values would be refused (use a text one)"
+                    )
+    return problems
+
+
+def _takes_flags(m: Mappings, name: str, options: tuple[str, ...]) -> bool:
+    """A boolean field written to a picklist holding true and false (a HubSpot checkbox)."""
+    flags = {"true", "false"}
+    return m.field_types().get(name) == "boolean" and flags <= {o.lower() for o in options}

@@ -41,6 +41,7 @@ from app.mappings.schemas import (
     Sync,
     Team,
     Values,
+    WriteTarget,
 )
 from app.scoring.conditions import leaves
 from app.scoring.conditions import problem as rule_problem
@@ -421,6 +422,7 @@ def _cross_check(models: dict[str, Any], parsed: dict[str, Parsed], errors: list
     check.rules()
     check.bands()
     check.enrichment()
+    check.sync_enrichment()
 
 
 @dataclass
@@ -754,6 +756,77 @@ class _CrossCheck:
                 f"the environment variable {http.auth.env} is not set (it holds the value of "
                 f"the {http.auth.header} header)",
             )
+
+    def sync_enrichment(self) -> None:
+        """Each enriched field written back is set by a provider turned on, written once, to
+        objects where fields.yaml maps it (that mapping is also where its value is read)."""
+        sync: Sync | None = self.models.get("sync.yaml")
+        if sync is None or not sync.enrichment:
+            return
+        broken = [f for f in ("fields.yaml", "enrichment.yaml") if f in self.parsed]
+        if any(self.models.get(f) is None for f in broken):
+            return  # a broken fields.yaml or enrichment.yaml reports its own errors
+        enrichment: Enrichment | None = self.models.get("enrichment.yaml")
+        fields: Fields | None = self.models.get("fields.yaml")
+        set_by = enrichment.fields_set() if enrichment else set()
+        seen: set[str] = set()
+        for i, entry in enumerate(sync.enrichment):
+            at: Path_ = ("enrichment", i)
+            if entry.field in seen:
+                self.err("sync.yaml", (*at, "field"), f"{entry.field!r} is written back twice")
+            seen.add(entry.field)
+            if entry.field not in set_by:
+                self.err("sync.yaml", (*at, "field"), _not_enriched(entry.field, enrichment))
+                continue
+            mapped = (
+                next((f for f in fields.fields if f.field == entry.field), None) if fields else None
+            )
+            if mapped is not None and mapped.value_map is not None:
+                self.err(
+                    "sync.yaml",
+                    (*at, "field"),
+                    f"{entry.field} has a value map (fields.yaml): writing back a value-mapped "
+                    "field is not supported yet",
+                )
+            for j, target in enumerate(entry.to):
+                if not _mapped_on(target, entry.field, fields):
+                    self.err("sync.yaml", (*at, "to", j), _unmapped(target, entry.field))
+
+
+def _not_enriched(name: str, enrichment: Enrichment | None) -> str:
+    if enrichment is None:
+        return f"{name}: there is no enrichment.yaml, nothing is enriched to write back"
+    on = ", ".join(enrichment.providers)
+    close = _suggest(name, sorted(enrichment.fields_set()))
+    return f"{name!r} is set by none of the providers enrichment.yaml turns on ({on}){close}"
+
+
+# Each place sync.yaml's enrichment may write to -> the fields.yaml keys mapping a field there.
+TARGET_KEYS: dict[WriteTarget, tuple[str, ...]] = {
+    "hubspot": ("hubspot",),
+    "salesforce": ("salesforce_lead", "salesforce_contact"),
+    "salesforce_lead": ("salesforce_lead",),
+    "salesforce_contact": ("salesforce_contact",),
+}
+
+
+def _mapped_on(target: WriteTarget, name: str, fields: Fields | None) -> bool:
+    """fields.yaml (else the standard names) maps ``name`` on at least one object of target."""
+    if fields is None:
+        defaults = {"hubspot": HUBSPOT_CONTACT_PROPERTIES} | {
+            f"salesforce_{o.lower()}": f for o, f in SALESFORCE_FIELDS.items()
+        }
+        return any(name in defaults.get(key, {}) for key in TARGET_KEYS[target])
+    entry = next((f for f in fields.fields if f.field == name), None)
+    return entry is not None and any(getattr(entry, key) for key in TARGET_KEYS[target])
+
+
+def _unmapped(target: WriteTarget, name: str) -> str:
+    keys = " or ".join(f"{k}: <name>" for k in TARGET_KEYS[target])
+    return (
+        f"{name} is not mapped to a {target} property or field in fields.yaml: nowhere to "
+        f"write it (add {keys} to its entry; the CRM's value is read there first)"
+    )
 
 
 class MappingsStore:

@@ -491,9 +491,44 @@ class FieldSync(Node):
     overwrite: bool = Field(False, description="May Relais overwrite a value already set?")
 
 
+# Where an enriched value may be written: a CRM (each of its objects whose field fields.yaml
+# maps) or one object.
+WriteTarget = Literal["hubspot", "salesforce", "salesforce_lead", "salesforce_contact"]
+
+
+class EnrichmentSync(Node):
+    """One enriched field written back to the CRMs: to the property or field that fields.yaml
+    maps it to on each object named, with the decision."""
+
+    field: FieldName = Field(
+        description="A field enrichment.yaml's providers set (phone_e164, naf_code, "
+        "company_active, email, ..., or one of the http provider's fields), mapped in "
+        "fields.yaml on each object it is written to"
+    )
+    to: list[WriteTarget] = Field(
+        min_length=1,
+        description="Where it is written: hubspot (contacts), salesforce (Leads and Contacts), "
+        "salesforce_lead or salesforce_contact",
+    )
+    overwrite: bool = Field(
+        False,
+        description="Replace a value the CRM already holds (one a person entered)? false: "
+        "written only where the CRM's property or field is empty",
+    )
+
+    def writes_to(self, crm: Crm, sobject: str) -> bool:
+        """This entry names the CRM object (the CRM, or the object's own section)."""
+        return crm.value in self.to or OBJECT_SECTIONS.get((crm, sobject)) in self.to
+
+
 class Sync(Node):
     owner: OwnerSync = Field(default_factory=OwnerSync)
     fields: list[FieldSync] = Field(default_factory=list)
+    enrichment: list[EnrichmentSync] = Field(
+        default_factory=list,
+        description="The enriched values written back to the CRMs (none: enrichment stays in "
+        "Relais); each field once",
+    )
 
 
 # -- enrichment.yaml --------------------------------------------------------------------------
@@ -530,6 +565,21 @@ class HttpEnrichment(Node):
 
 # The providers Relais has (app/enrichment/registry.py is keyed by these names).
 EnrichmentProvider = Literal["email", "phone", "siren", "register", "http"]
+# The fields each provider may set (the http provider: its section's ``fields``). The providers
+# read their own from here, and sync.yaml's enrichment entries are checked against it.
+PROVIDER_FIELDS: dict[EnrichmentProvider, tuple[str, ...]] = {
+    "email": (
+        LeadField.EMAIL, LeadField.EMAIL_VALID, LeadField.EMAIL_DOMAIN, LeadField.EMAIL_FREE,
+        LeadField.EMAIL_DISPOSABLE, LeadField.EMAIL_ROLE,
+    ),
+    "phone": (LeadField.PHONE_E164, LeadField.PHONE_VALID),
+    "siren": (LeadField.SIREN, LeadField.SIRET, LeadField.SIREN_VALID, LeadField.SIRET_VALID),
+    "register": (
+        LeadField.COMPANY_ACTIVE, LeadField.NAF_CODE, LeadField.NAF_SECTION,
+        LeadField.HEADCOUNT_BAND, LeadField.LEGAL_CATEGORY,
+    ),
+    "http": (),
+}  # fmt: skip
 
 
 class Enrichment(Node):
@@ -579,3 +629,8 @@ class Enrichment(Node):
         if twice:
             raise ValueError(f"provider listed twice: {', '.join(twice)}")
         return providers
+
+    def fields_set(self) -> set[str]:
+        """Every field the providers turned on may set."""
+        http = set(self.http.fields) if self.http is not None else set()
+        return http.union(*(map(str, PROVIDER_FIELDS[p]) for p in self.providers))
