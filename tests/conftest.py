@@ -164,6 +164,7 @@ def settings(database_url: str, sandbox: SandboxServer, secret: str) -> Settings
         salesforce_client_id=sandbox.salesforce.state.client_id,
         salesforce_client_secret=sandbox.salesforce.state.client_secret,
         salesforce_ca_bundle=sandbox.ca_path,
+        rescore_daily_at="off",  # rescoring runs when a test says (test_rescore_acceptance.py)
     )
 
 

@@ -28,6 +28,7 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
             "RELAIS_RETRY_BASE_SECONDS": "0.05",
             "RELAIS_RETRY_MAX_SECONDS": "0.5",
             "RELAIS_LOG_LEVEL": "WARNING",
+            "RELAIS_RESCORE_DAILY_AT": settings.rescore_daily_at,
         }
     )
     if settings.salesforce_client_id:
