@@ -430,15 +430,24 @@ def simulate(
             show_default=False,
         ),
     ] = None,
+    enrich: Annotated[
+        bool,
+        typer.Option(
+            "--enrich/--no-enrich",
+            help="Run enrichment.yaml's providers first, as the worker does (--no-enrich: "
+            "score the fields as given or read)",
+        ),
+    ] = True,
 ) -> None:
-    """Dry run: score and qualify a lead with RELAIS_MAPPINGS_DIR as the worker would, and
-    print the result as JSON (the lead as evaluated, score, sales-ready, temperature, every
-    rule that fired with its points, the qualification outcome and its reason, whether the
-    lead would be routed, the mappings version, the instant simulated). Simulated today: the read of
-    --record (fields and value maps), the score with the fields' types (fields.yaml),
-    qualification (qualification.yaml); not yet enrichment or the choice of a rep. Writes
-    nothing: no database, no CRM write. Exit 1 on invalid input, a record not found or a CRM
-    not configured."""
+    """Dry run: enrich, score and qualify a lead with RELAIS_MAPPINGS_DIR as the worker would,
+    and print the result as JSON (the lead as evaluated, what enrichment found and its gaps,
+    score, sales-ready, temperature, every rule that fired with its points, the qualification
+    outcome and its reason, whether the lead would be routed, the mappings version, the
+    instant simulated). Simulated today: the read of --record (fields and value maps),
+    enrichment (enrichment.yaml: the same providers, and the answers the worker cached), the
+    score with the fields' types (fields.yaml), qualification (qualification.yaml); not yet
+    the choice of a rep. Writes nothing: no database row (not even the enrichment cache), no
+    CRM write. Exit 1 on invalid input, a record not found or a CRM not configured."""
     import json
 
     from app.mappings.loader import MappingsError
@@ -449,7 +458,7 @@ def simulate(
     try:
         with _logs_to_stderr():
             known = runtime.mappings.reload().field_names()
-            result = run(runtime, file_request(lead_file, record, known, at))
+            result = run(runtime, file_request(lead_file, record, known, at, enrich))
     except (SimulationError, MappingsError) as exc:
         for error in exc.errors:
             typer.echo(error, err=True)

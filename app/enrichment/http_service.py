@@ -52,7 +52,7 @@ class HttpProvider:
 
     def __init__(
         self, config: HttpEnrichment, http: httpx.Client, timeout: float, ttl: timedelta,
-        db: Database | None,
+        db: Database | None, keep: bool = True,
     ) -> None:  # fmt: skip
         self.config = config
         self.fields: tuple[str, ...] = tuple(config.fields)
@@ -60,6 +60,7 @@ class HttpProvider:
         self.timeout = timeout
         self.ttl = ttl
         self.db = db  # None: no cache
+        self.keep = keep  # False: the cache is only read (the dry run)
 
     def enrich(self, lead: Mapping[str, str | None]) -> Found:
         body = {f: lead.get(f) for f in self.config.send}
@@ -78,7 +79,7 @@ class HttpProvider:
         if not isinstance(answer, dict):
             raise ValueError(f"the answer is a JSON {type(answer).__name__}, not an object")
         found = {f: text(at(answer, path), path) for f, path in self.config.fields.items()}
-        if self.db is not None:
+        if self.db is not None and self.keep:
             with self.db.transaction() as session:
                 EnrichmentCacheRepository(session).keep(self.name, key, found, utcnow())
         return found

@@ -62,12 +62,18 @@ class RegisterProvider:
     fields = PROVIDER_FIELDS["register"]
 
     def __init__(
-        self, http: httpx.Client, timeout: float, ttl: timedelta, db: Database | None
+        self,
+        http: httpx.Client,
+        timeout: float,
+        ttl: timedelta,
+        db: Database | None,
+        keep: bool = True,
     ) -> None:
         self.http = http
         self.timeout = timeout
         self.ttl = ttl
         self.db = db  # None: no cache (every lead asks the register)
+        self.keep = keep  # False: the cache is only read (the dry run)
 
     def enrich(self, lead: Mapping[str, str | None]) -> Found:
         number = siren_of(lead)
@@ -79,7 +85,7 @@ class RegisterProvider:
         response = self.http.get(URL, params={"q": number}, timeout=self.timeout)
         response.raise_for_status()  # 429 and 5xx: a gap, the lead goes on without
         found = fields_of(response.json(), number)
-        if self.db is not None:
+        if self.db is not None and self.keep:
             with self.db.transaction() as session:
                 EnrichmentCacheRepository(session).keep(self.name, number, found, utcnow())
         return found

@@ -25,17 +25,23 @@ class Reach:
 
     http: httpx.Client
     db: Database | None = None
+    # False: the cache is read, never written (the dry run writes nothing, not even answers).
+    keep_answers: bool = True
 
 
 def _register(config: Enrichment, reach: Reach) -> Provider:
     ttl = timedelta(hours=config.cache_ttl_hours)
-    return RegisterProvider(reach.http, config.timeout_seconds, ttl, reach.db)
+    return RegisterProvider(
+        reach.http, config.timeout_seconds, ttl, reach.db, keep=reach.keep_answers
+    )
 
 
 def _http(config: Enrichment, reach: Reach) -> Provider:
     assert config.http is not None, "enrichment.yaml's http section (checked when loaded)"
     ttl = timedelta(hours=config.cache_ttl_hours)
-    return HttpProvider(config.http, reach.http, config.timeout_seconds, ttl, reach.db)
+    return HttpProvider(
+        config.http, reach.http, config.timeout_seconds, ttl, reach.db, keep=reach.keep_answers
+    )
 
 
 PROVIDERS: dict[EnrichmentProvider, Callable[[Enrichment, Reach], Provider]] = {

@@ -85,6 +85,18 @@ def _merge(
     return out
 
 
+def gaps_of(lead: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    """Each (provider, why) ``_merge`` recorded in an enriched lead, in the providers' order."""
+    names = [n for n in (lead.get(GAPS) or "").split(";") if n]
+    text = lead.get(GAP_REASONS) or ""
+    out: list[tuple[str, str]] = []
+    for i, name in enumerate(names):
+        start = text.find(f"{name}: ") + len(name) + 2
+        end = text.find(f"; {names[i + 1]}: ", start) if i + 1 < len(names) else -1
+        out.append((name, text[start : end if end >= 0 else len(text)]))
+    return out
+
+
 USER_AGENT = "relais-enrichment"
 
 

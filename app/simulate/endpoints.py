@@ -37,10 +37,12 @@ async def _bounded_body(request: Request) -> bytes:
     },
 )
 async def simulate_lead(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Score and qualify a lead without writing anything. Body: ``{"lead": {"title": "DRH",
-    ...}}`` (canonical fields) or ``{"record": "hubspot:123"}`` (read from its CRM). Simulated
-    today: the read of the record, the score with the fields' types, qualification; not yet
-    enrichment or the choice of a rep."""
+    """Enrich, score and qualify a lead without writing anything (not even the enrichment
+    cache, which is read). Body: ``{"lead": {"title": "DRH", ...}}`` (canonical fields) or
+    ``{"record": "hubspot:123"}`` (read from its CRM); optionally ``"at"`` (ISO 8601) and
+    ``"enrich": false`` (skip enrichment.yaml's providers). Simulated today: the read of the
+    record, enrichment (its results and gaps in ``enrichment``), the score with the fields'
+    types, qualification; not yet the choice of a rep."""
 
     def simulate(raw: bytes) -> Simulation:
         request = parse_body(raw, runtime.mappings.current.field_names())

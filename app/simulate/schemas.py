@@ -19,6 +19,7 @@ class SimulationRequest:
     lead: Lead | None = None
     record: RecordKey | None = None
     at: datetime | None = None
+    enrich: bool = True  # False: scored on the fields given or read, as without enrichment.yaml
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,32 @@ class QualificationResult:
 
 
 @dataclass(frozen=True)
+class Gap:
+    provider: str  # a provider that failed or was too slow: the lead went on without it
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnrichmentResult:
+    """What enrichment.yaml's providers did to the lead, as the worker would run them."""
+
+    providers: tuple[str, ...]  # the providers run, in enrichment.yaml's order
+    found: dict[str, str | None]  # each field a provider added or changed, with its value
+    replaced: dict[str, str | None]  # for each field changed, the value given or read first
+    gaps: tuple[Gap, ...]
+
+
+@dataclass(frozen=True)
 class Simulation:
-    """One lead through the stages the dry run covers today (read for ``--record``, the score
-    with the fields' types, qualification). Enrichment and assignment add their own keys when
-    they exist."""
+    """One lead through the stages the dry run covers today (read for ``--record``,
+    enrichment, the score with the fields' types, qualification). Assignment adds its own keys
+    when it exists."""
 
     at: datetime  # the instant simulated (UTC; --at, else now): the decay counts months to it
     mappings_version: str
     record: str | None  # the CRM record read (crm:object:id); None for a lead given as fields
-    lead: dict[str, str | None]  # the canonical fields as evaluated
+    lead: dict[str, str | None]  # the canonical fields as evaluated (enriched)
+    enrichment: EnrichmentResult | None  # None: not run (--no-enrich, or no enrichment.yaml)
     score: int
     sales_ready: bool
     temperature: str | None  # hot | warm | cold from scoring.yaml's bands; None: below them
@@ -60,4 +78,6 @@ class Simulation:
         out = asdict(self)
         out["at"] = self.at.astimezone(UTC).isoformat().replace("+00:00", "Z")
         out["breakdown"] = [asdict(r) for r in self.breakdown]  # a list, as JSON has
+        if self.enrichment is not None:
+            out["enrichment"]["gaps"] = [asdict(g) for g in self.enrichment.gaps]
         return out

@@ -1,11 +1,13 @@
 """The dry run, shared by ``relais simulate`` and ``POST /admin/api/simulate``: a lead given as
-canonical fields, or read from its CRM through the read stage, then the evaluate stage as the
-live path runs it (``app/pipeline/handlers.py`` ``evaluate``): the score with the fields' types,
-then qualification. Nothing is written: no database row, no CRM call but the read of a record.
+canonical fields, or read from its CRM through the read stage; enriched by enrichment.yaml's
+providers as the worker enriches it (the same providers, the same cache); then the evaluate
+stage as the live path runs it (``app/pipeline/handlers.py`` ``evaluate``): the score with the
+fields' types, then qualification. Nothing is written: no database row (the enrichment cache is
+read, never written), no CRM call but the read of a record.
 
 Not simulated yet: the link to the same person's other record (so never "the other record
-already has a rep"), enrichment and the choice of a rep; they join here, through the same pure
-functions, when they exist.
+already has a rep") and the choice of a rep; they join here, through the same pure functions,
+when they exist.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from app.db import utcnow
+from app.enrichment.base import replaced
+from app.enrichment.registry import Reach
+from app.enrichment.registry import providers as configured
+from app.enrichment.service import GAP_REASONS, USER_AGENT, gaps_of
+from app.enrichment.service import run as run_enrichment
+from app.mappings.fields import FIELD_NAME
 from app.mappings.loader import Mappings
 from app.qualification.engine import qualify
 from app.records.schemas import FieldMaps, Lead
@@ -25,12 +35,19 @@ from app.records.service import RecordReader
 from app.records.sources import Parallel, record_sources
 from app.runtime import Runtime, crm_statuses
 from app.scoring.engine import score
-from app.simulate.schemas import QualificationResult, RuleFired, Simulation, SimulationRequest
+from app.simulate.schemas import (
+    EnrichmentResult,
+    Gap,
+    QualificationResult,
+    RuleFired,
+    Simulation,
+    SimulationRequest,
+)
 from connectors.crm import HUBSPOT_CONTACT, SALESFORCE_OBJECTS, Crm, RecordKey
 from connectors.errors import CrmError
 
 MAX_BYTES = 64 * 1024  # a lead is a few hundred bytes; this bounds what a request can cost
-BODY_KEYS = ("lead", "record", "at")
+BODY_KEYS = ("lead", "record", "at", "enrich")
 
 
 class SimulationError(Exception):
@@ -239,17 +256,26 @@ def parse_body(raw: bytes, known: Sequence[str]) -> SimulationRequest:
         raise InvalidInput(f'"record" must be a string (hubspot:ID, ...), not {_kind(record)}')
     if "at" in body and not isinstance(at, str):
         raise InvalidInput(f'"at" must be a string (ISO 8601), not {_kind(at)}')
+    enrich = body.get("enrich", True)
+    if not isinstance(enrich, bool):
+        raise InvalidInput(f'"enrich" must be true or false, not {_kind(enrich)}')
     return SimulationRequest(
         lead=parse_lead(body["lead"], known, what='"lead"') if "lead" in body else None,
         record=parse_record(record) if isinstance(record, str) else None,
         at=parse_at(at, '"at"') if isinstance(at, str) else None,
+        enrich=enrich,
     )
 
 
 def file_request(
-    lead_file: Path | None, record: str | None, known: Sequence[str], at: str | None = None
+    lead_file: Path | None,
+    record: str | None,
+    known: Sequence[str],
+    at: str | None = None,
+    enrich: bool = True,
 ) -> SimulationRequest:
-    """The command line's request: a lead in a JSON file, or a record to read; at ``at``."""
+    """The command line's request: a lead in a JSON file, or a record to read; at ``at``;
+    enriched unless ``enrich`` is False."""
     if (lead_file is None) == (record is None):
         raise InvalidInput("give a LEAD.json file or --record, one of them")
     return SimulationRequest(
@@ -258,6 +284,7 @@ def file_request(
         else None,
         record=parse_record(record) if record is not None else None,
         at=parse_at(at) if at is not None else None,
+        enrich=enrich,
     )
 
 
@@ -284,11 +311,38 @@ def read_lead(
     return record.lead
 
 
-def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = None) -> Simulation:
+def enrich(lead: Lead, m: Mappings, reach: Reach) -> tuple[Lead, EnrichmentResult | None]:
+    """The lead through enrichment.yaml's providers as the worker runs them (fail-open: a
+    provider that fails or is too slow is a gap), and what they did; None without the file.
+    ``reach``: its cache only read (``keep_answers=False``) for a dry run."""
+    config = m.enrichment
+    if config is None:
+        return lead, None
+    providers = configured(config, reach)
+    enriched = run_enrichment(providers, lead, config.timeout_seconds)
+    kept = {f: enriched[replaced(f)] for f in enriched if replaced(f) in enriched}
+    result = EnrichmentResult(
+        providers=tuple(p.name for p in providers),
+        found={f: enriched[f] for f in sorted(kept)},
+        replaced=dict(sorted(kept.items())),
+        gaps=tuple(Gap(name, why) for name, why in gaps_of(enriched)),
+    )
+    # The fields rules read (enrichment_gaps among them): the gaps' reasons are in ``gaps``.
+    shown = {f: v for f, v in enriched.items() if FIELD_NAME.match(f) and f != GAP_REASONS}
+    return shown, result
+
+
+def evaluate(
+    lead: Lead,
+    m: Mappings,
+    at: datetime,
+    record: RecordKey | None = None,
+    enrichment: EnrichmentResult | None = None,
+) -> Simulation:
     """The evaluate stage on one lead, exactly as the live path runs it (pure): the score with
     the fields' types (declared fields compare as numbers, dates, ...), then qualification.
     ``at``: the instant the simulation ran, as the worker's ``now``: the recency decay counts
-    months to it."""
+    months to it. ``enrichment``: what enrichment did to ``lead``, shown with the result."""
     types = m.field_types()
     result = score(lead, m.scoring, types, at)
     qualified = qualify(lead, result, m.qualification, types)
@@ -297,6 +351,7 @@ def evaluate(lead: Lead, m: Mappings, at: datetime, record: RecordKey | None = N
         mappings_version=m.version,
         record=str(record) if record is not None else None,
         lead={str(f): v for f, v in sorted(lead.items())},
+        enrichment=enrichment,
         score=result.total,
         sales_ready=result.sales_ready,
         temperature=result.temperature,
@@ -317,22 +372,30 @@ def simulate(
     reader: RecordReader,
     at: datetime,
     hints: Mapping[Crm, str] | None = None,
+    reach: Reach | None = None,
 ) -> Simulation:
-    """The lead given, or its record read; then evaluated (``at``: now, shown in the result).
-    Writes nothing."""
+    """The lead given, or its record read; enriched (``reach``: what the providers may call
+    and read; None: not enriched); then evaluated (``at``: now, shown in the result). Writes
+    nothing."""
     if request.lead is not None:
-        return evaluate(request.lead, m, at)
-    if request.record is None:
+        lead = request.lead
+    elif request.record is not None:
+        lead = read_lead(reader, request.record, m, hints)
+    else:
         raise InvalidInput("give a lead (canonical fields) or a record to read")
-    lead = read_lead(reader, request.record, m, hints)
-    return evaluate(lead, m, at, request.record)
+    enrichment = None
+    if request.enrich and reach is not None:
+        lead, enrichment = enrich(lead, m, reach)
+    return evaluate(lead, m, at, request.record, enrichment)
 
 
 def run(runtime: Runtime, request: SimulationRequest) -> Simulation:
-    """``simulate`` with this process's connectors and its current mappings, at the request's
-    instant (else now)."""
+    """``simulate`` with this process's connectors, its enrichment cache (read only) and its
+    current mappings, at the request's instant (else now)."""
     reader = RecordReader(record_sources(runtime.hubspot, runtime.salesforce), Parallel(1))
     # The first thing missing for a CRM without a connector is what enables the connector.
     hints = {s.crm: s.missing[0] for s in crm_statuses(runtime.settings) if not s.connector}
     at = request.at or utcnow()
-    return simulate(request, runtime.mappings.current, reader, at, hints)
+    with httpx.Client(headers={"User-Agent": USER_AGENT}) as http:
+        reach = Reach(http, runtime.db, keep_answers=False)
+        return simulate(request, runtime.mappings.current, reader, at, hints, reach)

@@ -1,16 +1,21 @@
-"""The dry run's service: input checked precisely, the read and evaluate stages (the score with
-the fields' types, qualification) as the live path runs them, nothing written (the in-memory
-CRMs, no database)."""
+"""The dry run's service: input checked precisely, the read, enrichment and evaluate stages (the
+score with the fields' types, qualification) as the live path runs them, nothing written (the
+in-memory CRMs, no database; the register on respx)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 
+from app.enrichment.register import URL as REGISTER_URL
+from app.enrichment.registry import Reach
 from app.mappings.loader import Mappings, load_mappings
 from app.qualification.engine import qualify
 from app.records.service import RecordReader
@@ -36,6 +41,7 @@ from connectors.crm import Crm, RecordKey
 from connectors.errors import CrmError
 from connectors.hubspot.fake import InMemoryHubSpot
 from connectors.salesforce.fake import InMemorySalesforce
+from tests.unit.test_enrichment_register import SIREN, company, search
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = load_mappings(ROOT / "mappings")
@@ -450,3 +456,108 @@ def test_given_both_a_file_and_a_record_or_neither_when_asked_then_it_is_refused
     for lead_file, record in [(tmp_path / "lead.json", "hubspot:1"), (None, None)]:
         with pytest.raises(InvalidInput, match=r"give a LEAD\.json file or --record, one of them"):
             file_request(lead_file, record, KNOWN)
+
+
+# -- enrichment -------------------------------------------------------------------------------
+
+ENRICHMENT = "providers: [email, phone, siren, register]\ntimeout_seconds: 2\n"
+
+
+@pytest.fixture(scope="module")
+def enriching(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
+    """The shipped mappings with enrichment.yaml turned on."""
+    return _mappings_copy(tmp_path_factory.mktemp("m") / "m", {"enrichment.yaml": ENRICHMENT})
+
+
+@pytest.fixture
+def reach() -> Iterator[Reach]:
+    with httpx.Client() as client:
+        yield Reach(client, None, keep_answers=False)
+
+
+def test_given_enrichment_yaml_when_a_lead_is_simulated_then_it_shows_what_enrichment_did(
+    enriching: Mappings, reach: Reach
+) -> None:
+    given = parse_lead(
+        {"title": "DRH", "email": " Ana@Acme.FR", "phone": "06 12 34 56 78", "siren": SIREN},
+        enriching.field_names(),
+    )
+    with respx.mock(assert_all_called=True) as register:
+        register.get(REGISTER_URL).respond(json=search(company()))
+        result = simulate(
+            SimulationRequest(lead=given), enriching, _reader(None, None), AT, None, reach
+        )
+    assert result.enrichment is not None
+    assert result.enrichment.providers == ("email", "phone", "siren", "register")
+    assert result.enrichment.gaps == ()
+    assert result.enrichment.found["email"] == "ana@acme.fr"
+    assert result.enrichment.replaced["email"] == " Ana@Acme.FR"  # the value given
+    assert result.enrichment.found["naf_code"] == "62.01Z"
+    assert result.enrichment.replaced["naf_code"] is None  # none was given
+    assert (result.lead["phone_e164"], result.lead["naf_section"]) == ("+33612345678", "J")
+    assert not [f for f in result.lead if "." in f]  # the CRM's values are under "replaced"
+    printed = result.to_json()
+    assert printed["enrichment"]["gaps"] == [] and printed["lead"]["email"] == "ana@acme.fr"
+    json.dumps(printed)  # JSON as it is
+
+
+def test_given_the_register_down_when_simulated_then_the_lead_is_scored_and_the_gap_shown(
+    enriching: Mappings, reach: Reach
+) -> None:
+    given = parse_lead({"title": "DRH", "siren": SIREN}, enriching.field_names())
+    with respx.mock() as register:
+        register.get(REGISTER_URL).respond(503)
+        result = simulate(
+            SimulationRequest(lead=given), enriching, _reader(None, None), AT, None, reach
+        )
+    assert result.enrichment is not None
+    [gap] = result.enrichment.gaps
+    assert gap.provider == "register" and "503" in gap.reason
+    assert result.lead["enrichment_gaps"] == "register"
+    assert "enrichment_gap_reasons" not in result.lead  # shown once, as the gap
+    assert result.score == evaluate(parse_lead({"title": "DRH"}, KNOWN), MAPPINGS, AT).score
+
+
+def test_given_no_enrich_when_simulated_then_the_lead_is_scored_as_given(
+    enriching: Mappings, reach: Reach
+) -> None:
+    given = parse_lead({"title": "DRH", "email": " Ana@Acme.FR"}, enriching.field_names())
+    with respx.mock() as nothing:  # no call out
+        result = simulate(
+            SimulationRequest(lead=given, enrich=False), enriching, _reader(None, None), AT, None,
+            reach,
+        )  # fmt: skip
+    assert not nothing.calls
+    assert result.enrichment is None and result.lead == given
+    assert result.to_json()["enrichment"] is None
+
+
+def test_given_no_enrichment_yaml_when_simulated_then_there_is_no_enrichment(reach: Reach) -> None:
+    given = parse_lead({"title": "DRH"}, KNOWN)
+    result = simulate(SimulationRequest(lead=given), MAPPINGS, _reader(None, None), AT, None, reach)
+    assert result.enrichment is None and result.lead == given
+
+
+@pytest.mark.parametrize(
+    ("body", "enrich"),
+    [(b'{"lead": {}}', True), (b'{"lead": {}, "enrich": false}', False)],
+)
+def test_given_a_body_with_enrich_when_parsed_then_enrichment_is_on_or_off(
+    body: bytes, enrich: bool
+) -> None:
+    assert parse_body(body, KNOWN).enrich is enrich
+
+
+def test_given_enrich_that_is_not_a_boolean_when_parsed_then_it_is_refused() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_body(b'{"lead": {}, "enrich": "no"}', KNOWN)
+    assert _errors(raised) == '"enrich" must be true or false, not a string'
+
+
+def test_given_no_enrich_on_the_command_line_when_read_then_the_request_skips_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lead.json"
+    path.write_text('{"title": "DRH"}')
+    assert file_request(path, None, KNOWN).enrich is True
+    assert file_request(path, None, KNOWN, enrich=False).enrich is False
