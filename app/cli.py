@@ -441,13 +441,12 @@ def simulate(
 ) -> None:
     """Dry run: enrich, score and qualify a lead with RELAIS_MAPPINGS_DIR as the worker would,
     and print the result as JSON (the lead as evaluated, what enrichment found and its gaps,
-    score, sales-ready, temperature, every rule that fired with its points, the qualification
-    outcome and its reason, whether the lead would be routed, the mappings version, the
-    instant simulated). Simulated today: the read of --record (fields and value maps),
-    enrichment (enrichment.yaml: the same providers, and the answers the worker cached), the
-    score with the fields' types (fields.yaml), qualification (qualification.yaml); not yet
-    the choice of a rep. Writes nothing: no database row (not even the enrichment cache), no
-    CRM write. Exit 1 on invalid input, a record not found or a CRM not configured."""
+    score, temperature, every rule that fired, the qualification outcome and its reason,
+    whether it would be routed, the mappings version, the instant). Simulated today: the read
+    of --record, enrichment (enrichment.yaml's providers, the answers the worker cached), the
+    score, qualification; not yet the choice of a rep. Writes nothing: no database row (not
+    even the enrichment cache), no CRM write. Exit 1 on invalid input, a record not found or
+    a CRM not configured."""
     import json
 
     from app.mappings.loader import MappingsError
