@@ -1,28 +1,34 @@
 """The dry run through its two edges, `relais simulate` and POST /admin/api/simulate, with the
 sandbox CRMs over HTTP: the result the service computes, the CRM records read as the pipeline
-reads them, precise errors, and nothing written (no row, no CRM write)."""
+reads them, enrichment (the register on respx), precise errors, and nothing written (no row,
+not even the enrichment cache; no CRM write)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import respx
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from app.cli import cli
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
+from app.enrichment.models import EnrichmentCacheEntry
+from app.enrichment.register import URL as REGISTER_URL
 from app.mappings.loader import load_mappings
 from app.models import metadata
 from app.simulate.service import evaluate, parse_lead
 from connectors.sandbox import SandboxServer
 from tests.conftest import ROOT, TOKEN, Relais
+from tests.unit.test_enrichment_register import SIREN, company, search
 
 ADMIN = {"Authorization": "Bearer adm"}
 LEAD = {"title": "DRH", "company_size": 250, "industry": "construction", "country": "FR"}
@@ -95,8 +101,9 @@ def test_given_a_lead_as_fields_when_posted_then_the_api_returns_the_service_res
     expected = evaluate(parse_lead(LEAD, m.field_names()), m, at)
     assert resp.json() == expected.to_json()
     assert resp.json()["score"] == 170 and resp.json()["temperature"] == "warm"
-    # the shipped mappings have no qualification.yaml: every lead is routed
-    assert resp.json()["qualification"]["outcome"] == "ready" and resp.json()["routed"] is True
+    # the shipped qualification.yaml keeps a lead without a valid email in marketing
+    assert resp.json()["qualification"]["outcome"] == "incomplete"
+    assert resp.json()["routed"] is False
     assert _rows(db) == before  # no decision, no outbox write, no inbox event
     assert sandbox.hubspot.state.api_calls + sandbox.salesforce.state.api_calls == calls
 
@@ -208,9 +215,9 @@ def test_given_the_help_when_read_then_it_says_what_is_simulated_today() -> None
     shown = CliRunner().invoke(cli, ["simulate", "--help"], terminal_width=200)
     assert shown.exit_code == 0
     text = " ".join(shown.stdout.split())
-    assert "Simulated today: the read of --record" in text and "qualification" in text
-    assert "not yet enrichment or the choice of a rep" in text
-    assert "--at" in text
+    assert "Simulated today: the read of --record, enrichment" in text and "qualification" in text
+    assert "not yet the choice of a rep" in text and "not even the enrichment cache" in text
+    assert "--at" in text and "--no-enrich" in text
 
 
 def test_given_bad_input_when_simulated_on_the_command_line_then_it_exits_1_with_the_reason(
@@ -243,3 +250,43 @@ def test_given_bad_input_when_simulated_on_the_command_line_then_it_exits_1_with
     assert "Salesforce is not configured in this process: set RELAIS_SALESFORCE_CLIENT_ID" in (
         shown.stderr
     )
+
+
+CACHED = "552100554"  # a SIREN whose register answer the worker kept
+
+
+def test_given_enrichment_when_posted_then_the_register_is_asked_the_cache_read_and_no_row_written(
+    relais_factory: Callable[..., Relais],
+    settings: Settings,
+    db: Database,
+    http: httpx.Client,
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "mappings"
+    shutil.copytree(ROOT / "mappings", folder)
+    (folder / "enrichment.yaml").write_text("providers: [email, siren, register]\n")
+    relais = relais_factory(
+        settings.model_copy(update={"admin_tokens": SecretStr("adm"), "mappings_dir": folder}),
+        worker=False,
+    )
+    kept = {"naf_code": "29.10Z", "naf_section": "C", "company_active": "true"}
+    with db.transaction() as session:
+        session.add(
+            EnrichmentCacheEntry(provider="register", key=CACHED, value=kept, fetched_at=utcnow())
+        )
+    url, before = f"{relais.url}/admin/api/simulate", _rows(db)
+    with respx.mock(assert_all_called=False) as router:
+        register = router.get(REGISTER_URL).respond(json=search(company()))
+        router.route().pass_through()  # Relais itself
+        asked = http.post(url, json={"lead": {**LEAD, "siren": SIREN}}, headers=ADMIN)
+        cached = http.post(url, json={"lead": {**LEAD, "siren": CACHED}}, headers=ADMIN)
+        plain = http.post(url, json={"lead": LEAD, "enrich": False}, headers=ADMIN)
+    assert asked.status_code == cached.status_code == plain.status_code == 200, asked.text
+    enrichment = asked.json()["enrichment"]
+    assert enrichment["providers"] == ["email", "siren", "register"]
+    assert enrichment["found"]["naf_code"] == "62.01Z" and enrichment["gaps"] == []
+    assert asked.json()["lead"]["naf_section"] == "J"
+    assert cached.json()["enrichment"]["found"]["naf_code"] == "29.10Z"  # the cache, read
+    assert register.call_count == 1  # the cached SIREN was not asked
+    assert plain.json()["enrichment"] is None and "email_valid" not in plain.json()["lead"]
+    assert _rows(db) == before  # the register's answer was not kept: a dry run writes nothing
