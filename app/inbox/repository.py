@@ -164,18 +164,21 @@ class InboxRepository:
         table = table_of(RecordLease)
         dialect = self.session.get_bind().dialect.name
         ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        stmt = ins.values(
-            [{"record_key": k, "lease_owner": worker_id, "leased_until": until} for k in keys]
-        )
-        stmt = stmt.on_conflict_do_update(
+        stmt = ins.on_conflict_do_update(
             index_elements=["record_key"],
             set_={
-                "lease_owner": stmt.excluded.lease_owner,
-                "leased_until": stmt.excluded.leased_until,
+                "lease_owner": ins.excluded.lease_owner,
+                "leased_until": ins.excluded.leased_until,
             },
             where=table.c.leased_until < now,
         )
-        return list(self.session.execute(stmt.returning(table.c.record_key)).scalars())
+        # One statement, its parameters sent as many rows ("insertmanyvalues"): compiled once
+        # and cached, where a VALUES list of each batch's length was compiled every time.
+        rows = [{"record_key": k, "lease_owner": worker_id, "leased_until": until} for k in keys]
+        if not rows:
+            return []
+        result = self.session.execute(stmt.returning(table.c.record_key), rows)
+        return list(result.scalars())
 
     # -- finishing --------------------------------------------------------------------------
 

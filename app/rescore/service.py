@@ -57,17 +57,26 @@ class Rescored:
     qualified: Qualified | None  # None: assigned, its qualification stays
     values: Changed  # the values that differ from what Relais wrote before
     route: bool  # crossed into ready: routed through the live path
-    row: LeadEvaluation  # the new evaluation
-    before: LeadEvaluation  # the one it started from
+    outcome: str  # the qualification it keeps (routing is the live path's)
+    before: LeadEvaluation  # the evaluation it started from
 
     @property
     def moved(self) -> bool:
         """Something the CRMs or the admins see changed: a value to write, an outcome."""
-        return bool(self.values) or self.row.outcome != self.before.outcome
+        return bool(self.values) or self.outcome != self.before.outcome
 
     @property
     def rescored(self) -> bool:
-        return self.moved or self.row.score != self.before.score
+        return self.moved or self.score.total != self.before.score
+
+    def row(self, now: datetime, mappings_version: str) -> LeadEvaluation:
+        """The new evaluation (built only for the leads that changed: most do not)."""
+        ev = self.before
+        sides = [RecordKey.parse(s) for s in ev.sides]
+        return evaluated(
+            self.key, ev.lead, sides, self.score.total, self.outcome, self.values, ev, now,
+            mappings_version,
+        )  # fmt: skip
 
 
 def rescored(ev: LeadEvaluation, rep: str | None, m: Mappings, now: datetime) -> Rescored:
@@ -75,7 +84,6 @@ def rescored(ev: LeadEvaluation, rep: str | None, m: Mappings, now: datetime) ->
     key = RecordKey.parse(ev.record_key)
     types = m.field_types()
     result = scoring.score(ev.lead, m.scoring, types, now)
-    sides = [RecordKey.parse(s) for s in ev.sides]
     qualified = None if rep is not None else qualify(ev.lead, result, m.qualification, types)
     route = qualified is not None and qualified.ready
     values: Changed = {}
@@ -84,12 +92,11 @@ def rescored(ev: LeadEvaluation, rep: str | None, m: Mappings, now: datetime) ->
         wanted = {
             s: score_fields(m.scoring.write, result, s)
             | (write_back(m.qualification, outcome, s) if outcome else {})
-            for s in sides
+            for s in map(RecordKey.parse, ev.sides)
         }
         values = changed(wanted, ev)
     kept = ev.outcome if qualified is None or route else qualified.outcome
-    row = evaluated(key, ev.lead, sides, result.total, kept, values, ev, now, m.version)
-    return Rescored(key, result, qualified, values, route, row, ev)
+    return Rescored(key, result, qualified, values, route, kept, ev)
 
 
 @dataclass(frozen=True)
@@ -204,14 +211,20 @@ class Rescorer:
         ledger = DecisionRepository(session).assigned(sides)
         for ev in mine:
             rep = next((ledger[k] for k in map(RecordKey.parse, ev.sides) if k in ledger), None)
-            self._apply(session, run, rescored(ev, rep, m, run.as_of), rep, now)
+            self._apply(session, run, rescored(ev, rep, m, run.as_of), rep, now, m.version)
         inbox.release(held, worker_id)
         run.cursor = keys[-1]
         run.scanned += len(page)
         run.busy += len(page) - len(mine)
 
     def _apply(
-        self, session: Session, run: RescoreRun, r: Rescored, rep: str | None, now: datetime
+        self,
+        session: Session,
+        run: RescoreRun,
+        r: Rescored,
+        rep: str | None,
+        now: datetime,
+        version: str,
     ) -> None:
         if r.route:
             InboxRepository(session).store([_route_event(run, r, now)])
@@ -219,15 +232,16 @@ class Rescorer:
             return
         if not r.rescored:
             return
+        row = r.row(run.as_of, version)
         if r.moved:
-            ctx = Context(r.row.mappings_version, [], now, now)
+            ctx = Context(row.mappings_version, [], now, now)
             why = f"rescoring run #{run.id} as of {run.as_of:%Y-%m-%d %H:%M} UTC"
             outcome = r.qualified.outcome if r.qualified is not None else Outcome.RESCORED
             DecisionService(session).record_rescore(
                 r.key, rep, r.score, r.values, ctx, outcome=outcome, why=why, qualified=r.qualified
             )
             run.changed += 1
-        EvaluationRepository(session).save(r.row)
+        EvaluationRepository(session).save(row)
 
 
 def _route_event(run: RescoreRun, r: Rescored, now: datetime) -> dict[str, object]:

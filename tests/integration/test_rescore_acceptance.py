@@ -66,7 +66,7 @@ def seed(sandbox: SandboxServer, db: Database, m: Mappings) -> tuple[set[str], i
         key = RecordKey.hubspot(cid)
         fresh = evaluated(key, lead, [key], 0, "nurture", {}, None, SCORED_AT, m.version)
         first = rescored(fresh, None, m, SCORED_AT)
-        rows.append(first.row)
+        rows.append(first.row(SCORED_AT, m.version))
     with db.transaction() as session:
         session.add_all(rows)
     crossing = {

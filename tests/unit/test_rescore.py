@@ -79,8 +79,8 @@ def test_given_a_month_without_activity_when_rescored_then_only_the_score_fields
     assert later.score.total == ev.score - 5
     assert set(later.values[KEY]) == {"relais_score", "relais_reasons"}  # not the lifecycle
     assert later.values[KEY]["relais_score"] == str(ev.score - 5)
-    assert later.moved and not later.route and later.row.outcome == "nurture"
-    assert later.row.written[str(KEY)]["relais_score"] == str(ev.score - 5)
+    assert later.moved and not later.route and later.row(NOW, "v").outcome == "nurture"
+    assert later.row(NOW, "v").written[str(KEY)]["relais_score"] == str(ev.score - 5)
 
 
 def test_given_an_assigned_lead_when_rescored_then_it_is_never_requalified_nor_routed(
@@ -92,7 +92,7 @@ def test_given_an_assigned_lead_when_rescored_then_it_is_never_requalified_nor_r
     later = rescored(ev, "claire.martin@paieco.example", m, NOW)
 
     assert later.qualified is None and not later.route
-    assert later.row.outcome == "ready"  # kept: a lead routed once is never un-routed
+    assert later.row(NOW, "v").outcome == "ready"  # kept: a lead routed once is never un-routed
     assert set(later.values[KEY]) == {"relais_score", "relais_reasons"}
 
 
