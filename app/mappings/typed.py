@@ -33,8 +33,13 @@ def _instant(value: object) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     text = str(value).strip() if value is not None else ""
-    if text.isdigit() and len(text) >= 10:  # epoch milliseconds (HubSpot's older format)
-        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    # Epoch milliseconds (HubSpot's older format): ASCII digits only ("²" is a digit to
+    # str.isdigit), and an instant a datetime can hold; anything else is unreadable.
+    if text.isascii() and text.isdigit() and len(text) >= 10:
+        try:
+            return datetime.fromtimestamp(int(text) / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
