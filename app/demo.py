@@ -3,6 +3,7 @@ end to end over real HTTP. Leads arrive from both CRMs; some people exist in bot
 
 from __future__ import annotations
 
+import re
 import secrets
 import statistics
 import tempfile
@@ -17,7 +18,8 @@ from sqlmodel import col
 from app import migrations
 from app.config import Settings, get_settings
 from app.decisions.models import Decision
-from app.demo_data import make_leads
+from app.decisions.repository import DecisionRepository, Qualification
+from app.demo_data import SALESFORCE_INDUSTRY, marketing_leads
 from app.links.models import CrmLink
 from app.logging import configure
 from app.main import create_app
@@ -37,7 +39,15 @@ SF_FIELDS = {
     "industry": "Industry",
     "country": "Country",
     "phone": "Phone",
+    "pricing_page_views": "Pricing_Page_Views__c",
+    "num_conversion_events": "Form_Submissions__c",
 }
+SF_FLAGS = {  # HubSpot's "true" is Salesforce's JSON true
+    "quote_requested": "Quote_Requested__c",
+    "demo_requested": "Demo_Requested__c",
+    "hs_email_optout": "HasOptedOutOfEmail",
+}
+OUTCOMES = ("disqualified", "incomplete", "nurture", "ready")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,8 +57,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def as_salesforce_lead(lead: dict[str, str]) -> dict[str, str]:
-    out = {SF_FIELDS[k]: v for k, v in lead.items() if k in SF_FIELDS}
+def as_salesforce_lead(lead: dict[str, str]) -> dict[str, str | bool]:
+    out: dict[str, str | bool] = {SF_FIELDS[k]: v for k, v in lead.items() if k in SF_FIELDS}
+    out |= {SF_FLAGS[k]: v == "true" for k, v in lead.items() if k in SF_FLAGS}
+    if "industry" in lead:
+        out["Industry"] = SALESFORCE_INDUSTRY.get(lead["industry"], "Other")
     out["LeadSource"] = "Web"
     return out
 
@@ -58,7 +71,7 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
     # Progress lines tell the story; per-batch worker logs would drown them
     # (RELAIS_LOG_LEVEL=DEBUG brings them back).
     configure("WARNING" if base.log_level.upper() == "INFO" else base.log_level, base.log_json)
-    people = make_leads(leads)
+    people = marketing_leads(leads)
     from_sf = leads // 3  # a third of the leads are created in Salesforce...
     both = from_sf // 4  # ...and a quarter of those people also exist in HubSpot
     with tempfile.TemporaryDirectory(prefix="relais-demo-") as tmp:
@@ -77,9 +90,11 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
                 names = _connect(sandbox, runtime, relais.url, secret, latency_ms)
                 hs_ids, sf_ids = _feed(sandbox, people, from_sf, both, rate)
                 deadline = time.monotonic() + 60 + leads / 10
-                while time.monotonic() < deadline and not _all_owned(sandbox, hs_ids, sf_ids):
+                while time.monotonic() < deadline and not _all_decided(
+                    sandbox, runtime, hs_ids, sf_ids
+                ):
                     time.sleep(0.5)
-                done = _all_owned(sandbox, hs_ids, sf_ids)
+                done = _all_decided(sandbox, runtime, hs_ids, sf_ids)
                 outcomes, scores, links = _decided(runtime)
                 _report(
                     sandbox,
@@ -91,6 +106,7 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
                     links,
                     runtime.mappings.current.scoring.threshold,
                 )
+                _funnel(_stages(runtime, hs_ids, sf_ids), names, len(people))
                 return 0 if done else 1
 
 
@@ -172,8 +188,26 @@ def _owners(sandbox: SandboxServer, hs_ids: list[str], sf_ids: list[str]) -> lis
     return out
 
 
-def _all_owned(sandbox: SandboxServer, hs_ids: list[str], sf_ids: list[str]) -> bool:
-    return all(_owners(sandbox, hs_ids, sf_ids))
+def _keys(hs_ids: list[str], sf_ids: list[str]) -> list[str]:
+    return [f"hubspot:contact:{i}" for i in hs_ids] + [f"salesforce:Lead:{i}" for i in sf_ids]
+
+
+def _stages(runtime: Runtime, hs_ids: list[str], sf_ids: list[str]) -> dict[str, Qualification]:
+    """Each created record's latest qualification (records not decided yet are absent)."""
+    with runtime.db.transaction() as session:
+        funnel = DecisionRepository(session).funnel()
+    return {k: funnel[k] for k in _keys(hs_ids, sf_ids) if k in funnel}
+
+
+def _all_decided(
+    sandbox: SandboxServer, runtime: Runtime, hs_ids: list[str], sf_ids: list[str]
+) -> bool:
+    """Every record qualified, and every ready one owned in its CRM."""
+    stages = _stages(runtime, hs_ids, sf_ids)
+    if len(stages) < len(hs_ids) + len(sf_ids):
+        return False
+    owners = dict(zip(_keys(hs_ids, sf_ids), _owners(sandbox, hs_ids, sf_ids), strict=True))
+    return all(owners[k] for k, q in stages.items() if q.outcome == "ready")
 
 
 def _feed(
@@ -197,10 +231,10 @@ def _feed(
         if time.monotonic() - last_print >= 1:
             last_print = time.monotonic()
             owned = sum(1 for o in _owners(sandbox, hs_ids, sf_ids) if o)
-            typer.echo(f"  {i:5d} leads created, {owned:5d} records owned")
+            typer.echo(f"  {i:5d} leads created, {owned:5d} records routed to a rep")
     typer.echo(
         f"  {len(people):5d} leads created in {time.monotonic() - started:.1f}s; "
-        "waiting for the last owners..."
+        "waiting for the last decisions..."
     )
     return hs_ids, sf_ids
 
@@ -267,4 +301,28 @@ def _report(
         f"{d['events']} events, Salesforce {o['requests']} Outbound Messages carrying "
         f"{o['events']} notifications ({d['failures'] + o['failures']} failed "
         "deliveries); echoes of our own writes are ignored"
+    )
+
+
+def _reason(text: str) -> str:
+    """A reason without its lead's own score, so that reasons group: 'score 172 reached the
+    threshold' -> 'score reached the threshold'."""
+    return re.sub(r"score -?\d+ ", "score ", text)
+
+
+def _funnel(stages: dict[str, Qualification], names: dict[str, str], created: int) -> None:
+    """The funnel the demo ran, from the decisions: each record's qualification with the top
+    reasons, then the reps the ready ones went to."""
+    typer.echo("\nThe funnel (records, from the decisions)")
+    typer.echo(f"  leads created:        {created} people, {len(stages)} records qualified")
+    for outcome in OUTCOMES:
+        these = [q for q in stages.values() if q.outcome == outcome]
+        share = len(these) / max(len(stages), 1)
+        top = Counter(_reason(q.reason) for q in these).most_common(3)
+        reasons = "; ".join(f"{why} {n}" for why, n in top)
+        typer.echo(f"  {outcome + ':':21s} {len(these):5d} ({share:4.0%})  {reasons}")
+    routed = Counter(q.owner_email for q in stages.values() if q.owner_email)
+    typer.echo(
+        f"  routed:               {sum(routed.values()):5d}  "
+        + ", ".join(f"{names.get(e, e)} {n}" for e, n in routed.most_common())
     )

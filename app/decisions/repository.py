@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -8,6 +9,16 @@ from sqlmodel import col
 
 from app.decisions.models import Assignment, Decision
 from connectors.crm import RecordKey
+
+
+@dataclass(frozen=True)
+class Qualification:
+    """Where a record stands in the funnel: its latest qualification, and the rep the
+    decision gave (None: kept in marketing)."""
+
+    outcome: str  # disqualified, incomplete, nurture or ready
+    reason: str
+    owner_email: str | None
 
 
 class DecisionRepository:
@@ -67,3 +78,18 @@ class DecisionRepository:
                 .order_by(col(Decision.id))
             )
         )
+
+    def funnel(self) -> dict[str, Qualification]:
+        """record key -> its latest qualification, for every record a decision qualified
+        (directly, or as the same person's other record: the decision lists both)."""
+        rows = self.session.execute(
+            select(col(Decision.details), col(Decision.owner_email)).order_by(col(Decision.id))
+        ).all()
+        out: dict[str, Qualification] = {}
+        for details, owner in rows:
+            q = (details or {}).get("qualification")
+            if not q:
+                continue  # owner syncs and rescores of a routed lead: no new qualification
+            for record in details.get("records") or []:
+                out[str(record)] = Qualification(str(q["outcome"]), str(q["reason"]), owner)
+        return out

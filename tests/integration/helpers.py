@@ -13,6 +13,20 @@ from app.db import Database
 from app.inbox.models import InboxEvent
 from connectors.sandbox.webhooks import sign_v3
 
+# HubSpot properties that make a contact sales-ready under the shipped mappings (an HR
+# director at a 120-person French construction firm: 170 points), for the tests of routing.
+READY = {
+    "jobtitle": "DRH",
+    "numberofemployees": "120",
+    "industry": "CONSTRUCTION",
+    "country": "France",
+}
+
+
+def ready(email: str, **extra: str) -> dict[str, str]:
+    """A sales-ready contact's properties: routed to a rep, whatever else the test checks."""
+    return {**READY, "email": email, **extra}
+
 
 def signed_post(
     client: httpx.Client,

@@ -24,7 +24,7 @@ from app.queue import Status
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.hubspot import Fault
 from tests.conftest import REPS, Relais, connect_webhooks, wait_for
-from tests.integration.helpers import creation_events, dumps, signed_post
+from tests.integration.helpers import creation_events, dumps, ready, signed_post
 
 ACTIVE = [email for email, *_ in REPS if not email.startswith("sarah")]  # Sarah is inactive
 
@@ -124,7 +124,7 @@ def test_given_a_contact_that_already_has_an_owner_then_it_keeps_it(
 ) -> None:
     connect_webhooks(sandbox, relais)
     rep_owner = next(iter(sandbox.hubspot.state.owners))
-    [cid] = sandbox.hubspot.create_contacts([{"email": "x@y.fr", "hubspot_owner_id": rep_owner}])
+    [cid] = sandbox.hubspot.create_contacts([ready("x@y.fr", hubspot_owner_id=rep_owner)])
     wait_for(lambda: _decisions(db), what="a decision")
     [decision] = _decisions(db)
     assert decision.outcome == "kept_owner"
@@ -159,7 +159,7 @@ def test_given_an_event_that_keeps_failing_then_dead_lettered_and_replay_lands(
 ) -> None:
     hs = sandbox.hubspot
     hs.state.faults.append(Fault(operation="contacts.batch_read", status=500, times=1000))
-    [cid] = hs.create_contacts([{"email": "stuck@acier.fr", "jobtitle": "DRH"}])
+    [cid] = hs.create_contacts([ready("stuck@acier.fr")])
     secret = relais.settings.hubspot_client_secret
     assert secret is not None
     resp = signed_post(
@@ -171,8 +171,8 @@ def test_given_an_event_that_keeps_failing_then_dead_lettered_and_replay_lands(
     assert dead[0].attempts == relais.settings.retry_max_attempts
     assert "HTTP 500" in (dead[0].last_error or "")
     assert owners_of(sandbox, [cid]) == [None]
-    ready = http.get(f"{relais.url}/readyz").json()  # the probe says someone must look
-    assert ready["status"] == "ready" and ready["dead_letters"]["inbox"] == 1
+    probe = http.get(f"{relais.url}/readyz").json()  # the probe says someone must look
+    assert probe["status"] == "ready" and probe["dead_letters"]["inbox"] == 1
 
     hs.state.faults.clear()
     from typer.testing import CliRunner
@@ -197,7 +197,7 @@ def test_given_an_owner_write_that_keeps_failing_then_dead_lettered_and_replayed
     hs = sandbox.hubspot
     hs.state.faults.append(Fault(operation="contacts.batch_update", status=502, times=1000))
     connect_webhooks(sandbox, relais)
-    [cid] = hs.create_contacts([{"email": "w@beton.fr"}])
+    [cid] = hs.create_contacts([ready("w@beton.fr")])
     wait_for(lambda: _dead_writes(db), timeout=30, what="dead write")
     hs.state.faults.clear()
     from typer.testing import CliRunner
@@ -266,7 +266,7 @@ def test_a_rep_changing_the_owner_in_hubspot_after_us_is_not_overridden(
     sandbox: SandboxServer, relais: Relais, db: Database
 ) -> None:
     connect_webhooks(sandbox, relais)
-    [cid] = sandbox.hubspot.create_contacts([{"email": "z@tole.fr"}])
+    [cid] = sandbox.hubspot.create_contacts([ready("z@tole.fr")])
     wait_for(lambda: all_owned(sandbox, [cid]), what="owned")
     other = next(o for o in sandbox.hubspot.state.owners if o != owners_of(sandbox, [cid])[0])
     sandbox.hubspot.change_contact(cid, {"hubspot_owner_id": other})
@@ -356,7 +356,7 @@ def test_a_retried_write_never_overwrites_an_owner_a_person_set_meanwhile(
     hs = sandbox.hubspot
     hs.state.faults.append(Fault(operation="contacts.batch_update", status=503, times=2))
     connect_webhooks(sandbox, relais)
-    [cid] = hs.create_contacts([{"email": "m@meca.fr"}])
+    [cid] = hs.create_contacts([ready("m@meca.fr")])
     wait_for(lambda: hs.stats()["calls"].get("contacts.batch_update", 0) >= 2, what="a failure")
     with db.transaction() as session:
         decided = session.scalars(select(OutboxWrite)).one().fields["hubspot_owner_id"]
@@ -407,7 +407,7 @@ def test_one_record_that_breaks_the_pipeline_fails_alone(
 
     monkeypatch.setattr(engine, "score", score_or_crash)  # fault injection on one record
     connect_webhooks(sandbox, relais, batch_window_ms=200)
-    ids = sandbox.hubspot.create_contacts([*make_leads(3), {"email": "crash@bug.fr"}])
+    ids = sandbox.hubspot.create_contacts([*make_leads(3), ready("crash@bug.fr")])
     wait_for(lambda: all_owned(sandbox, ids[:3]), what="the three healthy contacts owned")
     dead = wait_for(lambda: _events(db, Status.DEAD), timeout=30, what="the broken one dead")
     assert [e.record_key for e in dead] == [f"hubspot:contact:{ids[3]}"]
@@ -423,7 +423,7 @@ def test_hubspot_only_a_contact_kept_by_an_inactive_rep_does_not_sink_its_batch(
     sarah = next(o.id for o in sandbox.hubspot.state.owners.values() if o.email.startswith("sarah"))
     connect_webhooks(sandbox, relais, batch_window_ms=200)
     kept, other = sandbox.hubspot.create_contacts(
-        [{"email": "k@x.fr", "hubspot_owner_id": sarah}, {"email": "o@x.fr"}]
+        [ready("k@x.fr", hubspot_owner_id=sarah), ready("o@x.fr")]
     )
     wait_for(
         lambda: all_owned(sandbox, [kept, other]) and len(_decisions(db)) == 2, what="both decided"

@@ -20,6 +20,7 @@ from app.queue import Status
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.salesforce import ValidationRule
 from tests.conftest import REPS, Relais, connect_salesforce, connect_webhooks, wait_for
+from tests.integration.helpers import ready
 
 ACTIVE = [email for email, *_ in REPS if not email.startswith("sarah")]
 
@@ -42,7 +43,8 @@ def sf_lead(i: int, **extra: str) -> dict[str, str]:
         "Company": "BétonSud SAS",
         "Title": "Responsable RH",
         "NumberOfEmployees": "90",
-        "Industry": "CONSTRUCTION",
+        "Industry": "Construction",
+        "Country": "France",  # an HR manager at a French construction firm: sales-ready
         **extra,
     }
 
@@ -79,7 +81,7 @@ def test_a_hubspot_contact_and_its_salesforce_lead_get_the_same_rep_on_both_side
     [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(1)])  # before webhooks
     connect_webhooks(sandbox, relais)
     connect_salesforce(sandbox, relais)
-    [cid] = sandbox.hubspot.create_contacts([{"email": "LEAD1@betonsud.fr", "jobtitle": "DRH"}])
+    [cid] = sandbox.hubspot.create_contacts([ready("LEAD1@betonsud.fr")])
 
     def both_owned() -> bool:
         return bool(
@@ -107,7 +109,7 @@ def test_a_salesforce_lead_created_after_its_hubspot_contact_gets_the_same_rep(
 ) -> None:
     connect_webhooks(sandbox, relais)
     connect_salesforce(sandbox, relais)
-    [cid] = sandbox.hubspot.create_contacts([{"email": "late@acier.fr"}])
+    [cid] = sandbox.hubspot.create_contacts([ready("late@acier.fr")])
     wait_for(
         lambda: sandbox.hubspot.state.contacts[cid].properties.get("hubspot_owner_id"),
         what="contact owned",
@@ -134,7 +136,7 @@ def test_several_salesforce_leads_with_one_email_link_deterministically_and_are_
         "Lead", [sf_lead(3, Email="dup@tole.fr"), sf_lead(4, Email="dup@tole.fr")]
     )
     connect_webhooks(sandbox, relais)
-    sandbox.hubspot.create_contacts([{"email": "dup@tole.fr"}])
+    sandbox.hubspot.create_contacts([ready("dup@tole.fr")])
     wait_for(lambda: _decisions(db), what="a decision")
     with db.transaction() as session:
         [link] = session.scalars(select(CrmLink)).all()
@@ -148,7 +150,7 @@ def test_a_rep_reassigning_in_salesforce_is_copied_to_hubspot_but_not_the_revers
     [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(5)])
     connect_webhooks(sandbox, relais)
     connect_salesforce(sandbox, relais)
-    [cid] = sandbox.hubspot.create_contacts([{"email": "lead5@betonsud.fr"}])
+    [cid] = sandbox.hubspot.create_contacts([ready("lead5@betonsud.fr")])
     wait_for(lambda: len(_assignments(db)) == 2, what="both sides assigned")
     rep = _assignments(db)[f"hubspot:contact:{cid}"]
     wait_for(
@@ -188,21 +190,20 @@ def test_a_validation_rule_failure_ends_in_a_dead_letter_naming_the_field_and_th
 ) -> None:
     sandbox.salesforce.state.validation_rules.append(
         ValidationRule(
-            field="Status",
-            equals="Closed - Not Converted",
-            name="Closed_Leads_Are_Locked",
-            message="A closed lead cannot change owner",
+            # on a field Relais does not write (a ready lead's Status is written with its owner)
+            field="LeadSource",
+            equals="Partner",
+            name="Partner_Leads_Are_Locked",
+            message="A partner's lead cannot change owner",
         )
     )
     connect_salesforce(sandbox, relais)
-    [lead_id] = sandbox.salesforce.create_records(
-        "Lead", [sf_lead(6, Status="Closed - Not Converted")]
-    )
+    [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(6, LeadSource="Partner")])
     dead = wait_for(lambda: _dead_writes(db), timeout=30, what="dead-lettered write")
     assert dead[0].record_key == f"salesforce:Lead:{lead_id}"
     error = dead[0].last_error or ""
     assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in error
-    assert "Status" in error and "Closed_Leads_Are_Locked" in error
+    assert "LeadSource" in error and "Partner_Leads_Are_Locked" in error
     assert dead[0].attempts == 1  # retrying cannot help: dead at once, for an admin to fix
 
 
@@ -256,7 +257,7 @@ def test_a_contact_linked_by_the_id_the_native_connector_stored_wins_over_email(
     [by_email] = sandbox.salesforce.create_records("Lead", [sf_lead(20, Email="s@metal.fr")])
     [stored] = sandbox.salesforce.create_records("Lead", [sf_lead(21, Email="old@metal.fr")])
     connect_webhooks(sandbox, relais)
-    sandbox.hubspot.create_contacts([{"email": "s@metal.fr", "salesforceleadid": stored}])
+    sandbox.hubspot.create_contacts([ready("s@metal.fr", salesforceleadid=stored)])
     wait_for(lambda: _decisions(db), what="a decision")
     with db.transaction() as session:
         [link] = session.scalars(select(CrmLink)).all()
@@ -267,7 +268,7 @@ def test_a_contact_linked_by_the_id_the_native_connector_stored_wins_over_email(
 def test_a_salesforce_lead_whose_person_is_already_in_hubspot_gets_one_rep_in_both(
     sandbox: SandboxServer, relais: Relais, db: Database
 ) -> None:
-    [cid] = sandbox.hubspot.create_contacts([{"email": "both@bois.fr"}])  # before any webhook
+    [cid] = sandbox.hubspot.create_contacts([ready("both@bois.fr")])  # before any webhook
     connect_salesforce(sandbox, relais)
     [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(22, Email="both@bois.fr")])
     wait_for(
@@ -326,7 +327,7 @@ def test_our_own_salesforce_writes_echoing_back_cause_no_loop(
     [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(30)])
     connect_webhooks(sandbox, relais)
     connect_salesforce(sandbox, relais, notify_api_updates=True)  # integration user not excluded
-    [cid] = sandbox.hubspot.create_contacts([{"email": "lead30@betonsud.fr"}])
+    [cid] = sandbox.hubspot.create_contacts([ready("lead30@betonsud.fr")])
     wait_for(lambda: len(_assignments(db)) == 2, what="both sides assigned")
     wait_for(lambda: sandbox.salesforce.state.owner_writes.get(lead_id), what="written")
     # our write's echo: an Outbound Message about the lead (the integration user not excluded)
@@ -349,7 +350,7 @@ def test_a_stale_outbound_message_is_not_taken_for_an_owner_change(
 ) -> None:
     [lead_id] = sandbox.salesforce.create_records("Lead", [sf_lead(31)])
     connect_webhooks(sandbox, relais)
-    [cid] = sandbox.hubspot.create_contacts([{"email": "lead31@betonsud.fr"}])
+    [cid] = sandbox.hubspot.create_contacts([ready("lead31@betonsud.fr")])
     wait_for(lambda: len(_assignments(db)) == 2, what="both sides assigned")
     rep = _assignments(db)[f"hubspot:contact:{cid}"]
     wait_for(
@@ -401,7 +402,7 @@ def test_an_unowned_contact_linked_to_a_lead_a_rep_owns_gets_that_rep(
     )
     sandbox.salesforce.create_records("Lead", [sf_lead(32, OwnerId=ines)])
     connect_webhooks(sandbox, relais)
-    [cid] = sandbox.hubspot.create_contacts([{"email": "lead32@betonsud.fr"}])
+    [cid] = sandbox.hubspot.create_contacts([ready("lead32@betonsud.fr")])
     wait_for(
         lambda: sandbox.hubspot.state.contacts[cid].properties.get("hubspot_owner_id"), what="owned"
     )
