@@ -65,7 +65,12 @@ def _between_problem(kind: FieldType, value: object) -> str | None:
 
 def holds(kind: FieldType, op: str, expected: object, raw: str | None) -> bool:
     """Whether the lead's value ``raw`` meets the condition (``op``, ``expected``)."""
-    value = read(kind, raw)
+    return holds_read(kind, op, expected, read(kind, raw))
+
+
+def holds_read(kind: FieldType, op: str, expected: object, value: Any) -> bool:
+    """``holds`` on the lead's value already read as ``kind``: the reference the compiled
+    conditions (``app/scoring/compiled.py``) answer as."""
     if op == "exists":
         return value is not None
     if op == "missing":

@@ -15,14 +15,12 @@ from datetime import UTC, datetime
 from app.mappings.fields import BUILTIN_TYPES, FieldType
 from app.mappings.schemas import (
     ScoreFields,
-    ScoreGroup,
     ScoreWrite,
     Scoring,
     ScoringRule,
     for_object,
 )
-from app.mappings.typed import read
-from app.scoring import conditions
+from app.scoring import compiled, conditions
 from connectors.crm import RecordKey
 
 Lead = Mapping[str, str | None]  # canonical field name -> value as read (LeadField or declared)
@@ -95,13 +93,14 @@ def matches(rule: ScoringRule, lead: Lead, types: Types = BUILTIN_TYPES) -> bool
     return conditions.met(rule, lead, types)
 
 
-def _fired(group: ScoreGroup, rule: ScoringRule, lead: Lead, types: Types) -> Contribution | None:
-    """The rule's points for this lead, with the value that triggered them, or None."""
-    if not conditions.met(rule, lead, types):
-        return None
+def _fired(
+    rule: compiled.Rule, group: str, lead: Lead, values: compiled.Values
+) -> Contribution | None:
+    """The points of a rule whose test held for this lead, with the value that triggered
+    them, or None (a counted rule with nothing counted)."""
     if rule.per is None:
-        return Contribution(rule.name, rule.points, group, _shown(rule, lead, types))
-    count = read("number", lead.get(rule.per))
+        return Contribution(rule.name, rule.points, group, rule.shown(lead, values))
+    count = values[rule.per_slot]  # the counted field read as a number
     occurrences = int(count) if count is not None and count > 0 else 0
     if occurrences == 0:
         return None
@@ -111,22 +110,8 @@ def _fired(group: ScoreGroup, rule: ScoringRule, lead: Lead, types: Types) -> Co
     return Contribution(f"{rule.name} x{occurrences}", points, group, lead.get(rule.per))
 
 
-def _shown(rule: ScoringRule, lead: Lead, types: Types) -> str | None:
-    """The lead's value a rule fired on: its field's or, in a group, the first field's whose
-    own test holds (one whose test fails under a not: its value)."""
-    if rule.field is not None:  # a test on one field (most rules): it held, its value shows
-        return lead.get(rule.field)
-    values = [
-        (conditions.met(leaf, lead, types), value)
-        for _, leaf in conditions.leaves(rule)
-        if (value := lead.get(leaf.field or "")) is not None
-    ]
-    return next((v for held, v in values if held), values[0][1] if values else None)
-
-
-def _capped(group: ScoreGroup, points: int, model: Scoring) -> Contribution | None:
+def _capped(group: str, points: int, cap: int | None) -> Contribution | None:
     """The points that bring a group back to its cap (scoring.yaml caps), or None."""
-    cap = getattr(model.caps, group) if model.caps is not None else None
     if cap is None:
         return None
     if group == "negative" and points < -cap:
@@ -144,13 +129,13 @@ def months_between(since: datetime, now: datetime) -> int:
     return max(months, 0)
 
 
-def _decay(model: Scoring, lead: Lead, types: Types, now: datetime) -> Contribution | None:
+def _decay(
+    decay: compiled.Decay | None, lead: Lead, values: compiled.Values, now: datetime
+) -> Contribution | None:
     """Points lost per whole month since the lead's last activity (none without a date)."""
-    decay = model.decay
     if decay is None:
         return None
-    raw = lead.get(decay.field)
-    since = read(types.get(decay.field, "datetime"), raw)
+    since = values[decay.slot]
     if not isinstance(since, datetime):
         return None
     months = months_between(since, now.astimezone(UTC))
@@ -159,7 +144,7 @@ def _decay(model: Scoring, lead: Lead, types: Types, now: datetime) -> Contribut
         points = max(points, decay.floor)
     if points == 0:
         return None
-    return Contribution(f"no activity for {months} months", points, "decay", raw)
+    return Contribution(f"no activity for {months} months", points, "decay", lead.get(decay.field))
 
 
 def _above(points: int, floors: Sequence[tuple[str, int]], below: str) -> str:
@@ -171,26 +156,33 @@ def score(
 ) -> ScoreResult:
     """``types``: each canonical field's type (``Mappings.field_types()``: built-in and
     declared fields). ``now``: the instant the decay counts to (None: no decay, for callers
-    that have no clock of their own)."""
+    that have no clock of their own). The model is compiled once (``compiled.compiled``)."""
+    c = compiled.compiled(model, types)
+    values = c.slots.read(lead)  # each field the model reads, read as its type once
     contributions: list[Contribution] = []
     points: dict[str, int] = {}
-    for group, _, rules in model.groups():
-        fired = [c for rule in rules if (c := _fired(group, rule, lead, types)) is not None]
-        subtotal = sum(c.points for c in fired)
-        if (cap := _capped(group, subtotal, model)) is not None:
+    for group in c.groups:
+        name = group.name
+        fired = [
+            x
+            for rule in group.rules
+            if rule.test(values) and (x := _fired(rule, name, lead, values)) is not None
+        ]
+        subtotal = sum(x.points for x in fired)
+        if (cap := _capped(name, subtotal, group.cap)) is not None:
             fired.append(cap)
             subtotal += cap.points
         contributions += fired
-        points[group] = subtotal
-    if now is not None and (decay := _decay(model, lead, types, now)) is not None:
+        points[name] = subtotal
+    if now is not None and (decay := _decay(c.decay, lead, values, now)) is not None:
         contributions.append(decay)
-    total = sum(c.points for c in contributions)
+    total = sum(x.points for x in contributions)
     if model.max_total is not None and total > model.max_total:
         contributions.append(
             Contribution(f"total capped at {model.max_total}", model.max_total - total, "total")
         )
         total = model.max_total
-    act = next((a.name for a in model.revealing if conditions.met(a, lead, types)), None)
+    act = next((name for name, test in c.revealing if test(values)), None)
     return ScoreResult(
         total,
         tuple(contributions),

@@ -1,11 +1,29 @@
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.mappings.fields import FieldType, LeadField
+from app.mappings.fields import OPERATORS, FieldType, LeadField
 from app.mappings.loader import load_mappings
-from app.mappings.schemas import Scoring, ScoringRule
-from app.scoring.engine import Contribution, ScoreResult, breakdown, matches, score
+from app.mappings.schemas import Condition, Scoring, ScoringRule
+from app.mappings.typed import read
+from app.scoring import compiled, conditions
+from app.scoring.engine import (
+    Contribution,
+    Lead,
+    ScoreResult,
+    breakdown,
+    grade,
+    level,
+    matches,
+    months_between,
+    score,
+    temperature,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,3 +166,198 @@ def test_the_breakdown_line_lists_points_won_then_lost_and_fits_a_crm_field() ->
     line = breakdown(many)
     assert len(line) == 255 and line.endswith("…")
     assert breakdown(ScoreResult(0, (), False)) == "0: no points"
+
+
+# -- the compiled engine answers as the rules read plainly ---------------------------------------
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+# One field of each type, and one undeclared (read as text; as a datetime by the decay).
+PLAIN: dict[str, FieldType] = {"title": "text", "size": "number", "day": "date"}
+PLAIN |= {"seen": "datetime", "optin": "boolean", "products": "list"}
+LEAD_VALUES: dict[str, list[str | None]] = {
+    "title": ["DRH", "Responsable RH", "Stagiaire", "ceo", " ", None],
+    "size": ["3", "12,5", "1 200", "500", "0", "-2", "many", None],
+    "day": ["2026-11-01", "2026-11-30", "1763632800000", "bad", None],
+    "seen": ["2026-11-20T10:00:00Z", "2026-11-20T10:00:00+01:00", "2020-01-01", "x", None],
+    "optin": ["true", "no", "maybe", None],
+    "products": ["Paie;Temps", "Temps", "RH;Notes de frais", "", None],
+    "country": ["France", "FR", "Belgique", None],
+}
+RULE_VALUES: dict[str, list[object]] = {  # some unreadable as their type: they match nothing
+    "title": ["rh", "DRH", "stagiaire", "", "ceo"],
+    "size": [0, 3, 12.5, 500, "1 200", "many"],
+    "day": ["2026-11-01", "2026-11-30", "never"],
+    "seen": ["2026-11-20T09:00:00Z", "2026-11-20", "2020-01-01"],
+    "optin": [True, False, "yes"],
+    "products": ["paie", "temps", "rh"],
+    "country": ["France", "fr", "Belgique"],
+}
+PATTERNS = ["^drh", "rh$", "stagiaire|ceo", r"\bpai", "^$"]
+
+
+@st.composite
+def field_tests(draw: st.DrawFn) -> dict[str, Any]:
+    field = draw(st.sampled_from(sorted(LEAD_VALUES)))
+    kind = PLAIN.get(field, "text")
+    op = draw(st.sampled_from(OPERATORS[kind]))
+    one = st.sampled_from(RULE_VALUES[field])
+    if op in ("exists", "missing"):
+        return {"field": field, "op": op}
+    if op == "matches":
+        value: object = draw(st.sampled_from(PATTERNS))
+    elif op in ("in", "not_in"):
+        value = draw(st.one_of(one, st.lists(one, min_size=1, max_size=3)))
+    elif op == "between":
+        value = draw(st.lists(one, min_size=2, max_size=2))
+    else:
+        value = draw(one)
+    return {"field": field, "op": op, "value": value}
+
+
+CONDITIONS = st.recursive(
+    field_tests(),
+    lambda inner: st.one_of(
+        st.builds(lambda cs: {"all": cs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda cs: {"any": cs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda c: {"not": c}, inner),
+    ),
+    max_leaves=5,
+)
+LEADS = st.fixed_dictionaries({}, optional={f: st.sampled_from(v) for f, v in LEAD_VALUES.items()})
+
+
+@st.composite
+def rules(draw: st.DrawFn, i: int) -> dict[str, Any]:
+    points = draw(st.integers(-60, 60))
+    if draw(st.integers(0, 5)) == 0:  # a counted rule
+        counted = {"per": "size", "max": draw(st.none() | st.integers(0, 100))}
+        return {"name": f"counted {i}", "points": points, **counted}
+    return {"name": f"rule {i}", "points": points, **draw(CONDITIONS)}
+
+
+@st.composite
+def models(draw: st.DrawFn) -> Scoring:
+    groups = {g: draw(st.lists(rules(i), max_size=6)) for i, g in enumerate(GROUPS)}
+    decay = {"field": draw(st.sampled_from(["seen", "day", "last_activity"])), "floor": -30}
+    caps = {"fit": 100, "engagement": 60, "negative": 50}
+    return Scoring.model_validate(
+        {
+            "threshold": draw(st.integers(0, 200)),
+            "bands": {"hot": 150, "warm": 80, "cold": 20},
+            "grades": {"A": 90, "B": 50, "C": 20},
+            "levels": {"3": 40, "2": 10},
+            "caps": draw(st.none() | st.just(caps)),
+            "max_total": draw(st.none() | st.integers(50, 250)),
+            "decay": draw(st.none() | st.just({**decay, "points_per_month": -5})),
+            "revealing": [{"name": "act", **c} for c in draw(st.lists(CONDITIONS, max_size=2))],
+            **groups,
+        }
+    )
+
+
+GROUPS = ("fit", "engagement", "negative")
+PROPERTY = settings(max_examples=150, deadline=None)
+
+
+@PROPERTY
+@given(condition=CONDITIONS, leads=st.lists(LEADS, min_size=1, max_size=5))
+def test_a_compiled_condition_holds_exactly_when_the_condition_read_plainly_does(
+    condition: dict[str, Any], leads: list[dict[str, str | None]]
+) -> None:
+    c = Condition.model_validate(condition)
+    slots = compiled.Slots()
+    test = compiled.condition(c, PLAIN, slots)
+    for lead in leads:
+        assert test(slots.read(lead)) is conditions.met(c, lead, PLAIN)
+
+
+@PROPERTY
+@given(model=models(), leads=st.lists(LEADS, min_size=1, max_size=5), now=st.none() | st.just(NOW))
+def test_given_any_model_and_leads_the_engine_scores_as_the_rules_read_plainly(
+    model: Scoring, leads: list[dict[str, str | None]], now: datetime | None
+) -> None:
+    for lead in leads:
+        assert score(lead, model, PLAIN, now) == plain_score(lead, model, PLAIN, now)
+
+
+def test_given_other_field_types_then_the_same_model_reads_the_lead_as_those() -> None:
+    model = Scoring.model_validate(
+        {
+            "threshold": 1,
+            "fit": [{"name": "big", "field": "size", "op": "gt", "value": 9, "points": 1}],
+        }
+    )
+    lead: dict[str, str | None] = {"size": "10"}
+    assert score(lead, model, {"size": "number"}).total == 1
+    assert score(lead, model, {"size": "text"}).total == 0  # as text, "10" < "9"
+    assert score(lead, model, {"size": "number"}).total == 1
+
+
+def plain_score(
+    lead: Lead, model: Scoring, types: Mapping[str, FieldType], now: datetime | None
+) -> ScoreResult:
+    """The scoring rules read plainly, each condition by ``conditions.met`` as the engine did
+    before it was compiled (docs/benchmarks.md, scoring): the answers the engine must give."""
+    contributions: list[Contribution] = []
+    points: dict[str, int] = {}
+    for group, _, group_rules in model.groups():
+        fired = [c for r in group_rules if (c := _plain_rule(group, r, lead, types)) is not None]
+        subtotal = sum(c.points for c in fired)
+        cap = getattr(model.caps, group) if model.caps is not None else None
+        if cap is not None and group == "negative" and subtotal < -cap:
+            fired.append(Contribution(f"negative capped at -{cap}", -cap - subtotal, group))
+        elif cap is not None and group != "negative" and subtotal > cap:
+            fired.append(Contribution(f"{group} capped at {cap}", cap - subtotal, group))
+        contributions += fired
+        points[group] = sum(c.points for c in fired)
+    d = model.decay
+    since = read(types.get(d.field, "datetime"), lead.get(d.field)) if d else None
+    if now is not None and d is not None and isinstance(since, datetime):
+        months = months_between(since, now.astimezone(UTC))
+        lost = max(months * d.points_per_month, d.floor if d.floor is not None else -(10**9))
+        if lost:
+            contributions.append(
+                Contribution(f"no activity for {months} months", lost, "decay", lead.get(d.field))
+            )
+    total = sum(c.points for c in contributions)
+    if model.max_total is not None and total > model.max_total:
+        capped = Contribution(
+            f"total capped at {model.max_total}", model.max_total - total, "total"
+        )
+        contributions.append(capped)
+        total = model.max_total
+    act = next((a.name for a in model.revealing if conditions.met(a, lead, types)), None)
+    return ScoreResult(
+        total,
+        tuple(contributions),
+        total >= model.threshold or act is not None,
+        temperature(total, model),
+        grade(points["fit"], model),
+        level(points["engagement"], model),
+        act,
+    )
+
+
+def _plain_rule(
+    group: str, rule: ScoringRule, lead: Lead, types: Mapping[str, FieldType]
+) -> Contribution | None:
+    if not conditions.met(rule, lead, types):
+        return None
+    if rule.per is None:
+        if rule.field is not None:
+            return Contribution(rule.name, rule.points, group, lead.get(rule.field))
+        values = [
+            (conditions.met(leaf, lead, types), value)
+            for _, leaf in conditions.leaves(rule)
+            if (value := lead.get(leaf.field or "")) is not None
+        ]
+        shown = next((v for held, v in values if held), values[0][1] if values else None)
+        return Contribution(rule.name, rule.points, group, shown)
+    count = read("number", lead.get(rule.per))
+    n = int(count) if count is not None and count > 0 else 0
+    if n == 0:
+        return None
+    p = rule.points * n
+    if rule.max is not None:
+        p = max(-rule.max, min(rule.max, p))
+    return Contribution(f"{rule.name} x{n}", p, group, lead.get(rule.per))
