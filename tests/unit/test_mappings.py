@@ -459,3 +459,137 @@ def test_a_declared_field_or_a_rule_that_does_not_fit_its_type_is_refused(
     assert any(e.startswith(expected_prefix) and message in e for e in err.value.errors), (
         f"wanted {expected_prefix} ... {message}\ngot:\n" + "\n".join(err.value.errors)
     )
+
+
+# -- sync.yaml: enriched values written back ----------------------------------------------------
+
+ENRICHMENT = "providers: [email, phone, siren, register]\n"
+FIELDS_FR = FIELDS_OK + (
+    "  - {field: naf_code, hubspot: naf_code, salesforce_lead: NAF_Code__c}\n"
+    "  - {field: phone_e164, hubspot: phone_e164}\n"
+)
+FIELDS_MAPPED = FIELDS_FR + "  - {field: industry, hubspot: industry, value_map: industries}\n"
+VALUES_OK = (
+    "value_maps:\n  - name: industries\n    default: other\n    values:\n      - {value: other}\n"
+)
+
+SYNC_CASES = [
+    (
+        "enrichment:\n  - {field: naf_code, to: [hubspot]}\n  - {field: nafcode, to: [hubspot]}\n",
+        3,
+        "enrichment[1].field: 'nafcode' is set by none of the providers enrichment.yaml turns on "
+        "(email, phone, siren, register), did you mean 'naf_code'?",
+    ),
+    (
+        "enrichment:\n  - {field: title, to: [hubspot]}\n",
+        2,
+        "enrichment[0].field: 'title' is set by none of the providers",
+    ),
+    (
+        "enrichment:\n  - {field: naf_code, to: [hubspot]}\n"
+        "  - {field: naf_code, to: [salesforce]}\n",
+        3,
+        "enrichment[1].field: 'naf_code' is written back twice",
+    ),
+    (
+        "enrichment:\n  - field: phone_e164\n    to:\n      - hubspot\n"
+        "      - salesforce_contact\n",
+        5,
+        "enrichment[0].to[1]: phone_e164 is not mapped to a salesforce_contact property or field "
+        "in fields.yaml: nowhere to write it (add salesforce_contact: <name> to its entry",
+    ),
+    (
+        "enrichment:\n  - {field: naf_code, to: [pipedrive]}\n",
+        2,
+        "enrichment[0].to[0]: unknown value 'pipedrive'",
+    ),
+    (
+        "enrichment:\n  - {field: naf_code, to: []}\n",
+        2,
+        "enrichment[0].to: expected at least 1 item(s)",
+    ),
+    (
+        "enrichment:\n  - {field: naf_code, to: [hubspot], overwite: true}\n",
+        2,
+        "enrichment[0].overwite: unknown key 'overwite', did you mean 'overwrite'?",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sync", "line", "message"), SYNC_CASES, ids=[c[2][:50] for c in SYNC_CASES]
+)
+def test_given_an_enrichment_write_back_that_cannot_take_effect_when_checked_then_file_and_line(
+    tmp_path: Path, sync: str, line: int, message: str
+) -> None:
+    folder = write(
+        tmp_path,
+        {"sync.yaml": sync, "enrichment.yaml": ENRICHMENT, "fields.yaml": FIELDS_FR},
+    )
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    prefix = f"{folder}/sync.yaml:{line}:"
+    assert any(e.startswith(prefix) and message in e for e in err.value.errors), (
+        f"wanted {prefix} ... {message}\ngot:\n" + "\n".join(err.value.errors)
+    )
+
+
+def test_given_no_enrichment_yaml_when_sync_writes_an_enriched_field_then_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    folder = write(tmp_path, {"sync.yaml": "enrichment:\n  - {field: naf_code, to: [hubspot]}\n"})
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    assert err.value.errors == [
+        f"{folder}/sync.yaml:2: enrichment[0].field: naf_code: there is no enrichment.yaml, "
+        "nothing is enriched to write back"
+    ]
+
+
+def test_given_a_value_mapped_field_when_written_back_then_not_supported_yet(
+    tmp_path: Path,
+) -> None:
+    http = (
+        "providers: [http]\nhttp:\n  url: https://enrich.example.fr/v1\n  send: [email]\n"
+        "  fields: {industry: company.sector}\n"
+    )
+    folder = write(
+        tmp_path,
+        {
+            "sync.yaml": "enrichment:\n  - {field: industry, to: [hubspot]}\n",
+            "enrichment.yaml": http,
+            "fields.yaml": FIELDS_MAPPED,
+            "values.yaml": VALUES_OK,
+        },
+    )
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    assert any(
+        "sync.yaml:2: enrichment[0].field: industry has a value map" in e
+        and "not supported yet" in e
+        for e in err.value.errors
+    ), err.value.errors
+
+
+def test_given_enriched_fields_mapped_where_written_when_loaded_then_sync_takes_them(
+    tmp_path: Path,
+) -> None:
+    sync = (
+        "enrichment:\n"
+        "  - {field: naf_code, to: [hubspot, salesforce]}\n"
+        "  - {field: phone_e164, to: [hubspot], overwrite: true}\n"
+    )
+    m = load_mappings(
+        write(
+            tmp_path, {"sync.yaml": sync, "enrichment.yaml": ENRICHMENT, "fields.yaml": FIELDS_FR}
+        )
+    )
+    naf, phone = m.sync.enrichment
+    assert (naf.field, naf.to, naf.overwrite) == ("naf_code", ["hubspot", "salesforce"], False)
+    assert phone.overwrite is True
+    schema = json_schemas()["sync.yaml"]
+    import jsonschema
+
+    jsonschema.validate(yaml.safe_load(sync), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"enrichment": [{"field": "naf_code", "to": ["pipedrive"]}]}, schema)
