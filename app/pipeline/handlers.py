@@ -13,6 +13,7 @@ from typing import Protocol
 
 import structlog
 
+from app.enrichment import writeback
 from app.evaluations.service import Values, changed, evaluated
 from app.inbox.repository import ClaimedEvent
 from app.links.schemas import Link
@@ -178,6 +179,11 @@ def evaluate(batch: Batch, record: Record, link: Link | None) -> Evaluated:
             | write_back(m.qualification, qualified.outcome, side.key)
         )
     }
+    for read in (record, link.other) if link else (record,):
+        # Enriched values sync.yaml sends back, each side from its own CRM's values; the
+        # score's and the outcome's values win over an enriched one for the same field.
+        if enriched := writeback.writes(read, m):
+            values[read.key] = enriched | values.get(read.key, {})
     return Evaluated(record, link, person, score, qualified, values)
 
 

@@ -16,6 +16,9 @@ from app.db import utcnow
 from app.decisions.explain import explain
 from app.enrichment.models import EnrichmentCacheEntry
 from app.enrichment.register import URL
+from connectors.hubspot.fake import InMemoryHubSpot
+from connectors.hubspot.port import OWNER_PROPERTY
+from tests.conftest import REPS
 from tests.service.helpers import Service
 from tests.unit.test_enrichment_register import SIREN, company, search
 
@@ -53,6 +56,15 @@ def test_given_enrichment_when_a_contact_comes_then_rules_score_on_the_enriched_
 REGISTER_RULES = """
   - {name: Software company, field: naf_section, op: eq, value: J, points: 25}
 """
+
+
+@pytest.fixture
+def hubspot() -> InMemoryHubSpot:
+    """An app subscribed to the job title too: a person's edit is an event."""
+    fake = InMemoryHubSpot(subscribed_properties=(OWNER_PROPERTY, "jobtitle"))
+    for email, first, last in REPS:
+        fake.add_owner(email, first, last)
+    return fake
 
 
 @pytest.fixture
@@ -119,3 +131,33 @@ def test_given_a_cached_answer_older_than_the_ttl_then_the_register_is_asked_aga
     service.deliver_and_run()
 
     assert route.call_count == 2
+
+
+SYNC_NAF = "\nenrichment:\n  - {field: naf_code, to: [hubspot]}\n"
+
+
+def test_given_sync_allows_it_when_the_register_finds_a_naf_code_then_it_is_written_once(
+    service: Service, mappings_dir: Path, register: respx.MockRouter
+) -> None:
+    (mappings_dir / "enrichment.yaml").write_text("providers: [siren, register]\n")
+    with (mappings_dir / "sync.yaml").open("a") as f:
+        f.write(SYNC_NAF)
+    register.get(URL, params={"q": SIREN}).respond(200, json=search(company()))
+    empty = service.hubspot.create_contact(email="ana@acme-industrie.fr", siren=SIREN)
+    typed = service.hubspot.create_contact(
+        email="leo@acme-industrie.fr", siren=SIREN, naf_code="10.71C"
+    )
+
+    service.deliver_and_run()
+
+    found = service.hubspot.contact(empty)["naf_code"]
+    assert found and found != "10.71C"  # the register's code, where the CRM had none
+    assert service.hubspot.contact(typed)["naf_code"] == "10.71C"  # a person's value stays
+    written = [w for w in service.writes() if "naf_code" in w.fields]
+    assert [w.object_id for w in written] == [empty]
+
+    service.hubspot.set_property(empty, "jobtitle", "DRH")  # another event, same company
+    assert service.deliver() == 1
+    service.run()
+
+    assert [w.object_id for w in service.writes() if "naf_code" in w.fields] == [empty]
