@@ -41,6 +41,8 @@ from connectors.sandbox.salesforce import NotificationSetup, SfFault
 from connectors.sandbox.server import ThreadedServer
 from connectors.sandbox.webhooks import WebhookConfig
 from tests.conftest import REPS, ROOT, TOKEN, USE_POSTGRES, salesforce_settings, wait_for
+from tests.integration.helpers import ready
+from tests.integration.test_salesforce_end_to_end import sf_lead
 
 LEASE = 1.0  # seconds: short, so that "longer than the lease" stays short too
 TIMEOUT = 0.25  # each connector call's timeout; a timeout fault answers later than this
@@ -269,12 +271,12 @@ def _case(stack: Stack, crm: str, operation: str, fault: str, span: str) -> None
     _inject(stack, crm, operation, **FAULTS[fault], **SPANS[span])
 
     # one lead in each CRM; between them they make Relais call every operation
+    # (sales-ready: only those are routed, and every operation must be met)
     [contact] = sandbox.hubspot.create_contacts(
-        [{"email": f"contact{n}@matrix.example", "firstname": "Léa", "company": "BétonSud"}]
+        [ready(f"contact{n}@matrix.example", firstname="Léa", company="BétonSud")]
     )
     [lead] = sandbox.salesforce.create_records(
-        "Lead",
-        [{"Email": f"lead{n}@matrix.example", "LastName": f"Durand{n}", "Company": "BétonSud"}],
+        "Lead", [sf_lead(n, Email=f"lead{n}@matrix.example", LastName=f"Durand{n}")]
     )
     keys = [f"hubspot:contact:{contact}", f"salesforce:Lead:{lead}"]
     wait_for(

@@ -21,6 +21,7 @@ from connectors.sandbox import SandboxServer
 from connectors.sandbox.hubspot import Fault
 from connectors.sandbox.salesforce import SfFault
 from tests.conftest import REPS, Relais, connect_salesforce, connect_webhooks, wait_for
+from tests.integration.helpers import ready
 from tests.integration.test_salesforce_end_to_end import sf_lead, sf_user_email
 
 TEAM = {email for email, *_ in REPS}
@@ -140,7 +141,7 @@ def _linked_person(sandbox: SandboxServer, relais: Relais, db: Database) -> tupl
     [lead] = sandbox.salesforce.create_records("Lead", [sf_lead(7)])
     connect_webhooks(sandbox, relais)
     connect_salesforce(sandbox, relais)
-    [contact] = sandbox.hubspot.create_contacts([{"email": "lead7@betonsud.fr"}])
+    [contact] = sandbox.hubspot.create_contacts([ready("lead7@betonsud.fr")])
     keys = [f"hubspot:contact:{contact}", f"salesforce:Lead:{lead}"]
 
     def both_written() -> bool:

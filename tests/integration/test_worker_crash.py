@@ -20,6 +20,7 @@ from connectors.sandbox import SandboxServer
 from connectors.sandbox.hubspot import Fault
 from connectors.sandbox.salesforce import SfFault
 from tests.conftest import Relais, connect_salesforce, connect_webhooks, wait_for
+from tests.integration.test_salesforce_end_to_end import sf_lead
 from tests.integration.workers import start_worker, stop_worker
 
 # A short lease, so that the second worker takes over soon; calls time out within it.
@@ -147,9 +148,7 @@ def test_a_worker_killed_during_a_salesforce_write_loses_nothing_and_writes_once
     connect_salesforce(sandbox, relais_no_worker)
     with sf.lock:
         sf.state.faults.append(SfFault(operation="composite.sobjects.update", **fault))
-    [lead] = sf.create_records(
-        "Lead", [{"Email": "crash@betonsud.fr", "LastName": "Durand", "Company": "BétonSud"}]
-    )
+    [lead] = sf.create_records("Lead", [sf_lead(1, Email="crash@betonsud.fr")])  # ready
     first = start_worker(relais_no_worker.settings, **CRASH_ENV)
     try:
         wait_for(
