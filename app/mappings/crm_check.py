@@ -202,6 +202,23 @@ def _write_back(m: Mappings, targets: Targets) -> list[str]:
                         f"{where}: {value!r} is not a value of the {label} {name!r}"
                         f"{_suggest(value, list(known[name]))} ({', '.join(known[name])})"
                     )
+    return problems + _reason_fields(m, targets)
+
+
+def _reason_fields(m: Mappings, targets: Targets) -> list[str]:
+    """The fields receiving an outcome's reason exist and take free text (not a picklist)."""
+    reason = m.qualification.reason if m.qualification is not None else None
+    problems: list[str] = []
+    for section, known in targets.items():
+        name = getattr(reason, section) if reason is not None else None
+        if not name or known is None:
+            continue
+        where = m.where("qualification.yaml", ("reason", section))
+        label = SECTIONS[section][1]
+        if name not in known:
+            problems.append(f"{where}: no {label} {name!r}{_suggest(name, list(known))}")
+        elif known[name]:
+            problems.append(f"{where}: the {label} {name!r} is a picklist; a reason is free text")
     return problems
 
 

@@ -416,6 +416,15 @@ class WriteBack(Node):
     )
 
 
+class ReasonFields(Node):
+    """Where the reason of a lead's outcome is written, per CRM object (a text property or
+    field the admin created): reps and marketing see why a lead was kept out, or routed."""
+
+    hubspot: str | None = Field(None, description="HubSpot contact property (text)")
+    salesforce_lead: str | None = Field(None, description="Salesforce Lead field (text)")
+    salesforce_contact: str | None = Field(None, description="Salesforce Contact field (text)")
+
+
 class Qualification(Node):
     rules: list[QualificationRule] = Field(
         default_factory=list,
@@ -424,6 +433,12 @@ class Qualification(Node):
     )
     outcomes: dict[QualificationOutcome, WriteBack] = Field(
         default_factory=dict, description="What each outcome writes back to the CRMs"
+    )
+    reason: ReasonFields | None = Field(
+        None,
+        description="The property or field of each CRM object that receives the outcome's "
+        "reason in words ('disqualified: A student (no purchasing power)'), with the "
+        "outcome's values",
     )
 
 

@@ -176,7 +176,7 @@ def evaluate(batch: Batch, record: Record, link: Link | None) -> Evaluated:
         for side in person.sides
         if (
             fields := score_fields(m.scoring.write, score, side.key)
-            | write_back(m.qualification, qualified.outcome, side.key)
+            | write_back(m.qualification, qualified, side.key)
         )
     }
     for read in (record, link.other) if link else (record,):

@@ -53,11 +53,22 @@ def qualify(
     return Qualified("nurture", f"score {score.total} is below the threshold")
 
 
+REASON_CHARS = 255  # a Salesforce text field's default length
+
+
 def write_back(
-    model: Qualification | None, outcome: QualificationOutcome, key: RecordKey
+    model: Qualification | None, qualified: Qualified, key: RecordKey
 ) -> dict[str, str | None]:
-    """The values ``qualification.yaml`` has this outcome write to this record."""
-    if model is None or outcome not in model.outcomes:
+    """The values ``qualification.yaml`` has this outcome write to this record, with its
+    reason in words where ``reason`` names a field for this record's object."""
+    if model is None:
         return {}
-    values = for_object(model.outcomes[outcome], key.crm, key.sobject)
-    return dict(values) if isinstance(values, dict) else {}
+    out: dict[str, str | None] = {}
+    if qualified.outcome in model.outcomes:
+        values = for_object(model.outcomes[qualified.outcome], key.crm, key.sobject)
+        out = dict(values) if isinstance(values, dict) else {}
+    field = for_object(model.reason, key.crm, key.sobject) if model.reason else None
+    if isinstance(field, str) and field:
+        text = f"{qualified.outcome}: {qualified.reason}"
+        out[field] = text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
+    return out

@@ -88,10 +88,9 @@ def rescored(ev: LeadEvaluation, rep: str | None, m: Mappings, now: datetime) ->
     route = qualified is not None and qualified.ready
     values: Changed = {}
     if not route:
-        outcome = qualified.outcome if qualified is not None else None
         wanted = {
             s: score_fields(m.scoring.write, result, s)
-            | (write_back(m.qualification, outcome, s) if outcome else {})
+            | (write_back(m.qualification, qualified, s) if qualified is not None else {})
             for s in map(RecordKey.parse, ev.sides)
         }
         values = changed(wanted, ev)

@@ -26,6 +26,11 @@ write:
   hubspot: {score: relais_score, temperature: relais_temperature, breakdown: relais_reasons}
   salesforce_lead: {score: Relais_Score__c, breakdown: Relais_Reasons__c}
 """
+REASON = """
+reason:
+  hubspot: relais_qualification_reason
+  salesforce_lead: Relais_Qualification_Reason__c
+"""
 # HubSpot contacts, by what qualification.yaml makes of them (status written, reason)
 KEPT_OUT: dict[str, tuple[dict[str, str], str, str]] = {
     "student": (ready("lea@betonsud.fr", jobtitle="Étudiante en RH"), "UNQUALIFIED", "student"),
@@ -41,10 +46,13 @@ SF_STATUS["BAD_TIMING"] = "Open - Not Contacted"
 def showing_scores(
     settings: Settings, tmp_path: Path, relais_factory: Callable[..., Relais]
 ) -> Relais:
-    """Relais on the shipped mappings, with the score written where reps work."""
+    """Relais on the shipped mappings, with the score and the outcome's reason written where
+    reps work."""
     shutil.copytree(ROOT / "mappings", tmp_path / "m")
     with (tmp_path / "m" / "scoring.yaml").open("a") as f:
         f.write(WRITE)
+    with (tmp_path / "m" / "qualification.yaml").open("a") as f:
+        f.write(REASON)
     return relais_factory(settings.model_copy(update={"mappings_dir": tmp_path / "m"}))
 
 
@@ -54,6 +62,11 @@ def decisions(db: Database, key: str) -> list[Decision]:
             select(Decision).where(col(Decision.record_key) == key).order_by(col(Decision.id))
         )
         return list(rows)
+
+
+def decision_outcome(db: Database, cid: str) -> str:
+    [decision] = decisions(db, f"hubspot:contact:{cid}")
+    return decision.outcome
 
 
 def as_sf(props: dict[str, str]) -> dict[str, Any]:
@@ -86,6 +99,8 @@ def test_given_leads_kept_out_and_a_hot_one_in_hubspot_then_only_the_hot_one_is_
         assert not props.get("hubspot_owner_id"), name  # kept in marketing
         assert (props["lifecyclestage"], props["hs_lead_status"]) == ("lead", lead_status), name
         assert props["relais_score"] and props["relais_reasons"], name  # why, on the record
+        shown = props["relais_qualification_reason"]
+        assert shown.startswith(f"{decision_outcome(db, cid)}: ") and reason in shown, name
         [decision] = decisions(db, f"hubspot:contact:{cid}")
         assert reason in decision.rule and decision.owner_email is None, name
     with hs.lock:
@@ -104,6 +119,7 @@ def test_given_leads_kept_out_and_a_hot_one_in_hubspot_then_only_the_hot_one_is_
     assert props["relais_reasons"].startswith("215: HR director or HR manager +60")
     assert "Pricing page x3 +45" in props["relais_reasons"]
     assert (props["lifecyclestage"], props["hs_lead_status"]) == ("salesqualifiedlead", "NEW")
+    assert props["relais_qualification_reason"].startswith("ready: ")
     assert hs.stats()["calls"]["contacts.batch_update"] == before + 1  # owner and score: one call
 
 
@@ -126,6 +142,9 @@ def test_given_leads_kept_out_and_a_hot_one_in_salesforce_then_only_the_hot_one_
         assert record["OwnerId"] == integration_user, name  # no rep
         assert record["Status"] == SF_STATUS[lead_status], name
         assert record["Relais_Reasons__c"], name
+        shown = record["Relais_Qualification_Reason__c"]
+        assert shown.split(": ")[0] in ("disqualified", "incomplete", "nurture"), name
+        assert reason in shown, name
         [decision] = decisions(db, f"salesforce:Lead:{lid}")
         assert reason in decision.rule and decision.owner_email is None, name
 

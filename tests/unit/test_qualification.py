@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.mappings.loader import MappingsError, load_mappings
-from app.mappings.schemas import Qualification
-from app.qualification.engine import qualify, write_back
+from app.mappings.schemas import Qualification, ReasonFields
+from app.qualification.engine import Qualified, qualify, write_back
 from app.scoring.engine import ScoreResult
 from connectors.crm import RecordKey
 
@@ -78,11 +78,32 @@ def test_each_outcome_writes_its_values_to_each_crm_object(model: Qualification)
     contact = RecordKey.hubspot("1")
     lead = RecordKey.salesforce("Lead", "00Q000000000001")
     sf_contact = RecordKey.salesforce("Contact", "003000000000001")
-    assert write_back(model, "disqualified", contact) == {"hs_lead_status": "UNQUALIFIED"}
-    assert write_back(model, "disqualified", lead) == {"Status": "Closed - Not Converted"}
-    assert write_back(model, "disqualified", sf_contact) == {}
-    assert write_back(model, "nurture", lead) == {}
-    assert write_back(None, "ready", contact) == {}
+    out = Qualified("disqualified", "A student")
+    assert write_back(model, out, contact) == {"hs_lead_status": "UNQUALIFIED"}
+    assert write_back(model, out, lead) == {"Status": "Closed - Not Converted"}
+    assert write_back(model, out, sf_contact) == {}
+    assert write_back(model, Qualified("nurture", "score 10 is below"), lead) == {}
+    assert write_back(None, Qualified("ready", "no qualification.yaml"), contact) == {}
+
+
+def test_given_reason_fields_then_each_outcome_writes_its_reason_in_words(
+    model: Qualification,
+) -> None:
+    with_reason = model.model_copy(
+        update={"reason": ReasonFields(hubspot="relais_reason", salesforce_lead="Reason__c")}
+    )
+    contact = RecordKey.hubspot("1")
+    lead = RecordKey.salesforce("Lead", "00Q000000000001")
+    out = Qualified("disqualified", "A student (no purchasing power)")
+
+    assert write_back(with_reason, out, contact) == {
+        "hs_lead_status": "UNQUALIFIED",
+        "relais_reason": "disqualified: A student (no purchasing power)",
+    }
+    assert write_back(with_reason, out, lead)["Reason__c"].startswith("disqualified: A student")
+    long = write_back(with_reason, Qualified("nurture", "x" * 400), contact)["relais_reason"]
+    assert long is not None and len(long) == 255 and long.endswith("…")
+    assert write_back(with_reason, out, RecordKey.salesforce("Contact", "003000000000001")) == {}
 
 
 @pytest.mark.parametrize(
