@@ -201,6 +201,12 @@ class OwnerChangeHandler:
             batch.decisions.record_owner_sync(
                 key, counterpart, decided.change, batch.context_for(events)
             )
+        elif decided.change is None:
+            # A Salesforce notification names the owner whatever changed: the change may be
+            # a title or a size, which the score follows.
+            rescored = rescore_assigned(batch, key, rep, batch.records.get(key), events)
+            if rescored.outcome is Outcome.RESCORED:
+                return rescored
         return Handled(decided.outcome, decided.note)
 
 

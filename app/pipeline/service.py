@@ -114,13 +114,15 @@ class LeadPipeline:
             and (fields := FIELDS_IN_EVENT[latest.crm](latest.payload)) is not None
         }
         named = {k: seen for k, g in groups.items() if (seen := announced(g, self.owners.email_of))}
-        # Records Relais assigned are read too (a property change rescores them), except those
-        # whose events name an owner: ``_owners_seen`` reads them fresh, for the owner sync.
-        wanted = [k for k in groups if k not in settled or k not in named]
-        records = self.reader.read(wanted, maps, notified)
+        # Records Relais assigned are read too: a property change rescores them. Those whose
+        # events name an owner are read fresh, whatever the events carried: the owner the CRM
+        # shows now decides whether a person changed it (``_owners_seen``).
+        fresh = self.reader.read([k for k in named if k in settled], maps)
+        records = self.reader.read([k for k in groups if k not in fresh], maps, notified)
+        records |= fresh
         links = self.linker.link([r for r in records.values() if r.key not in settled], known, maps)
         fetch_ms = (time.perf_counter() - started) * 1000
-        owners_seen = self._owners_seen(named, settled, maps)
+        owners_seen = self._owners_seen(named, settled, fresh)
         people = [r.email for r in m.team.reps]  # every rep: inactive ones keep their leads
         crms = {r.crm for r in records.values()} | {link.other.crm for link in links.values()}
         crms |= {k.crm for k in settled} | {known[k].crm for k in settled if k in known}
@@ -130,13 +132,15 @@ class LeadPipeline:
         return Read(records, links, sides, roster, owners_seen, fetch_ms)
 
     def _owners_seen(
-        self, named: dict[RecordKey, OwnerSeen], settled: set[RecordKey], maps: FieldMaps
+        self,
+        named: dict[RecordKey, OwnerSeen],
+        settled: set[RecordKey],
+        fresh: dict[RecordKey, Record],
     ) -> dict[RecordKey, OwnerSeen]:
         """The reps the events name as owners; for records Relais assigned, checked against
         the CRM itself (a late notification, or a late echo of our own write, is not a
         person's decision)."""
         email_of = self.owners.email_of
-        fresh = self.reader.read([k for k in named if k in settled], maps)
         out = {}
         for key, seen in named.items():
             if key not in settled:

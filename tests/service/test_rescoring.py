@@ -17,7 +17,10 @@ from app.rescore.service import Progress, Rescorer
 from app.routing.schemas import Outcome
 from connectors.hubspot.fake import InMemoryHubSpot
 from connectors.hubspot.port import OWNER_PROPERTY, PropertyInfo
+from connectors.salesforce.fake import InMemorySalesforce
+from connectors.salesforce.port import SfField
 from connectors.sandbox.hubspot import DEFAULT_PROPERTIES
+from connectors.sandbox.salesforce import DEFAULT_DESCRIBE
 from tests.conftest import REPS
 from tests.service.helpers import Service, hubspot_key
 
@@ -25,6 +28,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "qualifica
 WRITE = """
 write:
   hubspot: {score: relais_score, temperature: relais_temperature, breakdown: relais_reasons}
+  salesforce_lead: {score: Relais_Score__c, breakdown: Relais_Reasons__c}
 """
 # Scored by the shipped scoring.yaml: 60 (HR) + 40 (30+ staff) + 50 (industry) + 20 (France)
 READY = {"jobtitle": "DRH", "numberofemployees": "120", "industry": "CONSTRUCTION"}
@@ -46,6 +50,23 @@ def hubspot() -> InMemoryHubSpot:
     fake = InMemoryHubSpot(properties=props, subscribed_properties=(OWNER_PROPERTY, "jobtitle"))
     for email, first, last in REPS:
         fake.add_owner(email, first, last)
+    return fake
+
+
+@pytest.fixture
+def salesforce() -> InMemorySalesforce:
+    """An org where the admin created the score's fields on the Lead."""
+    describe = {
+        sobject: [SfField(n, str(spec["type"])) for n, spec in fields.items()]
+        for sobject, fields in DEFAULT_DESCRIBE.items()
+    }
+    describe["Lead"] += [
+        SfField("Relais_Score__c", "double"),
+        SfField("Relais_Reasons__c", "string"),
+    ]
+    fake = InMemorySalesforce(describe=describe)
+    for email, first, last in REPS:
+        fake.add_user(email, first, last)
     return fake
 
 
@@ -231,3 +252,22 @@ def test_given_the_daily_time_when_workers_step_then_one_run_per_day_covers_ever
         rows = session.query(LeadEvaluation).all()
     assert len(rows) == 5 and all(r.evaluated_at == later for r in rows)
     assert len(service.decisions()) == 10  # five first decisions, five rescored
+
+
+def test_given_an_assigned_salesforce_lead_when_a_notification_shows_a_new_title_then_score_follows(
+    service: Service, rescoring: Path
+) -> None:
+    lid = service.salesforce.create_record(
+        "Lead", Email="drh@betonsud.fr", LastName="Durand", Company="BétonSud", Title="DRH",
+        NumberOfEmployees=120, Industry="Construction", Country="France",
+    )  # fmt: skip
+    service.deliver_and_run()
+    owner = service.salesforce.owner_of("Lead", lid)
+    assert service.salesforce.record("Lead", lid)["Relais_Score__c"] == "170"
+
+    service.salesforce.change_record("Lead", lid, {"Title": "Comptable"})
+    service.deliver_and_run()
+
+    assert service.salesforce.record("Lead", lid)["Relais_Score__c"] == "110"
+    assert service.salesforce.owner_of("Lead", lid) == owner
+    assert service.decisions()[-1].outcome == "rescored"
