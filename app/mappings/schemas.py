@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from app.mappings.fields import FIELD_NAME, FieldType, LeadField
+from app.scoring.patterns import Pattern, PatternError, compile_pattern
 from connectors.crm import Crm
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -199,7 +200,7 @@ class Condition(Node):
         None, alias="any", min_length=1, description="At least one of these conditions holds"
     )
     not_: Condition | None = Field(None, alias="not", description="This condition does not hold")
-    _pattern: re.Pattern[str] | None = PrivateAttr(None)
+    _pattern: Pattern | None = PrivateAttr(None)
 
     def _may_be_empty(self) -> bool:
         return False
@@ -225,15 +226,13 @@ class Condition(Node):
             raise ValueError("a condition on a field needs both field and op")
         if self.op == "matches" and isinstance(self.value, str):
             try:  # compiled once, at load: a bad pattern is refused with its line
-                self._pattern = re.compile(self.value, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(
-                    f"matches: {self.value!r} is not a regular expression: {exc}"
-                ) from None
+                self._pattern = compile_pattern(self.value)
+            except PatternError as exc:
+                raise ValueError(f"matches: {self.value!r} {exc}") from None
         return self
 
     @property
-    def pattern(self) -> re.Pattern[str] | None:
+    def pattern(self) -> Pattern | None:
         """The compiled regular expression of a ``matches`` condition."""
         return self._pattern
 

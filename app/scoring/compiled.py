@@ -11,7 +11,6 @@ when it is garbage collected.
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from app.mappings.fields import FieldType
 from app.mappings.schemas import Condition, ScoreGroup, Scoring, ScoringRule
 from app.mappings.typed import read
 from app.scoring.conditions import ORDER, SEVERAL, holds_read, leaves
+from app.scoring.patterns import Pattern
 
 Lead = Mapping[str, str | None]
 Types = Mapping[str, FieldType]
@@ -119,12 +119,12 @@ def _between(kind: FieldType, expected: list[object], i: int) -> Test:
 
 
 def _matches(kind: FieldType, pattern: object, i: int) -> Test:
-    if not isinstance(pattern, re.Pattern):  # not compiled at load (not text): the reference
+    if not isinstance(pattern, Pattern):  # not compiled at load (not text): the reference
         return _reference(kind, "matches", pattern, i)
     search = pattern.search
     if kind == "list":
-        return lambda v: (x := v[i]) is not None and any(search(s) is not None for s in x)
-    return lambda v: (x := v[i]) is not None and search(str(x)) is not None
+        return lambda v: (x := v[i]) is not None and any(search(s) for s in x)
+    return lambda v: (x := v[i]) is not None and search(str(x))
 
 
 def _in_list(op: str, expected: object, i: int) -> Test:

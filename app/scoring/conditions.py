@@ -8,13 +8,13 @@ A condition is a test on one field (``field``, ``op``, ``value``) or a group in 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from app.mappings.fields import OPERATORS, FieldType
 from app.mappings.schemas import Condition
 from app.mappings.typed import read
+from app.scoring.patterns import Pattern, compile_pattern
 
 NO_VALUE = ("exists", "missing")
 SEVERAL = ("in", "not_in")  # take a list (or one value)
@@ -108,9 +108,9 @@ def holds_read(kind: FieldType, op: str, expected: object, value: Any) -> bool:
 
 def _search(pattern: object, value: object) -> bool:
     # Values are read case-folded; the pattern (compiled at load) ignores case. A condition
-    # built in code without one is compiled here (re caches it).
-    compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(str(pattern), re.I)
-    return compiled.search(str(value)) is not None
+    # built in code without one is compiled here.
+    compiled = pattern if isinstance(pattern, Pattern) else compile_pattern(str(pattern))
+    return compiled.search(str(value))
 
 
 def met(

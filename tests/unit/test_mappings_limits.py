@@ -1,0 +1,134 @@
+"""What a hostile mappings file cannot do: a regular expression that backtracks for ever,
+points too large to store, a file too large to load, nesting too deep, duplicate names. Each
+is refused by the check with its file and line, or made harmless when scoring."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from app.mappings.loader import MappingsError, load_mappings
+from app.mappings.schemas import ScoringRule
+from app.scoring.engine import matches
+from app.scoring.patterns import PatternError, compile_pattern
+from tests.unit.test_mappings import write
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def refused(folder: Path, file: str, line: int, message: str) -> None:
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    prefix = f"{folder}/{file}:{line}:"
+    assert any(e.startswith(prefix) and message in e for e in err.value.errors), (
+        f"wanted {prefix} ... {message}\ngot:\n" + "\n".join(err.value.errors)
+    )
+
+
+# -- regular expressions: linear time, Python's meaning --------------------------------------
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^(a+)+$", "a" * 10_000 + "!"),
+        ("(a|aa)*b", "a" * 10_000),
+        (r"^(\w+\s?)*$", "word " * 2_000 + "!"),
+        (r"\b(x+x+)+y\b", "x" * 10_000),
+    ],
+)
+def test_given_an_evil_pattern_when_a_10kb_title_is_scored_then_it_answers_no_match(
+    pattern: str, text: str
+) -> None:
+    rule = ScoringRule(name="r", field="title", op="matches", value=pattern, points=5)
+    assert matches(rule, {"title": text}) is False
+
+
+SHIPPED = [
+    r"\b(étudiante?|student|alternante?)\b",
+    r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
+    r"@(payfit\.com|lucca\.fr|silae\.fr|cegid\.com)$",
+    r"\bintern\b",
+]
+TEXTS = [
+    "une étudiante", "étudiante", "xétudiante", "étudiantes", "Étudiante en RH", "student",
+    "studentx", "alternant.", "alternante", "intern", "internal", "l'intern", "intern_",
+    "a@b.fr", "a b@c.fr", "a\xa0b@c.fr", "a@b.f", "a@b.FR", "x@payfit.com", "x@payfit.com.fr",
+    "", "é", "_", "x\n", "stagiaire, étudiant", "ÉTUDIANT", "\u017ftudent",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", SHIPPED)
+def test_given_the_shipped_patterns_when_matched_then_they_answer_as_pythons_re(
+    pattern: str,
+) -> None:
+    compiled, reference = compile_pattern(pattern), re.compile(pattern, re.IGNORECASE)
+    for text in TEXTS:
+        assert compiled.search(text) == (reference.search(text) is not None), text
+
+
+def test_given_random_texts_when_matched_then_unicode_classes_and_boundaries_as_pythons_re() -> (
+    None
+):
+    patterns = [
+        r"\bé", r"é\b", r"\w+\s\d", r"[\W\d]x", r"^.{3}$", r"a.c", r"[^\w]b", r"(ab)*?c",
+        r"\b\w{2}\b", r"^\S+$", r"\D\b", r"x|\by", r"^(?:é|_)+$", r"[é-ü]\b",
+    ]  # fmt: skip
+    alphabet = "aAbcéÉü_ 1٣.-\n\xa0xy"
+    rng = random.Random(7)
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 8))) for _ in range(400)]
+    for pattern in patterns:
+        compiled, reference = compile_pattern(pattern), re.compile(pattern, re.IGNORECASE)
+        for text in texts:
+            assert compiled.search(text) == (reference.search(text) is not None), (pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (r"(a)\1", "backreferences"),
+        (r"(?P<x>a)(?P=x)", "backreferences"),
+        (r"a(?=b)", "lookarounds"),
+        (r"(?<!a)b", "lookarounds"),
+        (r"(?>a)", "atomic groups"),
+        (r"a++", "possessive repeats"),
+        (r"(?(1)a|b)", "not a regular expression"),  # no group 1: Python's parser says so
+        (r"(a)?(?(1)a|b)", "conditional groups"),
+        (r"\Bx", r"\B"),
+        (r"(?s)a.b", "inline flags"),
+        (r"a{1001}", "refused by the regular expression engine"),
+        (r"(", "not a regular expression"),
+    ],
+)
+def test_given_a_pattern_re2_cannot_run_when_compiled_then_refused_saying_why(
+    pattern: str, message: str
+) -> None:
+    with pytest.raises(PatternError, match=re.escape(message)):
+        compile_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "line"),
+    [
+        (
+            "scoring.yaml",
+            "threshold: 10\nrules:\n  - name: r\n    field: title\n    op: matches\n"
+            "    value: '(a)\\1'\n    points: 5\n",
+            3,
+        ),
+        (
+            "qualification.yaml",
+            "rules:\n  - name: q\n    outcome: disqualified\n    when:\n"
+            "      - {field: title, op: matches, value: 'a(?=b)'}\n",
+            5,
+        ),
+    ],
+)
+def test_given_a_backreference_or_lookaround_when_checked_then_file_and_line(
+    tmp_path: Path, file: str, content: str, line: int
+) -> None:
+    refused(write(tmp_path, {file: content}), file, line, "not supported (patterns run in linear")
