@@ -314,6 +314,8 @@ def _message(model: type[BaseModel], err: Any) -> str:
         bound = ctx.get("ge")
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         return f"expected a number >= {bound}, found {_shown(found)}"
+    if kind == "less_than_equal":
+        return f"expected a number <= {ctx.get('le')}, found {_shown(found)}"
     if kind == "too_short":
         return f"expected at least {ctx.get('min_length')} item(s), found {_shown(found)}"
     if kind in EXPECTED:

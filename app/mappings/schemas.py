@@ -20,6 +20,15 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
 
 
+# Bounds on the scoring model's numbers: the score is stored as a 32-bit integer, and a
+# number beyond these is a typo, not a policy (docs/mappings.md, "Limits").
+POINTS_LIMIT = 100_000  # a rule's points, the decay's points per month
+SCORE_LIMIT = 1_000_000  # thresholds, bands, grades, levels, caps, max, max_total, floor
+Points = Annotated[int, Field(ge=-POINTS_LIMIT, le=POINTS_LIMIT)]
+Score = Annotated[int, Field(ge=-SCORE_LIMIT, le=SCORE_LIMIT)]
+Cap = Annotated[int, Field(ge=0, le=SCORE_LIMIT)]
+
+
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -239,7 +248,7 @@ class Condition(Node):
 
 class ScoringRule(Condition):
     name: str = Field(description="Shown to reps as the reason for these points")
-    points: int = Field(
+    points: Points = Field(
         description="Added when the rule matches (negative to subtract); with per, for each "
         "occurrence"
     )
@@ -248,9 +257,7 @@ class ScoringRule(Condition):
         description="A number field counting occurrences (pricing-page views, ...): the points "
         "are given once per occurrence, up to max; the rule needs no other condition",
     )
-    max: int | None = Field(
-        None, ge=0, description="With per: the most points the rule gives (or takes)"
-    )
+    max: Cap | None = Field(None, description="With per: the most points the rule gives (or takes)")
 
     def _may_be_empty(self) -> bool:
         return self.per is not None
@@ -267,20 +274,20 @@ class RevealingAct(Condition):
 
 
 class Bands(Node):
-    hot: int = Field(description="From this score a lead is hot")
-    warm: int = Field(description="From this score a lead is warm")
-    cold: int = Field(description="Below warm and from this score a lead is cold")
+    hot: Score = Field(description="From this score a lead is hot")
+    warm: Score = Field(description="From this score a lead is warm")
+    cold: Score = Field(description="Below warm and from this score a lead is cold")
 
 
 class Caps(Node):
     """The most points each group adds (negative: the most it takes)."""
 
-    fit: int | None = Field(None, ge=0, description="Most points the fit rules add together")
-    engagement: int | None = Field(
-        None, ge=0, description="Most points the engagement rules add together"
+    fit: Cap | None = Field(None, description="Most points the fit rules add together")
+    engagement: Cap | None = Field(
+        None, description="Most points the engagement rules add together"
     )
-    negative: int | None = Field(
-        None, ge=0, description="Most points the negative rules take together (a positive number)"
+    negative: Cap | None = Field(
+        None, description="Most points the negative rules take together (a positive number)"
     )
 
 
@@ -290,25 +297,29 @@ class Decay(Node):
         description="A date or datetime field: the lead's last activity",
     )
     points_per_month: int = Field(
-        le=-1, description="Points (negative) for each whole month since the field's instant"
+        ge=-POINTS_LIMIT,
+        le=-1,
+        description="Points (negative) for each whole month since the field's instant",
     )
-    floor: int | None = Field(None, le=0, description="The most the decay takes (e.g. -30)")
+    floor: int | None = Field(
+        None, ge=-SCORE_LIMIT, le=0, description="The most the decay takes (e.g. -30)"
+    )
 
 
 class Grades(Node):
     """The fit grade from the fit group's points: A, B, C from each score up, D below C."""
 
-    A: int = Field(description="Fit points from which a lead is graded A")
-    B: int = Field(description="Fit points from which a lead is graded B")
-    C: int = Field(description="Fit points from which a lead is graded C (below: D)")
+    A: Score = Field(description="Fit points from which a lead is graded A")
+    B: Score = Field(description="Fit points from which a lead is graded B")
+    C: Score = Field(description="Fit points from which a lead is graded C (below: D)")
 
 
 class Levels(Node):
     """The engagement level from the engagement group's points: 3, 2 from each score up, 1
     below."""
 
-    three: int = Field(alias="3", description="Engagement points from which the level is 3")
-    two: int = Field(alias="2", description="Engagement points from which the level is 2")
+    three: Score = Field(alias="3", description="Engagement points from which the level is 3")
+    two: Score = Field(alias="2", description="Engagement points from which the level is 2")
 
     @model_validator(mode="before")
     @classmethod
@@ -342,7 +353,7 @@ GROUPS: tuple[ScoreGroup, ...] = ("fit", "engagement", "negative")
 
 
 class Scoring(Node):
-    threshold: int = Field(description="Score from which a lead is sales-ready")
+    threshold: Score = Field(description="Score from which a lead is sales-ready")
     bands: Bands | None = None
     fit: list[ScoringRule] | None = Field(
         None, description="Profile rules: title, company size, industry, country, ..."
@@ -359,7 +370,7 @@ class Scoring(Node):
         "students, free mail, ...",
     )
     caps: Caps | None = Field(None, description="The most points each group adds or takes")
-    max_total: int | None = Field(None, description="The most points a lead's score reaches")
+    max_total: Score | None = Field(None, description="The most points a lead's score reaches")
     decay: Decay | None = Field(
         None, description="Points lost per whole month without activity (none: no decay)"
     )

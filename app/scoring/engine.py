@@ -4,7 +4,9 @@ always gives the same score and reasons.
 Each group (fit, engagement, negative) adds the points of its rules that hold, up to its cap;
 the decay takes points per whole month since the last activity, down to its floor; the total is
 capped by ``max_total``. A cap shows in the breakdown as its own line, so the lines always add
-up to the total. A revealing act makes the lead sales-ready whatever its score."""
+up to the total. Whatever the model, a counted rule counts at most ``MAX_OCCURRENCES`` and the
+total stays within ``TOTAL_LIMIT`` either way (a 32-bit integer column stores it). A revealing
+act makes the lead sales-ready whatever its score."""
 
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ class ScoreResult:
     revealing: str | None = None  # the revealing act that made the lead sales-ready, if any
 
 
+MAX_OCCURRENCES = 1_000_000  # what a counted rule counts at most ("1e300" page views: this)
+TOTAL_LIMIT = 1_000_000_000  # the score's bound either way, well within a 32-bit integer
 BREAKDOWN_CHARS = 255  # a Salesforce text field's default length; HubSpot takes more
 
 
@@ -101,7 +105,7 @@ def _fired(
     if rule.per is None:
         return Contribution(rule.name, rule.points, group, rule.shown(lead, values))
     count = values[rule.per_slot]  # the counted field read as a number
-    occurrences = int(count) if count is not None and count > 0 else 0
+    occurrences = int(min(count, MAX_OCCURRENCES)) if count is not None and count > 0 else 0
     if occurrences == 0:
         return None
     points = rule.points * occurrences
@@ -177,11 +181,11 @@ def score(
     if now is not None and (decay := _decay(c.decay, lead, values, now)) is not None:
         contributions.append(decay)
     total = sum(x.points for x in contributions)
-    if model.max_total is not None and total > model.max_total:
-        contributions.append(
-            Contribution(f"total capped at {model.max_total}", model.max_total - total, "total")
-        )
-        total = model.max_total
+    high = TOTAL_LIMIT if model.max_total is None else min(model.max_total, TOTAL_LIMIT)
+    bound = high if total > high else -TOTAL_LIMIT if total < -TOTAL_LIMIT else None
+    if bound is not None:
+        contributions.append(Contribution(f"total capped at {bound}", bound - total, "total"))
+        total = bound
     act = next((name for name, test in c.revealing if test(values)), None)
     return ScoreResult(
         total,

@@ -132,3 +132,36 @@ def test_given_a_backreference_or_lookaround_when_checked_then_file_and_line(
     tmp_path: Path, file: str, content: str, line: int
 ) -> None:
     refused(write(tmp_path, {file: content}), file, line, "not supported (patterns run in linear")
+
+
+# -- numbers a score can hold ----------------------------------------------------------------
+
+RULE = "threshold: 10\nrules:\n  - name: r\n    field: title\n    op: eq\n    value: DRH\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        (RULE + "    points: 99999999999999999999999\n", 7, "points: expected a number <= 100000"),
+        (RULE + "    points: -100001\n", 7, "points: expected a number >= -100000"),
+        (
+            "threshold: 10\nfit:\n  - {name: v, per: views, points: 5, max: 10000000}\n",
+            3,
+            "fit[0].max: expected a number <= 1000000",
+        ),
+        ("threshold: 10000000\n" + RULE[14:] + "    points: 5\n", 1, "threshold: expected"),
+        (RULE + "    points: 5\nmax_total: 2000000\n", 8, "max_total: expected a number <="),
+        (RULE + "    points: 5\ncaps: {fit: 2000000}\n", 8, "caps.fit: expected a number <="),
+        (
+            RULE + "    points: 5\ndecay: {points_per_month: -1000000}\n",
+            8,
+            "decay.points_per_month: expected a number >= -100000",
+        ),
+    ],
+)
+def test_given_points_or_bounds_beyond_the_limits_when_checked_then_file_and_line(
+    tmp_path: Path, content: str, line: int, message: str
+) -> None:
+    fields = "fields:\n  - {field: email, hubspot: email}\n  - {field: views, type: number}\n"
+    folder = write(tmp_path, {"scoring.yaml": content, "fields.yaml": fields})
+    refused(folder, "scoring.yaml", line, message)

@@ -361,3 +361,27 @@ def _plain_rule(
     if rule.max is not None:
         p = max(-rule.max, min(rule.max, p))
     return Contribution(f"{rule.name} x{n}", p, group, lead.get(rule.per))
+
+
+INT32 = 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("points", "views", "expected_total", "expected_rule"),
+    [
+        (15, "1e300", 15 * 1_000_000, "Pricing page x1000000"),  # counted at most 1,000,000
+        (15, "3", 45, "Pricing page x3"),
+        (100_000, "1e300", 1_000_000_000, "Pricing page x1000000"),  # total bound: 1e9
+        (-100_000, "1e300", -1_000_000_000, "Pricing page x1000000"),
+    ],
+)
+def test_given_a_counted_rule_without_max_and_a_huge_count_then_the_score_stays_storable(
+    points: int, views: str, expected_total: int, expected_rule: str
+) -> None:
+    model = Scoring.model_validate(
+        {"threshold": 1, "fit": [{"name": "Pricing page", "per": "views", "points": points}]}
+    )
+    result = score({"views": views}, model, {"views": "number"})
+    assert result.total == expected_total and abs(result.total) <= INT32
+    assert result.contributions[0].rule == expected_rule
+    assert sum(c.points for c in result.contributions) == result.total  # the lines add up
