@@ -60,6 +60,14 @@ OPTIONAL: dict[str, type[BaseModel]] = {
     "enrichment.yaml": Enrichment,
 }
 FILES = {**REQUIRED, **OPTIONAL}
+# Limits on what an admin's file may ask of the loader and of every lead scored against it
+# (docs/mappings.md, "Limits"): beyond them a file is refused before it is parsed or used.
+MAX_FILE_BYTES = 256 * 1024  # the shipped files are under 5 KiB
+MAX_RULES = 1_000  # scoring rules and revealing acts, or qualification rules, in one file
+MAX_YAML_DEPTH = 48  # mappings and lists nested in one file (deeper: refused before composing)
+MAX_CONDITION_DEPTH = 16  # all, any and not nested in one condition
+# The types a condition's value may be (pydantic names each in an error's path).
+VALUE_MEMBERS = {"bool", "float", "str", "list[union[str,float]]"}
 M = TypeVar("M", bound=BaseModel)
 log = structlog.get_logger("relais.mappings")
 Path_ = tuple[str | int, ...]
@@ -330,6 +338,12 @@ def _parse(directory: Path, name: str, raw: bytes, errors: list[str]) -> Parsed 
     shown = f"{directory}/{name}"
     try:
         text = raw.decode("utf-8")
+        if (deep := _too_deep(text)) is not None:
+            errors.append(
+                f"{shown}:{deep}: nested more than {MAX_YAML_DEPTH} levels deep (the most a "
+                "mappings file may nest)"
+            )
+            return None
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except UnicodeDecodeError:
@@ -350,11 +364,53 @@ def _parse(directory: Path, name: str, raw: bytes, errors: list[str]) -> Parsed 
     return Parsed(shown, data if data is not None else {}, lines)
 
 
+def _too_deep(text: str) -> int | None:
+    """The line where ``text`` nests deeper than ``MAX_YAML_DEPTH``, or None. Read from the
+    parser's events, which need no recursion: composing a deeper file would exhaust Python's
+    stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                mark = event.start_mark
+                return mark.line + 1 if mark is not None else 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _one_per_union(errors: list[Any]) -> list[Any]:
+    """A condition's value that fits none of its types gets one error, not one per type."""
+    out: list[Any] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in errors:
+        loc = tuple(err["loc"])
+        at = next(
+            (k for k in range(len(loc) - 1) if loc[k] == "value" and loc[k + 1] in VALUE_MEMBERS),
+            None,
+        )
+        if at is None:
+            out.append(err)
+        elif loc[: at + 1] not in seen:
+            seen.add(loc[: at + 1])
+            found = _shown(err.get("input"))
+            out.append(
+                {
+                    "type": "value_union",
+                    "loc": loc[: at + 1],
+                    "msg": "expected text, a number, true or false, or a list of text and "
+                    f"numbers, found {found}",
+                }
+            )
+    return out
+
+
 def _validate(parsed: Parsed, model: type[M], errors: list[str]) -> M | None:
     try:
         return model.model_validate(parsed.data)
     except ValidationError as exc:
-        for err in exc.errors():
+        for err in _one_per_union(list(exc.errors())):
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p == model.__name__))
             # discriminated unions add the tag to the path: drop it for the admin
             loc = tuple(p for p in loc if p not in ("round_robin",))
@@ -381,7 +437,12 @@ def load_mappings(directory: Path) -> Mappings:
         raise MappingsError([f"{directory}: not a folder (RELAIS_MAPPINGS_DIR)"])
     for name in FILES:
         path = directory / name
-        if path.is_file():
+        if path.is_file() and (size := path.stat().st_size) > MAX_FILE_BYTES:
+            errors.append(
+                f"{directory}/{name}:1: the file is {size:,} bytes: larger than the "
+                f"{MAX_FILE_BYTES // 1024} KiB a mappings file may be (docs/mappings.md, Limits)"
+            )
+        elif path.is_file():
             raw[name] = path.read_bytes()
         elif name in REQUIRED:
             errors.append(
@@ -529,6 +590,8 @@ class _CrossCheck:
             self.scoring_rules(scoring, types)
             self.scoring_model(scoring, types)
         qualification: Qualification | None = self.models.get("qualification.yaml")
+        if qualification is not None:
+            self.rule_count("qualification.yaml", qualification)
         for i, qrule in enumerate(qualification.rules if qualification else []):
             for j, c in enumerate(qrule.when):
                 self.condition("qualification.yaml", ("rules", i, "when", j), c, types)
@@ -536,7 +599,18 @@ class _CrossCheck:
     def condition(
         self, file: str, path: Path_, condition: Condition, types: dict[str, FieldType]
     ) -> None:
-        """Every test on a field in ``condition`` (groups included) fits the field's type."""
+        """Every test on a field in ``condition`` (groups included) fits the field's type, and
+        groups nest at most ``MAX_CONDITION_DEPTH`` deep."""
+        deep = [p for p, _ in leaves(condition, path) if _groups_in(p) > MAX_CONDITION_DEPTH]
+        if deep:
+            cut = _groups_in(path) + MAX_CONDITION_DEPTH
+            at = next(i for i in range(len(deep[0]) + 1) if _groups_in(deep[0][:i]) > cut)
+            self.err(
+                file,
+                deep[0][:at],
+                f"all, any and not nested more than {MAX_CONDITION_DEPTH} deep in one condition",
+            )
+            return
         for sub, leaf in leaves(condition, path):
             field_name, op = leaf.field or "", leaf.op or ""
             kind = types.get(field_name)
@@ -549,6 +623,33 @@ class _CrossCheck:
                 )
             elif (problem := rule_problem(kind, op, leaf.value)) is not None:
                 self.err(file, sub, f"{field_name} ({kind}): {problem}")
+
+    def rule_count(self, file: str, model: Scoring | Qualification) -> None:
+        """At most ``MAX_RULES`` rules in the file: each is tested on every lead."""
+        if isinstance(model, Scoring):
+            tops = [(key, len(rules)) for _, key, rules in model.groups()]
+            tops.append(("revealing", len(model.revealing)))
+        else:
+            tops = [("rules", len(model.rules))]
+        if (count := sum(n for _, n in tops)) > MAX_RULES:
+            self.err(
+                file,
+                (),
+                f"{count:,} rules: more than the {MAX_RULES:,} a mappings file may hold "
+                "(docs/mappings.md, Limits)",
+            )
+
+    def named_once(self, names: dict[str, Path_], name: str, path: Path_) -> None:
+        """A scoring rule's name is its line in the breakdown: one rule per name."""
+        first = names.setdefault(name, path)
+        if first != path:
+            self.err(
+                "scoring.yaml",
+                (*path, "name"),
+                f"the rule name {name!r} is already used by {dotted(first)} (line "
+                f"{self.parsed['scoring.yaml'].line(first)}): a score's breakdown could not "
+                "tell them apart",
+            )
 
     def typed_field(
         self, path: Path_, name: str, wanted: tuple[FieldType, ...], types: dict[str, FieldType]
@@ -576,9 +677,12 @@ class _CrossCheck:
                 ("rules",),
                 "rules is the older spelling of fit: use one or the other, not both",
             )
+        self.rule_count("scoring.yaml", scoring)
+        names: dict[str, Path_] = {}
         for group, key, rules in scoring.groups():
             for i, rule in enumerate(rules):
                 self.condition("scoring.yaml", (key, i), rule, types)
+                self.named_once(names, rule.name, (key, i))
                 if rule.per is not None:
                     self.typed_field((key, i, "per"), rule.per, ("number",), types)
                 if group == "negative" and rule.points >= 0:
@@ -793,6 +897,11 @@ class _CrossCheck:
             for j, target in enumerate(entry.to):
                 if not _mapped_on(target, entry.field, fields):
                     self.err("sync.yaml", (*at, "to", j), _unmapped(target, entry.field))
+
+
+def _groups_in(path: Path_) -> int:
+    """How many all, any and not groups ``path`` goes through."""
+    return sum(1 for part in path if part in ("all", "any", "not"))
 
 
 def _not_enriched(name: str, enrichment: Enrichment | None) -> str:

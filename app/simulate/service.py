@@ -236,7 +236,10 @@ def parse_at(text: str, what: str = "--at") -> datetime:
         raise InvalidInput(f"{what} {text!r} is not an ISO 8601 instant ({example})") from None
     if at.utcoffset() is None:
         raise InvalidInput(f"{what} {text!r} has no time zone: add Z or an offset ({example})")
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is after the last instant Python holds
+        raise InvalidInput(f"{what} {text!r} is out of range ({example})") from None
 
 
 def parse_body(raw: bytes, known: Sequence[str]) -> SimulationRequest:

@@ -165,3 +165,104 @@ def test_given_points_or_bounds_beyond_the_limits_when_checked_then_file_and_lin
     fields = "fields:\n  - {field: email, hubspot: email}\n  - {field: views, type: number}\n"
     folder = write(tmp_path, {"scoring.yaml": content, "fields.yaml": fields})
     refused(folder, "scoring.yaml", line, message)
+
+
+# -- size, rule count, nesting, names, values -------------------------------------------------
+
+
+def test_given_a_file_over_256_kib_when_loaded_then_refused_before_parsing(tmp_path: Path) -> None:
+    rules = "".join(
+        f"  - {{name: r{i}, field: title, op: eq, value: x, points: 1}}\n" for i in range(5_000)
+    )
+    folder = write(tmp_path, {"scoring.yaml": "threshold: 10\nrules:\n" + rules})
+    refused(folder, "scoring.yaml", 1, "larger than the 256 KiB a mappings file may be")
+
+
+@pytest.mark.parametrize(
+    ("file", "content"),
+    [
+        (
+            "scoring.yaml",
+            "threshold: 10\nrules:\n"
+            + "".join(
+                f"  - {{name: r{i}, field: title, op: eq, value: x, points: 1}}\n"
+                for i in range(1_001)
+            ),
+        ),
+        (
+            "qualification.yaml",
+            "rules:\n"
+            + "".join(
+                f"  - {{name: q{i}, outcome: nurture, when: [{{field: title, op: exists}}]}}\n"
+                for i in range(1_001)
+            ),
+        ),
+    ],
+)
+def test_given_more_than_1000_rules_when_checked_then_refused_naming_the_file(
+    tmp_path: Path, file: str, content: str
+) -> None:
+    refused(write(tmp_path, {file: content}), file, 1, "1,001 rules: more than the 1,000")
+
+
+def nested(depth: int) -> str:
+    return "{not: " * depth + "{field: title, op: exists}" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("depth", "line", "message"),
+    [
+        (17, 5, "nested more than 16 deep in one condition"),
+        (5_000, 5, "nested more than 48 levels deep"),
+    ],
+)
+def test_given_conditions_nested_too_deep_when_checked_then_refused_with_their_line(
+    tmp_path: Path, depth: int, line: int, message: str
+) -> None:
+    content = (
+        "rules:\n  - name: q\n    outcome: nurture\n    when:\n      - " + nested(depth) + "\n"
+    )
+    folder = write(tmp_path, {"qualification.yaml": content})
+    refused(folder, "qualification.yaml", line, message)
+
+
+def test_given_conditions_nested_16_deep_when_loaded_then_they_hold(tmp_path: Path) -> None:
+    content = "rules:\n  - name: q\n    outcome: nurture\n    when:\n      - " + nested(16) + "\n"
+    load_mappings(write(tmp_path, {"qualification.yaml": content}))
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (
+            "threshold: 10\nfit:\n  - {name: a, field: title, op: eq, value: x, points: 1}\n"
+            "  - {name: a, field: title, op: eq, value: y, points: 2}\n",
+            4,
+        ),
+        (
+            "threshold: 10\nfit:\n  - {name: a, field: title, op: eq, value: x, points: 1}\n"
+            "negative:\n  - {name: a, field: title, op: eq, value: y, points: -2}\n",
+            5,
+        ),
+    ],
+)
+def test_given_two_rules_with_one_name_when_checked_then_the_second_is_refused(
+    tmp_path: Path, content: str, line: int
+) -> None:
+    folder = write(tmp_path, {"scoring.yaml": content})
+    refused(folder, "scoring.yaml", line, "the rule name 'a' is already used by fit[0] (line 3)")
+
+
+@pytest.mark.parametrize("value", ["{a: 1}", ".nan", "[{a: 1}]"])
+def test_given_a_value_of_no_type_when_checked_then_one_clear_error(
+    tmp_path: Path, value: str
+) -> None:
+    content = (
+        f"threshold: 10\nfit:\n  - name: a\n    field: title\n    op: eq\n    value: {value}\n"
+    )
+    folder = write(tmp_path, {"scoring.yaml": content + "    points: 1\n"})
+    with pytest.raises(MappingsError) as err:
+        load_mappings(folder)
+    about_value = [e for e in err.value.errors if ".value" in e]
+    assert len(about_value) == 1, err.value.errors
+    assert about_value[0].startswith(f"{folder}/scoring.yaml:6: fit[0].value: expected text, a ")

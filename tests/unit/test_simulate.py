@@ -31,6 +31,7 @@ from app.simulate.service import (
     TooLarge,
     evaluate,
     file_request,
+    parse_at,
     parse_body,
     parse_json,
     parse_lead,
@@ -561,3 +562,23 @@ def test_given_no_enrich_on_the_command_line_when_read_then_the_request_skips_it
     path.write_text('{"title": "DRH"}')
     assert file_request(path, None, KNOWN).enrich is True
     assert file_request(path, None, KNOWN, enrich=False).enrich is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("9999-12-31T23:59:59-05:00", "is out of range"),
+        ("0001-01-01T00:00:00+05:00", "is out of range"),
+        ("2026-12-01T10:00:00", "has no time zone"),
+        ("tomorrow", "is not an ISO 8601 instant"),
+    ],
+)
+def test_given_an_instant_out_of_range_or_unreadable_when_simulated_at_then_invalid_input(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_at(text)
+
+
+def test_given_the_last_instant_in_utc_when_simulated_at_then_it_is_read() -> None:
+    assert parse_at("9999-12-31T23:59:59Z") == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
