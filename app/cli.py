@@ -496,12 +496,17 @@ def rescore(
 
     settings = get_settings()
     as_of = _instant(at) if at else utcnow()
+    if as_of > utcnow():
+        # The scores are written to the CRMs: a future instant would show decay not yet due.
+        typer.echo("--at: rescoring writes to the CRMs; an instant in the future is refused "
+                   "(try `relais simulate --at` for a dry run)", err=True)  # fmt: skip
+        raise typer.Exit(1)
     db = Database(settings.database_url)
     try:
         store = MappingsStore(settings.mappings_dir)
         store.reload()
         rescorer = Rescorer(db, store, batch_size=batch_size)
-        run = rescorer.unfinished()
+        run = next(iter(rescorer.unfinished("cli-")), None)  # the workers' daily runs are theirs
         if run is not None and restart:
             rescorer.abandon(run)
             run = None

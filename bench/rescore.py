@@ -24,11 +24,12 @@ from sqlalchemy import delete, insert
 
 from app import migrations
 from app.config import Settings
-from app.db import Database
+from app.db import Database, table_of
 from app.evaluations.models import LeadEvaluation
 from app.evaluations.service import evaluated
 from app.mappings.loader import Mappings, MappingsStore, load_mappings
 from app.outbox.models import OutboxWrite
+from app.records.schemas import FieldMaps
 from app.rescore.models import RescoreRun
 from app.rescore.service import Rescorer, rescored
 from app.runtime import Runtime
@@ -71,11 +72,13 @@ def seed(sandbox: SandboxServer, db: Database, m: Mappings, people: list[dict[st
         hs.properties[name] = {"type": kind, "options": []}
     ids = hs.create_contacts([{"email": p["email"], "jobtitle": p["title"]} for p in people])
     rows = []
-    for cid, lead in zip(ids, people, strict=True):
+    unset = dict.fromkeys(FieldMaps.of(m).hubspot)  # as read: every mapped field, empty or not
+    for cid, given in zip(ids, people, strict=True):
+        lead = unset | given
         key = RecordKey.hubspot(cid)
         fresh = evaluated(key, lead, [key], 0, "nurture", {}, None, SCORED_AT, m.version)
-        row = rescored(fresh, None, m, SCORED_AT).row(SCORED_AT, m.version)
-        rows.append({c.name: getattr(row, c.name) for c in LeadEvaluation.__table__.columns})
+        row = rescored(fresh, None, m, SCORED_AT, [key]).row(SCORED_AT, m.version)
+        rows.append({c.name: getattr(row, c.name) for c in table_of(LeadEvaluation).columns})
     with db.transaction() as session:
         for start in range(0, len(rows), 5000):
             session.execute(insert(LeadEvaluation), rows[start : start + 5000])

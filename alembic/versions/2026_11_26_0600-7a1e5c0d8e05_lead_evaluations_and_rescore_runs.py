@@ -30,9 +30,6 @@ def upgrade() -> None:
         sa.Column("mappings_version", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("record_key", name=op.f("pk_lead_evaluations")),
     )
-    op.create_index(
-        "ix_lead_evaluations_evaluated_at", "lead_evaluations", ["evaluated_at"], unique=False
-    )
     op.create_table(
         "rescore_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -46,6 +43,7 @@ def upgrade() -> None:
         sa.Column("changed", sa.Integer(), nullable=False),
         sa.Column("routed", sa.Integer(), nullable=False),
         sa.Column("busy", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rescore_runs")),
         sa.UniqueConstraint("name", name=op.f("uq_rescore_runs_name")),
     )
@@ -53,5 +51,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rescore_runs")
-    op.drop_index("ix_lead_evaluations_evaluated_at", table_name="lead_evaluations")
     op.drop_table("lead_evaluations")

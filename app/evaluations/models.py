@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, String
+from sqlalchemy import JSON, Column, Integer, String
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -15,8 +15,6 @@ class LeadEvaluation(SQLModel, table=True):
     (decay needs no webhook) and writes only what differs from ``written``."""
 
     __tablename__ = "lead_evaluations"
-    __table_args__ = (Index("ix_lead_evaluations_evaluated_at", "evaluated_at"),)
-
     record_key: str = Field(sa_column=Column(String(128), primary_key=True))
     # The canonical fields the score was computed on (enriched values included).
     lead: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

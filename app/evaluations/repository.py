@@ -29,20 +29,11 @@ class EvaluationRepository:
         the rescoring batch's cursor: one writer at a time)."""
         self.session.merge(evaluation)
 
-    def page(self, after: str, limit: int) -> list[LeadEvaluation]:
-        """The next evaluations in key order: a rescoring run walks them with a cursor."""
-        return list(
-            self.session.scalars(
-                select(LeadEvaluation)
-                .where(col(LeadEvaluation.record_key) > after)
-                .order_by(col(LeadEvaluation.record_key))
-                .limit(limit)
-            ).all()
-        )
+    def page(self, after: str, limit: int) -> list[str]:
+        """The next record keys in key order: a rescoring run walks them with a cursor."""
+        column = col(LeadEvaluation.record_key)
+        query = select(column).where(column > after).order_by(column).limit(limit)
+        return list(self.session.scalars(query).all())
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(LeadEvaluation)) or 0)
-
-    def count_after(self, after: str) -> int:
-        query = select(func.count()).select_from(LeadEvaluation)
-        return int(self.session.scalar(query.where(col(LeadEvaluation.record_key) > after)) or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from app.queue import (
     replay_dead,
     status_counts,
 )
-from connectors.crm import Crm
+from connectors.crm import Crm, RecordKey
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,25 @@ class InboxRepository:
         ignored = sum(1 for status in statuses if status == Status.IGNORED)
         rejected = sum(1 for status in statuses if status == Status.REJECTED)
         return StoreResult(len(statuses), len(rows) - len(statuses), ignored, rejected)
+
+    def enqueue(
+        self, key: RecordKey, event_type: str, origin: str, payload: dict[str, Any], now: datetime
+    ) -> None:
+        """An event Relais raises itself about a record (a rescore found it ready), processed
+        like the CRMs' own; once per (event type, origin, record)."""
+        digest = hashlib.sha256(f"{event_type}:{origin}:{key}".encode()).hexdigest()[:48]
+        row = {
+            "crm": key.crm,
+            "dedupe_key": f"relais:{digest}",
+            "record_key": str(key),
+            "event_type": event_type,
+            "occurred_at": now,
+            "received_at": now,
+            "available_at": now,
+            "payload": payload,
+            "status": Status.PENDING,
+        }
+        self.store([row])
 
     # -- claiming (worker side) -------------------------------------------------------------
 

@@ -29,3 +29,4 @@ class RescoreRun(SQLModel, table=True):
     changed: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     routed: int = Field(default=0, sa_column=Column(Integer, nullable=False))  # now ready
     busy: int = Field(default=0, sa_column=Column(Integer, nullable=False))  # skipped: in work
+    failed: int = Field(default=0, sa_column=Column(Integer, nullable=False))  # raised (logged)

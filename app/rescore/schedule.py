@@ -23,7 +23,11 @@ class DailyRescore:
         day = f"daily-{now:%Y-%m-%d}"
         if self._done == day or now.time() < self.at:
             return 0
-        progress = self.rescorer.step(self.rescorer.start(day, as_of=now), worker_id)
+        run = self.rescorer.start(day, as_of=now)
+        for earlier in self.rescorer.unfinished("daily-"):
+            if earlier != run:  # still going at midnight: today's run covers every lead again
+                self.rescorer.abandon(earlier)
+        progress = self.rescorer.step(run, worker_id)  # a batch, unless another worker is on it
         if progress.finished:
             self._done = day
         return progress.batch

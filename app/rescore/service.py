@@ -18,7 +18,6 @@ batch calls of up to 100 records.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from app.db import Database, utcnow
+from app.db import Database, insert_ignoring_conflicts, table_of, utcnow
 from app.decisions.repository import DecisionRepository
 from app.decisions.service import Context, DecisionService
 from app.evaluations.models import LeadEvaluation
@@ -36,13 +35,13 @@ from app.evaluations.repository import EvaluationRepository
 from app.evaluations.service import Changed, changed, evaluated
 from app.inbox.repository import InboxRepository
 from app.mappings.loader import Mappings, MappingsStore
-from app.qualification.engine import Qualified, qualify, write_back
-from app.queue import Status
+from app.qualification.engine import READY, Qualified, qualify, write_back
+from app.records.schemas import FieldMaps
 from app.rescore.models import RescoreRun
 from app.routing.schemas import Outcome
 from app.scoring import engine as scoring
 from app.scoring.engine import ScoreResult, score_fields
-from connectors.crm import RecordKey
+from connectors.crm import Crm, RecordKey
 
 log = structlog.get_logger("relais.rescore")
 EVENT_TYPE = "relais.rescore"  # the inbox event that routes a lead a rescore found ready
@@ -79,19 +78,25 @@ class Rescored:
         )  # fmt: skip
 
 
-def rescored(ev: LeadEvaluation, rep: str | None, m: Mappings, now: datetime) -> Rescored:
-    """The lead of ``ev`` scored at ``now`` with the mappings ``m`` (pure)."""
+def rescored(
+    ev: LeadEvaluation, rep: str | None, m: Mappings, now: datetime, sides: list[RecordKey]
+) -> Rescored:
+    """The lead of ``ev`` scored at ``now`` with the mappings ``m`` (pure). ``sides``: the
+    records its values go to (itself; its linked record unless that one has an evaluation of
+    its own, which writes there: one source per record, no flip-flop)."""
     key = RecordKey.parse(ev.record_key)
     types = m.field_types()
     result = scoring.score(ev.lead, m.scoring, types, now)
     qualified = None if rep is not None else qualify(ev.lead, result, m.qualification, types)
-    route = qualified is not None and qualified.ready
+    # Routed only when it crosses into ready: a ready lead that kept an owner from outside
+    # the team (no ledger row) was routed already.
+    route = qualified is not None and qualified.ready and ev.outcome != READY
     values: Changed = {}
     if not route:
         wanted = {
             s: score_fields(m.scoring.write, result, s)
             | (write_back(m.qualification, qualified, s) if qualified is not None else {})
-            for s in map(RecordKey.parse, ev.sides)
+            for s in sides
         }
         values = changed(wanted, ev)
     kept = ev.outcome if qualified is None or route else qualified.outcome
@@ -108,6 +113,7 @@ class Progress:
     busy: int
     finished: bool
     batch: int = 0  # the leads scanned by the step that returned this
+    failed: int = 0  # leads whose rescoring raised (logged; the run goes on)
 
 
 class Rescorer:
@@ -129,31 +135,29 @@ class Rescorer:
         self.lease = lease
 
     def start(self, name: str, as_of: datetime) -> int:
-        """The run named ``name``: created at ``as_of`` if new, else the one to resume."""
+        """The run named ``name``: created at ``as_of`` if new, else the one to resume. Several
+        workers may start the day's run at once: one creates it, all get it."""
         with self.db.transaction() as session:
-            found = session.scalar(select(RescoreRun).where(col(RescoreRun.name) == name))
-            if found is not None:
-                assert found.id is not None
-                return found.id
-            run = RescoreRun(
-                name=name,
-                as_of=as_of,
-                started_at=utcnow(),
-                total=EvaluationRepository(session).count(),
-            )
-            session.add(run)
-            session.flush()
-            assert run.id is not None
-            return run.id
+            row = {"name": name, "as_of": as_of, "started_at": utcnow(), "cursor": ""}
+            row |= {"total": EvaluationRepository(session).count(), "scanned": 0}
+            row |= {"changed": 0, "routed": 0, "busy": 0, "failed": 0}
+            insert_ignoring_conflicts(session, table_of(RescoreRun), [row], ["name"])
+            found = session.scalar(select(col(RescoreRun.id)).where(col(RescoreRun.name) == name))
+            assert found is not None
+            return int(found)
 
-    def unfinished(self) -> int | None:
-        """The latest run not finished, if any (``relais rescore`` resumes it)."""
+    def unfinished(self, prefix: str = "") -> list[int]:
+        """The runs not finished whose name starts with ``prefix``, latest first."""
         with self.db.transaction() as session:
-            return session.scalar(
-                select(col(RescoreRun.id))
-                .where(col(RescoreRun.finished_at).is_(None))
-                .order_by(col(RescoreRun.id).desc())
-                .limit(1)
+            return list(
+                session.scalars(
+                    select(col(RescoreRun.id))
+                    .where(
+                        col(RescoreRun.finished_at).is_(None),
+                        col(RescoreRun.name).startswith(prefix),
+                    )
+                    .order_by(col(RescoreRun.id).desc())
+                )
             )
 
     def progress(self, run_id: int) -> Progress:
@@ -164,7 +168,8 @@ class Rescorer:
             return _progress(run)
 
     def abandon(self, run_id: int) -> None:
-        """Close an unfinished run where it stands (``relais rescore --restart``)."""
+        """Close an unfinished run where it stands (``relais rescore --restart``, or a day's
+        run still going when the next day's starts)."""
         with self.db.transaction() as session:
             run = session.get(RescoreRun, run_id)
             if run is not None and run.finished_at is None:
@@ -173,48 +178,60 @@ class Rescorer:
     def run(self, run_id: int, worker_id: str) -> Iterator[Progress]:
         """Every batch of the run, one after the other; yields the progress after each."""
         while True:
-            progress = self.step(run_id, worker_id)
+            progress = self.step(run_id, worker_id, wait=True)
             yield progress
             if progress.finished:
                 return
 
-    def step(
-        self, run_id: int, worker_id: str, lease: timedelta = timedelta(seconds=60)
-    ) -> Progress:
-        """Rescore the run's next batch in one transaction (with its cursor)."""
+    def step(self, run_id: int, worker_id: str, *, wait: bool = False) -> Progress:
+        """Rescore the run's next batch in one transaction (with its cursor). The run's row
+        is locked for the batch; without ``wait`` a worker finding it locked (another worker
+        is on the run) does nothing this turn rather than queue behind it."""
         m = self.mappings.current
         with self.db.transaction() as session:
-            run = session.scalar(
-                select(RescoreRun).where(col(RescoreRun.id) == run_id).with_for_update()
-            )
+            query = select(RescoreRun).where(col(RescoreRun.id) == run_id)
+            run = session.scalar(query.with_for_update(skip_locked=not wait))
             if run is None:
-                raise LookupError(f"no rescoring run #{run_id}")
+                if session.get(RescoreRun, run_id) is None:
+                    raise LookupError(f"no rescoring run #{run_id}")
+                return Progress(run_id, 0, 0, 0, 0, 0, False)  # another worker has it
             scanned = run.scanned
             if run.finished_at is None:
                 self._batch(session, run, m, worker_id)
             return _progress(run, run.scanned - scanned)
 
     def _batch(self, session: Session, run: RescoreRun, m: Mappings, worker_id: str) -> None:
-        page = EvaluationRepository(session).page(run.cursor, self.batch_size)
+        evaluations = EvaluationRepository(session)
+        keys = evaluations.page(run.cursor, self.batch_size)
         now = utcnow()
-        if not page:
+        if not keys:
             run.finished_at = now
             log.info("rescore.finished", run=run.id, scanned=run.scanned, changed=run.changed)
             return
-        inbox = InboxRepository(session)
+        inbox, maps = InboxRepository(session), FieldMaps.of(m)
         # A record a worker holds is being evaluated now, at the current time: left to it.
-        keys = [ev.record_key for ev in page]
-        held = set(inbox.acquire_records(keys, worker_id, now, now + self.lease))
-        mine = [ev for ev in page if ev.record_key in held]
-        sides = [RecordKey.parse(s) for ev in mine for s in ev.sides]
-        ledger = DecisionRepository(session).assigned(sides)
-        for ev in mine:
-            rep = next((ledger[k] for k in map(RecordKey.parse, ev.sides) if k in ledger), None)
-            self._apply(session, run, rescored(ev, rep, m, run.as_of), rep, now, m.version)
+        # The rows are read once the records are held: a worker that committed meanwhile left
+        # its evaluation, which is the one to start from.
+        held = inbox.acquire_records(keys, worker_id, now, now + self.lease)
+        mine = evaluations.latest([RecordKey.parse(k) for k in held])
+        others = [RecordKey.parse(s) for ev in mine.values() for s in ev.sides]
+        ledger = DecisionRepository(session).assigned([*mine, *others])
+        has_own = set(evaluations.latest(others))
+        for key, ev in mine.items():
+            linked = [s for s in map(RecordKey.parse, ev.sides) if s != key]
+            sides = [key, *(s for s in linked if s not in has_own)]
+            rep = next((ledger[k] for k in [key, *linked] if k in ledger), None)
+            try:
+                with session.begin_nested():  # one lead's bug fails that lead only
+                    r = rescored(ev, rep, m, run.as_of, sides)
+                    self._apply(session, run, r, rep, now, m, stale(ev, maps))
+            except Exception:
+                log.exception("rescore.lead_failed", run=run.id, record=str(key))
+                run.failed += 1
         inbox.release(held, worker_id)
         run.cursor = keys[-1]
-        run.scanned += len(page)
-        run.busy += len(page) - len(mine)
+        run.scanned += len(keys)
+        run.busy += len(keys) - len(mine)
 
     def _apply(
         self,
@@ -223,17 +240,21 @@ class Rescorer:
         r: Rescored,
         rep: str | None,
         now: datetime,
-        version: str,
+        m: Mappings,
+        reread: bool,
     ) -> None:
-        if r.route:
-            InboxRepository(session).store([_route_event(run, r, now)])
+        if r.route or reread:
+            # Ready now, or scored on a snapshot older than the fields the mappings read:
+            # the live path reads the record, decides and writes.
+            payload = {"rescore_run": run.id, "as_of": run.as_of.isoformat()}
+            InboxRepository(session).enqueue(r.key, EVENT_TYPE, f"run {run.id}", payload, now)
             run.routed += 1
             return
         if not r.rescored:
             return
-        row = r.row(run.as_of, version)
+        row = r.row(run.as_of, m.version)
         if r.moved:
-            ctx = Context(row.mappings_version, [], now, now)
+            ctx = Context(m.version, [], now, now)
             why = f"rescoring run #{run.id} as of {run.as_of:%Y-%m-%d %H:%M} UTC"
             outcome = r.qualified.outcome if r.qualified is not None else Outcome.RESCORED
             DecisionService(session).record_rescore(
@@ -243,21 +264,12 @@ class Rescorer:
         EvaluationRepository(session).save(row)
 
 
-def _route_event(run: RescoreRun, r: Rescored, now: datetime) -> dict[str, object]:
-    digest = hashlib.sha256(f"{run.id}:{r.key}".encode()).hexdigest()[:40]
-    return {
-        "crm": r.key.crm,
-        "dedupe_key": f"rescore:{digest}",
-        "record_key": str(r.key),
-        "event_type": EVENT_TYPE,
-        "occurred_at": now,
-        "received_at": now,
-        "available_at": now,
-        "payload": {"rescore_run": run.id, "score": r.score.total, "as_of": run.as_of.isoformat()},
-        "status": Status.PENDING,
-        "result": None,
-        "finished_at": None,
-    }
+def stale(ev: LeadEvaluation, maps: FieldMaps) -> bool:
+    """The lead was evaluated before fields.yaml mapped a field it maps now: its snapshot
+    lacks the field, which only a read of the record can give."""
+    key = RecordKey.parse(ev.record_key)
+    mapped = maps.hubspot if key.crm is Crm.HUBSPOT else maps.salesforce.get(key.sobject, {})
+    return not set(mapped) <= set(ev.lead)
 
 
 def _progress(run: RescoreRun, batch: int = 0) -> Progress:
@@ -271,4 +283,5 @@ def _progress(run: RescoreRun, batch: int = 0) -> Progress:
         run.busy,
         run.finished_at is not None,
         batch,
+        run.failed,
     )

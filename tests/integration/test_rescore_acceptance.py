@@ -19,6 +19,7 @@ from app.evaluations.service import evaluated
 from app.mappings.loader import Mappings, load_mappings
 from app.outbox.models import OutboxWrite
 from app.queue import Status
+from app.records.schemas import FieldMaps
 from app.rescore.models import RescoreRun
 from app.rescore.service import rescored
 from app.runtime import Runtime
@@ -27,10 +28,10 @@ from connectors.sandbox import SandboxServer
 from tests.integration.workers import ROOT, worker_env
 
 LEADS, CHANGING = 10_000, 500
-SCORED_AT = datetime(2026, 12, 1, 12, tzinfo=UTC)  # when the live path last scored them
-AS_OF = datetime(2026, 12, 2, 12, tzinfo=UTC)  # the rescoring, a day later
-# Scored on 1 December: under a month without activity. On 2 December: a month (-5 points).
-CROSSING, RECENT = "2026-11-02T00:00:00+00:00", "2026-11-20T00:00:00+00:00"
+SCORED_AT = datetime(2026, 11, 1, 12, tzinfo=UTC)  # when the live path last scored them
+AS_OF = datetime(2026, 11, 2, 12, tzinfo=UTC)  # the rescoring, a day later
+# Scored on 1 November: under a month without activity. On 2 November: a month (-5 points).
+CROSSING, RECENT = "2026-10-02T00:00:00+00:00", "2026-10-20T00:00:00+00:00"
 WRITE = "\nwrite:\n  hubspot: {score: relais_score, breakdown: relais_reasons}\n"
 PROGRESS = re.compile(r"rescore run #\d+: (\d+)/(\d+) leads")
 
@@ -62,10 +63,12 @@ def seed(sandbox: SandboxServer, db: Database, m: Mappings) -> tuple[set[str], i
     props = [{"email": lead["email"], "jobtitle": lead["title"]} for lead in leads]
     ids = hs.create_contacts(props)
     rows = []
-    for cid, lead in zip(ids, leads, strict=True):
+    unset = dict.fromkeys(FieldMaps.of(m).hubspot)  # as read: every mapped field, empty or not
+    for cid, given in zip(ids, leads, strict=True):
+        lead = unset | given
         key = RecordKey.hubspot(cid)
         fresh = evaluated(key, lead, [key], 0, "nurture", {}, None, SCORED_AT, m.version)
-        first = rescored(fresh, None, m, SCORED_AT)
+        first = rescored(fresh, None, m, SCORED_AT, [key])
         rows.append(first.row(SCORED_AT, m.version))
     with db.transaction() as session:
         session.add_all(rows)

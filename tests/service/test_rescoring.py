@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from app.db import utcnow
 from app.decisions.service import DecisionService
 from app.evaluations.models import LeadEvaluation
 from app.inbox.repository import InboxRepository
+from app.rescore import service as rescore_module
 from app.rescore.schedule import DailyRescore
 from app.rescore.service import Progress, Rescorer
 from app.routing.schemas import Outcome
@@ -181,7 +183,7 @@ def test_given_a_run_killed_mid_batch_when_run_again_then_it_resumes_and_writes_
     monkeypatch.undo()
 
     resumed = Rescorer(service.db, service.runtime.mappings, batch_size=3)
-    assert resumed.unfinished() == run
+    assert resumed.unfinished() == [run]
     *_, last = resumed.run(run, "second")
     service.run()
 
@@ -271,3 +273,83 @@ def test_given_an_assigned_salesforce_lead_when_a_notification_shows_a_new_title
     assert service.salesforce.record("Lead", lid)["Relais_Score__c"] == "110"
     assert service.salesforce.owner_of("Lead", lid) == owner
     assert service.decisions()[-1].outcome == "rescored"
+
+
+def test_given_a_ready_lead_that_kept_an_outside_owner_when_rescored_then_it_is_not_routed_again(
+    service: Service, rescoring: Path
+) -> None:
+    boss = service.hubspot.add_owner("directrice@paieco.example", "Anne", "Roux")  # not a rep
+    cid = service.hubspot.create_contact(email="drh@betonsud.fr", hubspot_owner_id=boss.id, **READY)
+    service.deliver_and_run()
+    assert service.decisions()[-1].outcome == Outcome.KEPT_OWNER
+    events, writes = len(service.events()), len(service.writes())
+
+    first, second = rescore(service, utcnow()), rescore(service, utcnow() + timedelta(hours=1))
+    service.run()
+
+    assert (first.routed, second.routed) == (0, 0)
+    assert (len(service.events()), len(service.writes())) == (events, writes)
+    assert service.hubspot.owner_of(cid) == boss.id
+
+
+def test_given_one_lead_whose_rescoring_raises_then_the_others_are_rescored_and_it_is_counted(
+    service: Service, rescoring: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [
+        service.hubspot.create_contact(
+            email=f"l{n}@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+        )
+        for n in range(3)
+    ]
+    service.deliver_and_run()
+    before = len(service.writes())
+    real = rescore_module.rescored
+
+    def broken_for_the_second(ev: LeadEvaluation, *args: Any) -> Any:
+        if ev.record_key == hubspot_key(ids[1]):
+            raise ValueError("a bug of ours")
+        return real(ev, *args)
+
+    monkeypatch.setattr(rescore_module, "rescored", broken_for_the_second)
+    progress = rescore(service, utcnow() + timedelta(days=10))
+
+    assert (progress.scanned, progress.changed, progress.failed, progress.finished) == (
+        3, 2, 1, True,
+    )  # fmt: skip
+    assert sorted(w.object_id for w in service.writes()[before:]) == sorted([ids[0], ids[2]])
+
+
+def test_given_a_field_mapped_after_leads_were_scored_when_rescored_then_they_are_read_again(
+    service: Service, rescoring: Path
+) -> None:
+    cid = service.hubspot.create_contact(email="c@betonsud.fr", jobtitle="Comptable")
+    service.deliver_and_run()
+    fields = rescoring / "fields.yaml"
+    fields.write_text(
+        fields.read_text() + "  - {field: webinar_attended, type: boolean, hubspot: webinar}\n"
+    )
+    service.runtime.mappings.reload()
+
+    progress = rescore(service, utcnow())
+
+    assert progress.routed == 1  # through the live path, which reads the record
+    [event] = [e for e in service.events() if e.event_type == "relais.rescore"]
+    assert event.record_key == hubspot_key(cid)
+    service.run()
+    assert [e.status for e in service.events()] == ["done", "done"]
+
+
+def test_given_two_workers_starting_the_day_at_once_then_they_share_one_run_and_close_yesterdays(
+    service: Service, rescoring: Path
+) -> None:
+    service.worker()
+    rescorer = Rescorer(service.db, service.runtime.mappings)
+    yesterday = rescorer.start("daily-2026-11-25", utcnow())  # still going at midnight
+
+    runs = {rescorer.start("daily-2026-11-26", utcnow()) for _ in range(2)}
+    daily = DailyRescore(rescorer, time(3))
+    daily.step("w1", datetime(2026, 11, 26, 4, tzinfo=UTC))
+
+    assert len(runs) == 1 and yesterday not in runs
+    assert rescorer.unfinished("daily-") in ([], list(runs))
+    assert rescorer.progress(yesterday).finished

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.config import Settings
 from app.evaluations.models import LeadEvaluation
 from app.evaluations.service import changed, evaluated
@@ -40,10 +43,11 @@ def m(tmp_path_factory: pytest.TempPathFactory) -> Mappings:
 
 
 def evaluation(
-    lead: dict[str, str | None], m: Mappings, at: datetime, outcome: str
+    lead: Mapping[str, str | None], m: Mappings, at: datetime, outcome: str
 ) -> LeadEvaluation:
     """The lead as the live path left it at ``at``: scored, its values written."""
-    first = rescored(evaluated(KEY, lead, [KEY], 0, outcome, {}, None, at, "v"), None, m, at)
+    fresh = evaluated(KEY, lead, [KEY], 0, outcome, {}, None, at, "v")
+    first = rescored(fresh, None, m, at, [KEY])
     return evaluated(KEY, lead, [KEY], first.score.total, outcome, first.values, None, at, "v")
 
 
@@ -59,7 +63,7 @@ def test_given_no_time_passed_when_rescored_then_nothing_changes(m: Mappings) ->
         "nurture",
     )
 
-    again = rescored(ev, None, m, NOW)
+    again = rescored(ev, None, m, NOW, [KEY])
 
     assert (again.values, again.moved, again.rescored, again.route) == ({}, False, False, False)
 
@@ -74,7 +78,7 @@ def test_given_a_month_without_activity_when_rescored_then_only_the_score_fields
     }
     ev = evaluation(lead, m, NOW, "nurture")
 
-    later = rescored(ev, None, m, NOW + timedelta(days=31))
+    later = rescored(ev, None, m, NOW + timedelta(days=31), [KEY])
 
     assert later.score.total == ev.score - 5
     assert set(later.values[KEY]) == {"relais_score", "relais_reasons"}  # not the lifecycle
@@ -89,7 +93,7 @@ def test_given_an_assigned_lead_when_rescored_then_it_is_never_requalified_nor_r
     lead = {**HR, "last_activity": "2026-01-01T00:00:00+00:00"}  # far below the threshold now
     ev = evaluation(lead, m, NOW - timedelta(days=300), "ready")
 
-    later = rescored(ev, "claire.martin@paieco.example", m, NOW)
+    later = rescored(ev, "claire.martin@paieco.example", m, NOW, [KEY])
 
     assert later.qualified is None and not later.route
     assert later.row(NOW, "v").outcome == "ready"  # kept: a lead routed once is never un-routed
@@ -101,7 +105,7 @@ def test_given_a_nurtured_lead_that_now_qualifies_when_rescored_then_it_is_route
 ) -> None:
     ev = evaluation({**HR}, m, NOW, "nurture")  # as if scored under a stricter model
 
-    later = rescored(ev, None, m, NOW)
+    later = rescored(ev, None, m, NOW, [KEY])
 
     assert later.qualified is not None and later.qualified.ready
     assert later.route and later.values == {}  # the live path decides and writes
@@ -124,3 +128,20 @@ def test_given_a_bad_daily_time_when_configured_then_it_is_refused(value: str) -
 def test_given_off_when_configured_then_there_is_no_daily_rescoring() -> None:
     assert Settings(rescore_daily_at="off").rescore_time() is None
     assert str(Settings(rescore_daily_at="04:30").rescore_time()) == "04:30:00"
+
+
+@pytest.mark.parametrize(
+    ("at", "message"),
+    [
+        ("2999-01-01T00:00:00Z", "an instant in the future is refused"),
+        ("yesterday", "not an ISO 8601 instant with a time zone"),
+        ("2026-11-01T00:00:00", "not an ISO 8601 instant with a time zone"),
+    ],
+)
+def test_given_an_at_that_cannot_be_written_when_rescoring_then_it_exits_1_with_why(
+    at: str, message: str
+) -> None:
+    result = CliRunner().invoke(cli, ["rescore", "--at", at])
+
+    assert result.exit_code == 1
+    assert message in result.output
