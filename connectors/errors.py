@@ -159,6 +159,7 @@ class Resolution:
     reason: str  # one line: what happened, and what an admin must do when one must
     retry_after: float = 0.0  # RETRY: the least wait in seconds (the queue caps it at a day)
     pause: timedelta = timedelta(0)  # PAUSE: how long the CRM is left alone
+    gone: bool = False  # the record cannot be written again (deleted, merged, converted)
 
 
 # Credentials refused: checked again this often, so a fixed token works within minutes.
@@ -189,6 +190,8 @@ FINAL_RECORD_ERRORS = {
     # Once converted, a Lead is read-only: its Contact is the record to route.
     "CANNOT_UPDATE_CONVERTED_LEAD": "the Lead was converted and can no longer be updated",
 }
+# Of those, the ones saying the record itself is gone for good: nothing will be written to it.
+RECORD_GONE = {"OBJECT_NOT_FOUND", "ENTITY_IS_DELETED", "CANNOT_UPDATE_CONVERTED_LEAD"}
 
 
 def resolve(error: CrmError | UpdateFailure, *, quota_pause: timedelta) -> Resolution:
@@ -198,7 +201,8 @@ def resolve(error: CrmError | UpdateFailure, *, quota_pause: timedelta) -> Resol
     if isinstance(error, UpdateFailure):
         hint = FINAL_RECORD_ERRORS.get(error.category or "")
         if hint is not None:
-            return Resolution(Action.DEAD_LETTER, f"{error.message} ({hint})")
+            gone = error.category in RECORD_GONE
+            return Resolution(Action.DEAD_LETTER, f"{error.message} ({hint})", gone=gone)
         # Locked rows, a later collection of a batch that failed, one record HubSpot refused
         # alone: worth another try, and the attempts bound it.
         return Resolution(Action.RETRY, error.message)

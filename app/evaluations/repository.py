@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -34,6 +34,14 @@ class EvaluationRepository:
         column = col(LeadEvaluation.record_key)
         query = select(column).where(column > after).order_by(column).limit(limit)
         return list(self.session.scalars(query).all())
+
+    def forget(self, records: Sequence[RecordKey]) -> None:
+        """Records that are gone from their CRM (deleted, merged, converted): no more rescoring."""
+        if records:
+            keys = sorted({str(k) for k in records})
+            self.session.execute(
+                delete(LeadEvaluation).where(col(LeadEvaluation.record_key).in_(keys))
+            )
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(LeadEvaluation)) or 0)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.config import LEASE_SEND_SHARE
 from app.db import Database, utcnow
+from app.evaluations.repository import EvaluationRepository
 from app.mappings.loader import MappingsStore
 from app.outbox.models import WriteKind
 from app.outbox.repository import ClaimedWrite, OutboxRepository, Superseded
@@ -23,7 +24,7 @@ from app.outbox.writers import Registry, Team, Writer, sendable
 from app.pauses.repository import PauseRepository
 from app.queue import RetryPolicy
 from app.team.directory import OwnerDirectory
-from connectors.crm import Crm
+from connectors.crm import Crm, RecordKey
 from connectors.errors import Action, CrmError, Resolution, resolve
 from connectors.results import UpdateFailure
 
@@ -198,6 +199,9 @@ class OutboxDispatcher:
         with self.db.transaction() as session:
             OutboxRepository(session).sent(done, worker_id, utcnow())
             self._apply(session, crm, refused, worker_id)
+            # A record deleted, merged or converted is no lead to rescore any more.
+            gone = [RecordKey.parse(w.record_key) for w, r in refused if r.gone]
+            EvaluationRepository(session).forget(gone)
         WRITES.labels(crm, "sent").inc(len(done))
         for write, resolution in refused:
             log.warning(

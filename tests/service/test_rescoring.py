@@ -353,3 +353,25 @@ def test_given_two_workers_starting_the_day_at_once_then_they_share_one_run_and_
     assert len(runs) == 1 and yesterday not in runs
     assert rescorer.unfinished("daily-") in ([], list(runs))
     assert rescorer.progress(yesterday).finished
+
+
+def test_given_a_contact_deleted_in_hubspot_when_its_rescore_write_fails_then_it_is_forgotten(
+    service: Service, rescoring: Path
+) -> None:
+    gone = service.hubspot.create_contact(
+        email="a@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+    )
+    kept = service.hubspot.create_contact(
+        email="b@betonsud.fr", jobtitle="Comptable", notes_last_updated=days_ago(25)
+    )
+    service.deliver_and_run()
+    service.hubspot.delete_contact(gone)
+
+    first = rescore(service, utcnow() + timedelta(days=10))
+    service.run()  # the write to the deleted contact is dead-lettered with the CRM's words
+    later = rescore(service, utcnow() + timedelta(days=45))
+
+    assert (first.scanned, first.changed) == (2, 2)
+    assert (later.scanned, later.changed) == (1, 1)  # only the contact that still exists
+    dead = [w for w in service.writes() if w.status == "dead"]
+    assert [w.object_id for w in dead] == [gone]
