@@ -3,8 +3,9 @@ the lead's ``send`` fields as a JSON object, with the auth header whose value is
 the environment, and reads each mapped field from the JSON object answered; answers are kept
 in the database for ``cache_ttl_hours``, keyed by the URL, the field map and what was sent.
 
-Any failure (timeout, 4xx, 5xx, an answer that is not a JSON object, an object where a value
-is expected) raises: the enricher records the gap and the lead goes on."""
+Any failure (timeout, 4xx, 5xx, an answer over 1 MiB or not whole by the batch's deadline,
+one that is not a JSON object, an object where a value is expected) raises: the enricher
+records the gap and the lead goes on."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from app.db import Database, utcnow
+from app.enrichment import calls
 from app.enrichment.base import Found, flag
 from app.enrichment.repository import EnrichmentCacheRepository
 from app.mappings.schemas import HttpEnrichment
@@ -71,11 +73,10 @@ class HttpProvider:
         ).hexdigest()
         if (cached := self._cached(key)) is not None:
             return cached
-        response = self.http.post(
-            self.config.url, json=body, headers=self._headers(), timeout=self.timeout
+        until = calls.deadline(self.timeout)
+        answer = calls.fetch_json(
+            self.http, "POST", self.config.url, until, json=body, headers=self._headers()
         )
-        response.raise_for_status()
-        answer = response.json()
         if not isinstance(answer, dict):
             raise ValueError(f"the answer is a JSON {type(answer).__name__}, not an object")
         found = {f: text(at(answer, path), path) for f, path in self.config.fields.items()}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import get_args
 
@@ -27,20 +27,26 @@ class Reach:
     db: Database | None = None
     # False: the cache is read, never written (the dry run writes nothing, not even answers).
     keep_answers: bool = True
+    # A provider named here calls out through a client of its own: its own connection pool,
+    # which another provider's slow calls cannot use up. The others share ``http``.
+    clients: Mapping[str, httpx.Client] = field(default_factory=dict)
+
+    def client(self, provider: str) -> httpx.Client:
+        return self.clients.get(provider, self.http)
 
 
 def _register(config: Enrichment, reach: Reach) -> Provider:
     ttl = timedelta(hours=config.cache_ttl_hours)
-    return RegisterProvider(
-        reach.http, config.timeout_seconds, ttl, reach.db, keep=reach.keep_answers
-    )
+    http = reach.client("register")
+    return RegisterProvider(http, config.timeout_seconds, ttl, reach.db, keep=reach.keep_answers)
 
 
 def _http(config: Enrichment, reach: Reach) -> Provider:
     assert config.http is not None, "enrichment.yaml's http section (checked when loaded)"
     ttl = timedelta(hours=config.cache_ttl_hours)
+    http = reach.client("http")
     return HttpProvider(
-        config.http, reach.http, config.timeout_seconds, ttl, reach.db, keep=reach.keep_answers
+        config.http, http, config.timeout_seconds, ttl, reach.db, keep=reach.keep_answers
     )
 
 

@@ -8,14 +8,18 @@ A value a provider changed keeps the CRM's beside it (``base.replaced``), for wr
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import replace
 
 import httpx
 import structlog
 
 from app.db import Database
+from app.enrichment import calls
 from app.enrichment.base import Found, Provider, replaced
 from app.enrichment.registry import Reach
 from app.enrichment.registry import providers as configured
@@ -45,19 +49,46 @@ def run_batch(
     """Each lead with what each provider found (its own fields only; None never erases a
     known value) and the gaps of those that failed, or were not done ``timeout`` seconds after
     the batch started (a provider stuck past it is left behind, its call a gap)."""
-    # A pool per provider: one that hangs holds its own threads, never another's calls.
-    pools = [
-        ThreadPoolExecutor(max_workers=CONCURRENCY, thread_name_prefix=f"relais-enrich-{p.name}")
-        for p in providers
-    ]
-    calls = [
-        [pool.submit(p.enrich, dict(lead)) for p, pool in zip(providers, pools, strict=True)]
-        for lead in leads
-    ]
-    wait([f for row in calls for f in row], timeout=timeout)
-    for pool in pools:
-        pool.shutdown(wait=False, cancel_futures=True)
-    return [_merge(providers, lead, row, timeout) for lead, row in zip(leads, calls, strict=True)]
+    until = time.monotonic() + timeout
+    futures: list[list[Future[Found]]] = [[Future() for _ in providers] for _ in leads]
+    for i, provider in enumerate(providers):
+        _start(provider, deque(zip(leads, [row[i] for row in futures], strict=True)), until)
+    wait([f for row in futures for f in row], timeout=timeout)
+    for row in futures:
+        for future in row:
+            future.cancel()  # not started yet: never will be (a running one is left to end)
+    return [_merge(providers, lead, row, timeout) for lead, row in zip(leads, futures, strict=True)]
+
+
+Todo = deque[tuple[Mapping[str, str | None], Future[Found]]]
+
+
+def _start(provider: Provider, todo: Todo, until: float) -> None:
+    """Threads of the provider's own (one that hangs holds its own threads, never another's
+    calls) taking its calls from ``todo`` until ``until``. Daemon threads: a call that never
+    returns never keeps the process from exiting (a ThreadPoolExecutor's are joined at exit); a
+    call out ends by itself soon after ``until`` (``calls.fetch_json``)."""
+    for n in range(min(CONCURRENCY, len(todo))):
+        name = f"relais-enrich-{provider.name}-{n}"
+        threading.Thread(target=_work, args=(provider, todo, until), name=name, daemon=True).start()
+
+
+def _work(provider: Provider, todo: Todo, until: float) -> None:
+    calls.hold_to(until)  # this thread's calls out end by the batch's deadline
+    while True:
+        try:
+            lead, future = todo.popleft()
+        except IndexError:
+            return
+        if time.monotonic() >= until:
+            future.cancel()  # too late to start: a gap, not a call nobody waits for
+            continue
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            future.set_result(provider.enrich(dict(lead)))
+        except Exception as error:  # any failure is a gap (``_merge``), never a lost lead
+            future.set_exception(error)
 
 
 def _merge(
@@ -98,6 +129,11 @@ def gaps_of(lead: Mapping[str, str | None]) -> list[tuple[str, str]]:
 
 
 USER_AGENT = "relais-enrichment"
+CALLING_OUT = ("register", "http")  # the providers with a connection pool of their own
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(headers={"User-Agent": USER_AGENT})
 
 
 class Enricher:
@@ -116,8 +152,10 @@ class Enricher:
         # The most a batch may wait for enrichment: a share of the worker's lease, so that the
         # reads and the decision still fit in it whatever enrichment.yaml's timeout says.
         self.budget_seconds = budget_seconds
-        # One client for every call out: its connections are reused from lead to lead.
-        self.reach = Reach(httpx.Client(headers={"User-Agent": USER_AGENT}), db)
+        # A client per provider that calls out, its connections reused from lead to lead: a
+        # provider stuck on a slow server holds its own pool, never the register's.
+        clients = {name: _client() for name in CALLING_OUT}
+        self.reach = Reach(_client(), db, clients=clients)
 
     def enrich(self, records: Sequence[Record]) -> list[Record]:
         config = self.mappings.current.enrichment

@@ -316,3 +316,31 @@ def test_the_enrichment_wait_is_capped_by_the_workers_budget(tmp_path: Path) -> 
     finally:
         release.set()
     assert record.lead[GAP_REASONS] == "hung: timed out after 0.1 s"  # not 30 s
+
+
+def test_a_hung_provider_holds_only_daemon_threads_and_no_call_starts_past_the_deadline(
+    release: threading.Event,
+) -> None:
+    from app.enrichment.service import CONCURRENCY, run_batch
+
+    started: list[str | None] = []
+
+    class Hung:
+        name = "hung"
+        fields = ("company_active",)
+
+        def enrich(self, lead: Mapping[str, str | None]) -> Found:
+            started.append(lead.get("email"))
+            release.wait()
+            return {}
+
+    leads = [{"email": f"p{i}@betonsud.fr"} for i in range(CONCURRENCY * 3)]
+    out = run_batch([Hung()], leads, timeout=0.05)
+    assert all(o[GAPS] == "hung" for o in out)
+    stuck = [t for t in threading.enumerate() if t.name.startswith("relais-enrich-hung")]
+    assert len(stuck) == CONCURRENCY  # its own threads, no more
+    assert all(t.daemon for t in stuck)  # the process exits without waiting for them
+    release.set()
+    for t in stuck:
+        t.join()
+    assert len(started) == CONCURRENCY  # the queued calls were dropped, not run late

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import respx
 
+from app.enrichment.calls import MAX_ANSWER_BYTES
 from app.enrichment.http_service import HttpProvider
 from app.enrichment.service import GAP_REASONS, GAPS, run
 from app.mappings.loader import MappingsError, load_mappings
@@ -104,6 +105,33 @@ def test_given_the_variable_unset_since_loading_then_it_is_a_gap_saying_so(
     assert lead[GAP_REASONS] == (
         "http: LookupError: the environment variable RELAIS_TEST_ENRICH_TOKEN is not set"
     )
+
+
+def test_given_an_answer_over_1_mib_then_it_is_refused_as_a_gap(
+    service: respx.MockRouter, provider: HttpProvider
+) -> None:
+    service.post(URL).respond(200, content=b" " * (MAX_ANSWER_BYTES + 1))  # Content-Length
+    lead = run([provider], {"email": "ana@acme.fr"}, timeout=5)
+    assert (
+        lead[GAP_REASONS] == "http: ValueError: the answer is 1048577 bytes, over 1048576 (1 MiB)"
+    )
+
+
+def test_given_an_endless_answer_without_its_length_then_reading_stops_past_1_mib(
+    service: respx.MockRouter, provider: HttpProvider
+) -> None:
+    sent = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal sent
+        while True:
+            sent += 64 * 1024
+            yield b" " * (64 * 1024)
+
+    service.post(URL).mock(return_value=httpx.Response(200, content=endless()))
+    lead = run([provider], {"email": "ana@acme.fr"}, timeout=5)
+    assert lead[GAP_REASONS] == "http: ValueError: the answer is over 1048576 bytes (1 MiB)"
+    assert sent <= MAX_ANSWER_BYTES + 64 * 1024  # not one chunk more read
 
 
 HTTP = (

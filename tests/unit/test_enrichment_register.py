@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from app.enrichment.register import URL, RegisterProvider
+from app.enrichment.register import ATTEMPTS, URL, RegisterProvider, retry_after
 from app.enrichment.service import GAP_REASONS, GAPS, run
 
 SIREN = "732829320"
@@ -73,9 +73,15 @@ def register() -> Iterator[respx.MockRouter]:
 
 
 @pytest.fixture
-def provider() -> Iterator[RegisterProvider]:
+def waits() -> list[float]:
+    """Each wait between two attempts, recorded instead of slept."""
+    return []
+
+
+@pytest.fixture
+def provider(waits: list[float]) -> Iterator[RegisterProvider]:
     with httpx.Client() as http:
-        yield RegisterProvider(http, timeout=2, ttl=timedelta(hours=1), db=None)
+        yield RegisterProvider(http, timeout=2, ttl=timedelta(hours=1), db=None, sleep=waits.append)
 
 
 def test_given_a_valid_siren_then_the_register_gives_naf_headcount_category_and_state(
@@ -141,10 +147,65 @@ def test_given_the_register_failing_then_the_lead_goes_on_with_the_gap(
     answer: httpx.Response | Exception,
     reason: str,
 ) -> None:
-    register.get(URL).mock(side_effect=[answer])
+    register.get(URL).mock(side_effect=[answer] * ATTEMPTS)  # 429, 503: every attempt
     lead = run([provider], {"siren": SIREN, "naf_code": "62.02A"}, timeout=5)
     assert lead["naf_code"] == "62.02A"  # what the CRM held stays
     assert "company_active" not in lead
     assert lead[GAPS] == "register"
     why = lead[GAP_REASONS] or ""
     assert why.startswith("register: ") and reason in why
+
+
+TOO_MANY = {"erreur": "Trop de requêtes"}  # the register's 429 body
+
+
+def test_given_a_429_then_a_200_then_the_register_is_asked_again_after_retry_after(
+    register: respx.MockRouter, provider: RegisterProvider, waits: list[float]
+) -> None:
+    route = register.get(URL, params={"q": SIREN}).mock(
+        side_effect=[
+            httpx.Response(429, json=TOO_MANY, headers={"Retry-After": "1"}),
+            httpx.Response(200, json=search(company())),
+        ]
+    )
+    lead = run([provider], {"siren": SIREN}, timeout=5)
+    assert route.call_count == 2 and waits == [1.0]
+    assert lead["naf_code"] == "62.01Z" and lead[GAPS] is None
+
+
+def test_given_a_429_at_every_attempt_then_the_lead_goes_on_with_the_gap_after_three(
+    register: respx.MockRouter, provider: RegisterProvider, waits: list[float]
+) -> None:
+    route = register.get(URL).mock(side_effect=[httpx.Response(429, json=TOO_MANY)] * 5)
+    lead = run([provider], {"siren": SIREN, "naf_code": "62.02A"}, timeout=5)
+    assert route.call_count == ATTEMPTS and waits == [0.2, 0.4]  # no Retry-After: backoff
+    assert lead["naf_code"] == "62.02A" and lead[GAPS] == "register"
+    why = lead[GAP_REASONS] or ""
+    assert "HTTPStatusError" in why and "429 Too Many Requests" in why and "attempts: 3" in why
+
+
+def test_given_a_retry_after_past_the_deadline_then_it_is_not_waited_and_the_gap_says_so(
+    register: respx.MockRouter, provider: RegisterProvider, waits: list[float]
+) -> None:
+    too_late = httpx.Response(429, json=TOO_MANY, headers={"Retry-After": "3600"})
+    route = register.get(URL).mock(side_effect=[too_late] * 5)
+    lead = run([provider], {"siren": SIREN}, timeout=5)
+    assert route.call_count == 1 and waits == []
+    assert "attempts: 1; asked to wait 3600 s, past the deadline" in (lead[GAP_REASONS] or "")
+
+
+@pytest.mark.parametrize("status", [400, 404, 500])
+def test_given_an_answer_that_would_be_the_same_again_then_it_is_asked_once(
+    register: respx.MockRouter, provider: RegisterProvider, waits: list[float], status: int
+) -> None:
+    route = register.get(URL).mock(side_effect=[httpx.Response(status, json={})] * 5)
+    assert run([provider], {"siren": SIREN}, timeout=5)[GAPS] == "register"
+    assert route.call_count == 1 and waits == []
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("2", 2.0), ("", None), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after_reads_seconds_or_a_date(header: str, seconds: float | None) -> None:
+    assert retry_after(httpx.Response(429, headers={"Retry-After": header})) == seconds
