@@ -375,3 +375,4 @@ def test_given_a_contact_deleted_in_hubspot_when_its_rescore_write_fails_then_it
     assert (later.scanned, later.changed) == (1, 1)  # only the contact that still exists
     dead = [w for w in service.writes() if w.status == "dead"]
     assert [w.object_id for w in dead] == [gone]
+    assert service.writes()[-1].object_id == kept
