@@ -327,7 +327,7 @@ def test_a_hung_provider_holds_only_daemon_threads_and_no_call_starts_past_the_d
 
     class Hung:
         name = "hung"
-        fields = ("company_active",)
+        fields: tuple[str, ...] = ("company_active",)
 
         def enrich(self, lead: Mapping[str, str | None]) -> Found:
             started.append(lead.get("email"))
