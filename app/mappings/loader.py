@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import os
 import re
 import threading
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 import yaml
@@ -30,6 +31,8 @@ from app.mappings.fields import (
     LeadField,
 )
 from app.mappings.schemas import (
+    PSEUDO_FIELDS,
+    PSEUDO_VALUES,
     Condition,
     Enrichment,
     FieldMapping,
@@ -37,8 +40,10 @@ from app.mappings.schemas import (
     Qualification,
     Rep,
     Routing,
+    RoutingRule,
     Scoring,
     Sync,
+    Target,
     Team,
     Values,
     WriteTarget,
@@ -68,6 +73,31 @@ MAX_YAML_DEPTH = 48  # mappings and lists nested in one file (deeper: refused be
 MAX_CONDITION_DEPTH = 16  # all, any and not nested in one condition
 # The types a condition's value may be (pydantic names each in an error's path).
 VALUE_MEMBERS = {"bool", "float", "str", "list[union[str,float]]"}
+# What the assignment engine (issue 10) acts on among routing.yaml's newer keys and values.
+# Until it does, ``relais mappings check`` refuses each with "not supported yet (issue 10)"
+# (no setting without effect): add a name here in the change that makes it take effect.
+#   weighted also turns on the refusal of a weight (a rep whose weight is not 1) in a
+#   round-robin pool: until weighted pools exist, an admin has nowhere else to put one.
+EngineFeature = Literal[
+    "rules", "weighted", "least_loaded", "members_from_segment", "account_owner_first", "hold",
+    "queue",
+]  # fmt: skip
+ENGINE_SUPPORTS: frozenset[EngineFeature] = frozenset()
+NOT_SUPPORTED: dict[EngineFeature, str] = {  # what an admin does meanwhile
+    "rules": "every lead goes to default_pool until then",
+    "weighted": "use type: round_robin until then",
+    "least_loaded": "use type: round_robin until then",
+    "members_from_segment": "list the pool's members until then",
+    "account_owner_first": "the company's owner is not looked up yet: remove the key",
+    "hold": "use when_nobody: fallback until then",
+    "queue": "send to a pool or a rep until then",
+}
+NOT_YET = "not supported yet (issue 10)"
+KNOWN_FIELD = "a built-in field, or one declared in fields.yaml with its type"
+ROUTING_FIELD = (
+    "nobody feeds it: a rule reads a built-in field, one declared in fields.yaml with its "
+    "type, or score, grade, temperature"
+)
 M = TypeVar("M", bound=BaseModel)
 log = structlog.get_logger("relais.mappings")
 Path_ = tuple[str | int, ...]
@@ -413,7 +443,7 @@ def _validate(parsed: Parsed, model: type[M], errors: list[str]) -> M | None:
         for err in _one_per_union(list(exc.errors())):
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p == model.__name__))
             # discriminated unions add the tag to the path: drop it for the admin
-            loc = tuple(p for p in loc if p not in ("round_robin",))
+            loc = tuple(p for p in loc if p not in ("round_robin", "weighted", "least_loaded"))
             if err["type"] == "union_tag_invalid":
                 loc = (*loc, "type")
             errors.append(
@@ -528,36 +558,231 @@ class _CrossCheck:
         return seen
 
     def routing(self, reps: set[str]) -> None:
-        """Pools named once, their members reps, the default pool and fallback owner known."""
+        """Pools, the default, the fallback and the rules: each name known, each key with an
+        effect (``ENGINE_SUPPORTS``)."""
         routing: Routing = self.models["routing.yaml"]
-        emails = [r.email for r in self.models["team.yaml"].reps]
+        self.pools(routing)
+        self.routing_default(routing)
+        self.fallback(routing)
+        if routing.rules is not None:
+            self.routing_rules(routing.rules, routing)
+        self.unsupported(routing)
+
+    def pools(self, routing: Routing) -> None:
+        """Pools named once, their members reps of team.yaml, a segment some rep covers, no
+        empty pool, no weight in a round-robin pool (once weighted pools exist)."""
+        team: Team = self.models["team.yaml"]
+        emails = [r.email for r in team.reps]
         names = [p.name for p in routing.pools]
+        segments = sorted({s for r in team.reps for s in r.segments})
         for i, pool in enumerate(routing.pools):
+            at: Path_ = ("pools", i)
             if names.count(pool.name) > 1 and names.index(pool.name) != i:
-                self.err(
-                    "routing.yaml", ("pools", i, "name"), f"pool {pool.name!r} is defined twice"
-                )
+                self.err("routing.yaml", (*at, "name"), f"pool {pool.name!r} is defined twice")
             for j, member in enumerate(pool.members):
-                if member not in reps:
+                if member not in emails:
                     self.err(
                         "routing.yaml",
-                        ("pools", i, "members", j),
+                        (*at, "members", j),
                         f"{member} is not a rep in team.yaml{_suggest(member, emails)}",
                     )
-        if routing.default_pool not in names:
+            segment = pool.members_from_segment
+            if segment is not None and segment not in segments:
+                self.err(
+                    "routing.yaml",
+                    (*at, "members_from_segment"),
+                    f"no rep of team.yaml has the segment {segment!r}{_suggest(segment, segments)}"
+                    f" (segments: {', '.join(segments) or 'none'})",
+                )
+            elif not pool.members_in(team):
+                self.err(
+                    "routing.yaml",
+                    (*at, "members"),
+                    f"pool {pool.name!r} has no members: list reps in members, or name a "
+                    "segment of team.yaml in members_from_segment",
+                )
+            if pool.type == "round_robin" and "weighted" in ENGINE_SUPPORTS:
+                self.weights(at, pool.members, pool.members_in(team), team)
+
+    def weights(self, at: Path_, listed: list[str], members: list[str], team: Team) -> None:
+        """A round robin ignores weights: a weighted rep in one is refused, not ignored."""
+        weight = {r.email: r.weight for r in team.reps}
+        for email in members:
+            if weight.get(email, 1.0) == 1.0:
+                continue
+            path = (
+                (*at, "members", listed.index(email))
+                if email in listed
+                else (*at, "members_from_segment")
+            )
+            self.err(
+                "routing.yaml",
+                path,
+                f"{email} has weight {weight[email]:g} in team.yaml, and this pool is a round "
+                "robin: weights apply to weighted pools (type: weighted)",
+            )
+
+    def routing_default(self, routing: Routing) -> None:
+        """Where a lead no rule takes goes: default_pool, or the rules' last (default) rule."""
+        names = [p.name for p in routing.pools]
+        if routing.rules is not None and routing.default_pool_ is not None:
             self.err(
                 "routing.yaml",
                 ("default_pool",),
-                f"no pool named {routing.default_pool!r}"
-                f"{_suggest(routing.default_pool, names)} (pools: {', '.join(names)})",
+                "default_pool or rules, not both: with rules, the last rule (without when) "
+                "is the default",
             )
-        fallback = routing.fallback_owner
-        if fallback is not None and fallback.lower() not in reps:
+        elif routing.rules is None and routing.default_pool_ is None:
+            self.err("routing.yaml", ("default_pool",), "missing key 'default_pool' (or rules)")
+        elif routing.default_pool_ is not None and routing.default_pool_ not in names:
+            self.err(
+                "routing.yaml",
+                ("default_pool",),
+                f"no pool named {routing.default_pool_!r}"
+                f"{_suggest(routing.default_pool_, names)} (pools: {', '.join(names)})",
+            )
+
+    def fallback(self, routing: Routing) -> None:
+        """One spelling of the fallback, naming a rep who can take leads, or a queue."""
+        if routing.fallback is not None and routing.fallback_owner_ is not None:
             self.err(
                 "routing.yaml",
                 ("fallback_owner",),
-                f"{fallback} is not a rep in team.yaml{_suggest(fallback.lower(), emails)}",
+                "fallback_owner is the older spelling of fallback: {rep: EMAIL}; use one, not both",
             )
+        if routing.fallback_owner_ is not None:
+            path: Path_ = ("fallback_owner",)
+            target = Target("rep", routing.fallback_owner_.lower())
+        elif routing.fallback is not None:
+            target = routing.fallback.target
+            path = ("fallback", target.kind)
+        else:
+            return
+        self.target(path, target, routing)
+        rep = next((r for r in self.models["team.yaml"].reps if r.email == target.name), None)
+        if target.kind == "rep" and rep is not None and not rep.active:
+            self.err(
+                "routing.yaml",
+                path,
+                f"{target.name} is inactive in team.yaml: the fallback must be able to take leads",
+            )
+
+    def target(self, path: Path_, target: Target, routing: Routing) -> None:
+        """A rule's target, or the fallback, names a pool of this file or a rep or a queue
+        of team.yaml."""
+        team: Team = self.models["team.yaml"]
+        known = {
+            "pool": ([p.name for p in routing.pools], "a pool of routing.yaml"),
+            "rep": ([r.email for r in team.reps], "a rep in team.yaml"),
+            "queue": ([q.name for q in team.queues], "a queue in team.yaml"),
+        }
+        names, what = known[target.kind]
+        if target.name not in names:
+            self.err(
+                "routing.yaml",
+                path,
+                f"{target.name} is not {what}{_suggest(target.name, names)}",
+            )
+
+    def routing_rules(self, rules: list[RoutingRule], routing: Routing) -> None:
+        """Each rule named once, reading fields someone feeds, sending to a known target,
+        able to match (no earlier rule takes all its leads); the default last."""
+        fields: Fields | None = self.models.get("fields.yaml")
+        broken = "fields.yaml" in self.parsed and fields is None  # reports its own errors
+        declared = {f.field: f.type for f in (fields.fields if fields else []) if f.type}
+        types = BUILTIN_TYPES | declared | PSEUDO_FIELDS
+        if len(rules) > MAX_RULES:
+            self.err("routing.yaml", ("rules",), f"{len(rules):,} rules: more than {MAX_RULES:,}")
+        names: dict[str, int] = {}
+        for i, rule in enumerate(rules):
+            at: Path_ = ("rules", i)
+            if names.setdefault(rule.name, i) != i:
+                self.err(
+                    "routing.yaml",
+                    (*at, "name"),
+                    f"the rule name {rule.name!r} is already used by rules[{names[rule.name]}]",
+                )
+            for j, c in enumerate([] if broken else rule.when or []):
+                self.condition("routing.yaml", (*at, "when", j), c, types, ROUTING_FIELD)
+                self.pseudo_values((*at, "when", j), c)
+            target = rule.target
+            self.target((*at, target.kind), target, routing)
+            self.reachable(rules, i)
+            if rule.when is None and i < len(rules) - 1:
+                self.err(
+                    "routing.yaml",
+                    at,
+                    f"rule {rule.name!r} has no when: it is the default, and must come last",
+                )
+        if rules[-1].when is not None:
+            self.err(
+                "routing.yaml",
+                ("rules",),
+                "the last rule must be the default: a rule without when, which takes every "
+                "lead no rule before it took (e.g. - {name: default, pool: inbound})",
+            )
+
+    def pseudo_values(self, path: Path_, condition: Condition) -> None:
+        """grade is A-D, temperature hot, warm or cold: another value could never match."""
+        for sub, leaf in leaves(condition, path):
+            allowed = PSEUDO_VALUES.get(leaf.field or "")
+            if allowed is None or leaf.op not in ("eq", "ne", "in", "not_in"):
+                continue
+            values = leaf.value if isinstance(leaf.value, list) else [leaf.value]
+            folded = {a.casefold() for a in allowed}
+            for value in values:
+                if str(value).casefold() not in folded:
+                    self.err(
+                        "routing.yaml",
+                        (*sub, "value"),
+                        f"{value!r} is not a {leaf.field} (expected one of: {', '.join(allowed)})",
+                    )
+
+    def reachable(self, rules: list[RoutingRule], i: int) -> None:
+        """Rule ``i`` can match: no earlier rule is without conditions, or has conditions all
+        among its own (that rule takes every lead this one would)."""
+        rule, line = rules[i], self.parsed["routing.yaml"].line
+        mine = _condition_set(rule)
+        for k, earlier in enumerate(rules[:i]):
+            theirs = _condition_set(earlier)
+            if earlier.when is None:
+                why = "has no when: it takes every lead"
+            elif theirs == mine:
+                why = "has the same conditions"
+            elif theirs <= mine:
+                why = "has conditions all among this rule's: it takes every lead this one would"
+            else:
+                continue
+            self.err(
+                "routing.yaml",
+                ("rules", i),
+                f"rule {rule.name!r} can never match: rule {earlier.name!r} (line "
+                f"{line(('rules', k))}) comes first and {why}",
+            )
+            return
+
+    def unsupported(self, routing: Routing) -> None:
+        """The keys and values the engine does not act on yet, refused (``ENGINE_SUPPORTS``)."""
+        found: list[tuple[EngineFeature, Path_]] = []
+        if routing.rules is not None:
+            found.append(("rules", ("rules",)))
+        for i, pool in enumerate(routing.pools):
+            if pool.type != "round_robin":
+                found.append((pool.type, ("pools", i, "type")))
+            if pool.members_from_segment is not None:
+                found.append(("members_from_segment", ("pools", i, "members_from_segment")))
+        for i, rule in enumerate(routing.rules or []):
+            if "account_owner_first" in rule.model_fields_set:
+                found.append(("account_owner_first", ("rules", i, "account_owner_first")))
+            if rule.when_nobody == "hold":
+                found.append(("hold", ("rules", i, "when_nobody")))
+            if rule.queue is not None:
+                found.append(("queue", ("rules", i, "queue")))
+        if routing.fallback is not None and routing.fallback.queue is not None:
+            found.append(("queue", ("fallback", "queue")))
+        for feature, path in found:
+            if feature not in ENGINE_SUPPORTS:
+                self.err("routing.yaml", path, f"{NOT_YET}: {NOT_SUPPORTED[feature]}")
 
     def field_type(self, i: int, f: FieldMapping) -> None:
         """A built-in field keeps its type; a new name declares one."""
@@ -597,7 +822,12 @@ class _CrossCheck:
                 self.condition("qualification.yaml", ("rules", i, "when", j), c, types)
 
     def condition(
-        self, file: str, path: Path_, condition: Condition, types: dict[str, FieldType]
+        self,
+        file: str,
+        path: Path_,
+        condition: Condition,
+        types: Mapping[str, FieldType],
+        known: str = KNOWN_FIELD,
     ) -> None:
         """Every test on a field in ``condition`` (groups included) fits the field's type, and
         groups nest at most ``MAX_CONDITION_DEPTH`` deep."""
@@ -618,8 +848,7 @@ class _CrossCheck:
                 self.err(
                     file,
                     (*sub, "field"),
-                    f"unknown field {field_name!r}{_suggest(field_name, sorted(types))} (a "
-                    "built-in field, or one declared in fields.yaml with its type)",
+                    f"unknown field {field_name!r}{_suggest(field_name, sorted(types))} ({known})",
                 )
             elif (problem := rule_problem(kind, op, leaf.value)) is not None:
                 self.err(file, sub, f"{field_name} ({kind}): {problem}")
@@ -897,6 +1126,14 @@ class _CrossCheck:
             for j, target in enumerate(entry.to):
                 if not _mapped_on(target, entry.field, fields):
                     self.err("sync.yaml", (*at, "to", j), _unmapped(target, entry.field))
+
+
+def _condition_set(rule: RoutingRule) -> frozenset[str]:
+    """A rule's conditions, comparable (all must hold: their order does not matter)."""
+    return frozenset(
+        json.dumps(c.model_dump(by_alias=True, exclude_none=True), sort_keys=True)
+        for c in rule.when or []
+    )
 
 
 def _groups_in(path: Path_) -> int:

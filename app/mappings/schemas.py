@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date, time
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -147,34 +147,6 @@ class Team(Node):
     queues: list[Queue] = Field(default_factory=list)
 
 
-# -- routing.yaml -----------------------------------------------------------------------------
-
-
-class RoundRobinPool(Node):
-    type: Literal["round_robin"] = Field(description="Equal rotation, least-assigned first")
-    name: str = Field(description="Unique pool name, recorded in every decision")
-    description: str = ""
-    members: list[str] = Field(min_length=1, description="Emails of reps from team.yaml")
-
-    @field_validator("members")
-    @classmethod
-    def _lower(cls, value: list[str]) -> list[str]:
-        return [m.lower() for m in value]
-
-
-Pool = Annotated[RoundRobinPool, Field(discriminator="type")]
-
-
-class Routing(Node):
-    pools: list[Pool] = Field(min_length=1)
-    default_pool: str = Field(description="Pool used for every lead (segment rules come later)")
-    fallback_owner: str | None = Field(
-        None,
-        description="Email of the person who receives a lead when no rep of the pool can "
-        "(all inactive, or unknown in a CRM the lead lives in); must exist in both CRMs",
-    )
-
-
 # -- scoring.yaml -----------------------------------------------------------------------------
 
 FieldName = Annotated[
@@ -182,7 +154,7 @@ FieldName = Annotated[
     Field(pattern=FIELD_NAME.pattern, description="lower-case letters, digits and '_'"),
 ]
 Operator = Literal[
-    "eq", "ne", "in", "not_in", "contains", "matches", "between",
+    "eq", "ne", "in", "not_in", "contains", "starts_with", "matches", "between",
     "gt", "gte", "lt", "lte", "exists", "missing",
 ]  # fmt: skip
 ConditionValue = bool | float | str | list[str | float] | None
@@ -396,6 +368,174 @@ class Scoring(Node):
             ("engagement", "engagement", self.engagement),
             ("negative", "negative", self.negative),
         )
+
+
+# -- routing.yaml -----------------------------------------------------------------------------
+
+# What a routing rule may read besides the lead's fields: the evaluation of the lead.
+PSEUDO_FIELDS: dict[str, FieldType] = {"score": "number", "grade": "text", "temperature": "text"}
+# The values a pseudo-field takes (a rule comparing with anything else could never match).
+PSEUDO_VALUES: dict[str, tuple[str, ...]] = {
+    "grade": ("A", "B", "C", "D"),
+    "temperature": ("hot", "warm", "cold"),
+}
+TargetKind = Literal["pool", "rep", "queue"]
+
+
+class Target(NamedTuple):
+    """Where a rule (or the fallback) sends a lead: a pool, a rep (email) or a queue."""
+
+    kind: TargetKind
+    name: str
+
+
+class RepOrQueue(Node):
+    """Names exactly one target: a rep or a queue (a rule's target may also be a pool)."""
+
+    rep: str | None = Field(None, description="The email of a rep of team.yaml")
+    queue: str | None = Field(
+        None, description="A queue of team.yaml (a Salesforce Queue; a HubSpot team)"
+    )
+
+    def _kinds(self) -> tuple[TargetKind, ...]:
+        return ("rep", "queue")
+
+    @field_validator("rep")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RepOrQueue:
+        given = [k for k in self._kinds() if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = f" (found {', '.join(given)})" if given else ""
+            *others, last = self._kinds()
+            raise ValueError(f"expected exactly one target: {', '.join(others)} or {last}{found}")
+        return self
+
+    @property
+    def target(self) -> Target:
+        kind = next(k for k in self._kinds() if getattr(self, k) is not None)
+        return Target(kind, getattr(self, kind))
+
+
+class Fallback(RepOrQueue):
+    """Who receives a lead nobody else can take: a rep or a queue."""
+
+
+class RoutingRule(RepOrQueue):
+    name: str = Field(description="Recorded in the decision and shown in its explanation")
+    pool: str | None = Field(None, description="A pool of this file")
+    when: list[Condition] | None = Field(
+        None,
+        min_length=1,
+        description="Every condition must hold (each a field/op/value or an all, any or not "
+        "group; fields: the lead's, plus score, grade and temperature). None: the default "
+        "rule, which takes every lead and comes last",
+    )
+    account_owner_first: bool = Field(
+        True,
+        description="A lead whose company already has an owner goes to that owner first, "
+        "when available",
+    )
+    when_nobody: Literal["fallback", "hold"] = Field(
+        "fallback",
+        description="When no one of the target can take the lead: fallback (to routing.yaml's "
+        "fallback at once) or hold (until someone eligible is available)",
+    )
+
+    def _kinds(self) -> tuple[TargetKind, ...]:
+        return ("pool", "rep", "queue")
+
+
+PoolType = Literal["round_robin", "weighted", "least_loaded"]
+
+
+class PoolBase(Node):
+    name: str = Field(description="Unique pool name, recorded in every decision")
+    description: str = ""
+    members: list[str] = Field(default_factory=list, description="Emails of reps from team.yaml")
+    members_from_segment: str | None = Field(
+        None,
+        description="Instead of members: every rep of team.yaml whose segments include this "
+        "one (a rep added there joins the pool)",
+    )
+
+    @field_validator("members")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [m.lower() for m in value]
+
+    @model_validator(mode="after")
+    def _members_one_way(self) -> PoolBase:
+        if self.members and self.members_from_segment is not None:
+            raise ValueError("members or members_from_segment, not both")
+        return self
+
+    def members_in(self, team: Team) -> list[str]:
+        """The pool's members: those listed, or the reps of the segment (team.yaml order)."""
+        if self.members_from_segment is None:
+            return list(self.members)
+        return [r.email for r in team.reps if self.members_from_segment in r.segments]
+
+
+class RoundRobinPool(PoolBase):
+    type: Literal["round_robin"] = Field(description="Equal rotation, least-assigned first")
+
+
+class WeightedPool(PoolBase):
+    type: Literal["weighted"] = Field(
+        description="Each member's share follows their weight in team.yaml (0: none)"
+    )
+
+
+class LeastLoadedPool(PoolBase):
+    type: Literal["least_loaded"] = Field(
+        description="Fewest open leads relative to capacity first"
+    )
+
+
+Pool = Annotated[RoundRobinPool | WeightedPool | LeastLoadedPool, Field(discriminator="type")]
+
+
+class Routing(Node):
+    pools: list[Pool] = Field(default_factory=list, description="Pools of reps rules send to")
+    rules: list[RoutingRule] | None = Field(
+        None,
+        description="In order, the first rule whose conditions all hold sends the lead to its "
+        "target; the last rule, without when, is the default",
+    )
+    default_pool_: str | None = Field(
+        None,
+        alias="default_pool",
+        description="Without rules: the pool every lead goes to (with rules: the default rule)",
+    )
+    fallback: Fallback | None = Field(
+        None,
+        description="Who receives a lead when no one of its target can take it (a rep or a "
+        "queue); must exist in the CRMs",
+    )
+    fallback_owner_: str | None = Field(
+        None,
+        alias="fallback_owner",
+        description="The older spelling of fallback: {rep: EMAIL} (use one or the other)",
+    )
+
+    @property
+    def default_pool(self) -> str | None:
+        """The pool of leads no rule takes: default_pool, or the default rule's pool."""
+        if self.default_pool_ is not None:
+            return self.default_pool_
+        default = self.rules[-1] if self.rules else None
+        return default.pool if default is not None and default.when is None else None
+
+    @property
+    def fallback_owner(self) -> str | None:
+        """The fallback rep's email (fallback_owner, or fallback: {rep: ...}), lower case."""
+        if self.fallback_owner_ is not None:
+            return self.fallback_owner_.lower()
+        return self.fallback.rep if self.fallback is not None else None
 
 
 # -- qualification.yaml -----------------------------------------------------------------------

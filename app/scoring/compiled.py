@@ -76,6 +76,10 @@ def _leaf(kind: FieldType, op: str, expected: object, i: int) -> Test:
         return lambda v: v[i] is None
     if op == "matches":
         return _matches(kind, expected, i)
+    if op == "starts_with":
+        if kind in ("text", "list") and not isinstance(expected, list):
+            return _starts_with(kind, str(read("text", expected)), i)
+        return _reference(kind, op, expected, i)  # a shape the loader refuses
     if kind == "list":
         return _in_list(op, expected, i)
     if op in SEVERAL:
@@ -125,6 +129,12 @@ def _matches(kind: FieldType, pattern: object, i: int) -> Test:
     if kind == "list":
         return lambda v: (x := v[i]) is not None and any(search(s) for s in x)
     return lambda v: (x := v[i]) is not None and search(str(x))
+
+
+def _starts_with(kind: FieldType, prefix: str, i: int) -> Test:
+    if kind == "list":  # one of the multi-select's values starts with it
+        return lambda v: (x := v[i]) is not None and any(s.startswith(prefix) for s in x)
+    return lambda v: (x := v[i]) is not None and str(x).startswith(prefix)
 
 
 def _in_list(op: str, expected: object, i: int) -> Test:

@@ -25,12 +25,18 @@ ORDER: dict[str, Callable[[Any, Any], Any]] = {
     "lte": operator.le,
 }
 Path = tuple[str | int, ...]
+# The operators each type takes: fields.py's, with starts_with wherever contains applies (text,
+# a list's values). Added with the routing rules; its place is fields.py's OPERATORS.
+APPLIES: dict[FieldType, tuple[str, ...]] = {
+    kind: tuple(o for op in ops for o in ((op, "starts_with") if op == "contains" else (op,)))
+    for kind, ops in OPERATORS.items()
+}
 
 
 def problem(kind: FieldType, op: str, value: object) -> str | None:
     """Why a rule cannot work on a field of this type, or None."""
-    if op not in OPERATORS[kind]:
-        return f"{op} does not apply to a {kind} field (use {', '.join(OPERATORS[kind])})"
+    if op not in APPLIES[kind]:
+        return f"{op} does not apply to a {kind} field (use {', '.join(APPLIES[kind])})"
     if op in NO_VALUE:
         return None if value is None else f"{op} takes no value"
     if value is None:
@@ -81,6 +87,9 @@ def holds_read(kind: FieldType, op: str, expected: object, value: Any) -> bool:
     if kind == "list":
         if op == "matches":
             return any(_search(expected, v) for v in value)
+        if op == "starts_with":
+            prefix = str(read("text", options[0]))
+            return any(v.startswith(prefix) for v in value)
         wanted = {read("text", o) for o in options}
         found = bool(wanted & set(value))  # contains one value, or in: any of them
         return not found if op == "not_in" else found
@@ -100,6 +109,8 @@ def holds_read(kind: FieldType, op: str, expected: object, value: Any) -> bool:
         return bool(value != wanted_values[0])
     if op == "contains":
         return str(wanted_values[0]) in str(value)
+    if op == "starts_with":
+        return str(value).startswith(str(wanted_values[0]))
     target = wanted_values[0]
     if target is None:
         return False

@@ -412,7 +412,7 @@ DECLARED_CASES = [
         "threshold: 10\nrules:\n  - {name: r, field: title, op: gte, value: 3, points: 1}\n",
         3,
         "rules[0]: title (text): gte does not apply to a text field (use eq, ne, in, "
-        "not_in, contains, matches, exists, missing)",
+        "not_in, contains, starts_with, matches, exists, missing)",
     ),
     (
         "scoring.yaml",
