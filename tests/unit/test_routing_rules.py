@@ -144,7 +144,7 @@ def test_given_several_rules_that_hold_when_matched_then_the_first_in_order_wins
 
 
 def test_given_a_rule_with_several_conditions_when_one_fails_then_the_rule_is_skipped() -> None:
-    both = [
+    both: list[dict[str, Any]] = [
         {"field": "country", "op": "eq", "value": "France"},
         {"field": "company_size", "op": "gte", "value": 250},
     ]
