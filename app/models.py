@@ -10,6 +10,7 @@ from app.inbox.models import InboxEvent, RecordLease
 from app.links.models import CrmLink
 from app.outbox.models import OutboxWrite
 from app.pauses.models import CrmPause
+from app.reps.models import RepPause
 from app.rescore.models import RescoreRun
 from app.routing.models import RotationMember, RotationPool
 
@@ -29,6 +30,7 @@ __all__ = [
     "LeadEvaluation",
     "OutboxWrite",
     "RecordLease",
+    "RepPause",
     "RescoreRun",
     "RotationMember",
     "RotationPool",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, String
+from sqlalchemy import BigInteger, Column, Float, String
 from sqlmodel import Field, SQLModel
 
 
@@ -25,3 +25,5 @@ class RotationMember(SQLModel, table=True):
     seen_seq: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
+    # Weighted pools: the shares the member accrued minus the leads it received (pools.py).
+    deficit: float = Field(default=0.0, sa_column=Column(Float, nullable=False, server_default="0"))
