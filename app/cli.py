@@ -1,5 +1,5 @@
 """The `relais` command: serve, worker, db, sandbox, demo, dead-letters, mappings, decisions,
-simulate, rescore."""
+simulate, rescore, reps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from app.mappings.schemas import Team
     from connectors.sandbox import SandboxServer
 
 cli = typer.Typer(
@@ -40,6 +41,11 @@ decisions_cli = typer.Typer(
     help="What Relais decided about a record, and why.", no_args_is_help=True
 )
 cli.add_typer(decisions_cli, name="decisions")
+reps_cli = typer.Typer(
+    help="The reps of team.yaml: pause one, resume it, list their availability.",
+    no_args_is_help=True,
+)
+cli.add_typer(reps_cli, name="reps")
 cli.add_typer(mappings_cli, name="mappings")
 
 
@@ -540,6 +546,98 @@ def _instant(text: str) -> datetime:
         typer.echo(f"--at: {text!r} is not an ISO 8601 instant with a time zone", err=True)
         raise typer.Exit(1)
     return value
+
+
+# -- relais reps --------------------------------------------------------------------------------
+
+REP_EMAIL = typer.Argument(help="The rep's email, as in team.yaml", show_default=False)
+
+
+def _team() -> Team:
+    """team.yaml of RELAIS_MAPPINGS_DIR; exit 1 with the errors when the mappings are broken."""
+    from app.mappings.loader import MappingsError, load_mappings
+
+    try:
+        return load_mappings(get_settings().mappings_dir).team
+    except MappingsError as exc:
+        for error in exc.errors:
+            typer.echo(error, err=True)
+        raise typer.Exit(1) from exc
+
+
+@contextmanager
+def _known_rep() -> Iterator[None]:
+    """An unknown rep (or a reason too long): its message on stderr, exit 1."""
+    from app.reps.service import InvalidReason, UnknownRep
+
+    try:
+        yield
+    except (UnknownRep, InvalidReason) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+
+
+@reps_cli.command("pause")
+def reps_pause(
+    email: Annotated[str, REP_EMAIL],
+    reason: Annotated[
+        str | None, typer.Option(help="Why, for the other admins", show_default=False)
+    ] = None,
+) -> None:
+    """Give the rep no new lead from the next one on, until `relais reps resume` (a rep
+    already paused stays paused since then; --reason replaces its reason)."""
+    from app.db import utcnow
+    from app.reps.service import pause
+
+    team = _team()
+    with _known_rep(), _transaction() as session:
+        done = pause(session, team, email, utcnow(), reason)
+    since = done.pause.since if done.pause else utcnow()
+    state = "paused" if done.changed else "already paused"
+    why = f": {done.pause.reason}" if done.pause and done.pause.reason else ""
+    typer.echo(f"{done.rep.email} {state} since {since:%Y-%m-%d %H:%M:%S} UTC{why}")
+
+
+@reps_cli.command("resume")
+def reps_resume(email: Annotated[str, REP_EMAIL]) -> None:
+    """Give the rep leads again from the next one on (its calendar in team.yaml still
+    applies: working hours, out of office, caps)."""
+    from app.reps.service import resume
+
+    team = _team()
+    with _known_rep(), _transaction() as session:
+        done = resume(session, team, email)
+    typer.echo(f"{done.rep.email} {'resumed' if done.changed else 'was not paused'}")
+
+
+@reps_cli.command("list")
+def reps_list() -> None:
+    """Every rep of team.yaml with its availability: paused (since, reason), active, working
+    hours, absences (out_of_office)."""
+    from app.reps.service import team_availability
+
+    team = _team()
+    with _transaction() as session:
+        reps = team_availability(session, team)
+    rows = [("EMAIL", "NAME", "ACTIVE", "PAUSED", "WORKING HOURS", "OUT OF OFFICE")]
+    rows += [_rep_row(rep) for rep in reps]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _rep_row(rep: dict[str, Any]) -> tuple[str, str, str, str, str, str]:
+    paused = "no"
+    if rep["paused"]:
+        paused = f"since {rep['since'][:16].replace('T', ' ')} UTC"
+        paused += f" ({rep['reason']})" if rep["reason"] else ""
+    hours = rep["working_hours"]
+    shown = "always"
+    if hours is not None:
+        days = ",".join(hours["days"])
+        shown = f"{days} {hours['start'][:5]}-{hours['end'][:5]} {hours['timezone']}"
+    away = ", ".join(f"{a['start']}..{a['end']}" for a in rep["out_of_office"]) or "-"
+    return (rep["email"], rep["name"], "yes" if rep["active"] else "no", paused, shown, away)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from app.decisions.endpoints import router as decisions_router
 from app.deps import MetricsDep
 from app.health.endpoints import router as health_router
 from app.mappings.endpoints import router as mappings_router
+from app.reps.endpoints import router as reps_router
 from app.runtime import Runtime, crm_statuses
 from app.simulate.endpoints import router as simulate_router
 from app.webhooks.hubspot import router as hubspot_router
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool = Fals
     app.include_router(dead_letters_router, tags=["admin"])
     app.include_router(decisions_router, tags=["admin"])
     app.include_router(simulate_router, tags=["admin"])
+    app.include_router(reps_router, tags=["admin"])
 
     @app.get("/metrics", include_in_schema=False, dependencies=[MetricsDep])
     def metrics() -> Response:
