@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.enrichment.service import Enricher
 from app.mappings.loader import MappingsStore
 from app.outbox.service import OutboxDispatcher
@@ -124,6 +125,8 @@ class Runtime:
     outbox_wakeup: threading.Event = field(default_factory=threading.Event)
     _hubspot: HubSpotPort | None = None
     _salesforce: SalesforcePort | None = None
+    # The instant the pipeline decides at (working hours, absences, caps); tests fix it.
+    clock: Callable[[], datetime] = utcnow
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -201,7 +204,7 @@ class Runtime:
             self.mappings, self.db, budget_seconds=s.worker_lease_seconds * ENRICHMENT_SHARE
         )
         reader = RecordReader(sources, parallel, [enricher])
-        pipeline = LeadPipeline(self.db, reader, self.mappings, owners)
+        pipeline = LeadPipeline(self.db, reader, self.mappings, owners, clock=self.clock)
         writers = build_writers(self.hubspot, self.salesforce)
         outbox = OutboxDispatcher(
             self.db,

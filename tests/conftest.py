@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import create_engine, text
 
 from app import migrations
@@ -70,6 +71,30 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+CALENDAR_KEYS = ("working_hours", "out_of_office", "capacity")
+
+
+def copy_mappings(target: Path, *, calendar: bool = False) -> Path:
+    """A copy of the shipped mappings/ a test may edit. Without ``calendar`` the reps' working
+    hours, absences and caps are left out: a test about routing must not depend on the hour or
+    the date it runs at (the tests of availability fix the clock and give their own)."""
+    shutil.copytree(ROOT / "mappings", target)
+    if not calendar:
+        team = target / "team.yaml"
+        data = yaml.safe_load(team.read_text())
+        for rep in data["reps"]:
+            for key in CALENDAR_KEYS:
+                rep.pop(key, None)
+        team.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return target
+
+
+@pytest.fixture(scope="session")
+def routing_mappings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped mappings without the reps' calendars (read only: copy it to edit it)."""
+    return copy_mappings(tmp_path_factory.mktemp("shipped") / "mappings")
 
 
 def _pg_url() -> str:
@@ -141,10 +166,12 @@ def secret() -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, sandbox: SandboxServer, secret: str) -> Settings:
+def settings(
+    database_url: str, sandbox: SandboxServer, secret: str, routing_mappings: Path
+) -> Settings:
     return Settings(
         database_url=database_url,
-        mappings_dir=ROOT / "mappings",
+        mappings_dir=routing_mappings,
         hubspot_base_url=sandbox.url,
         hubspot_access_token=TOKEN,
         hubspot_client_secret=secret,

@@ -19,6 +19,25 @@ def _round_robin(why: Why) -> str:
     )
 
 
+def _weighted(why: Why) -> str:
+    rep = why["rep"]
+    standing = why.get("pick", {}).get("standings", {}).get(rep, {})
+    total = why.get("pick", {}).get("pool_leads", 0)
+    share = standing.get("share")
+    shown = f", share {share:.0%}" if isinstance(share, int | float) else ""
+    return (
+        f"weighted rotation in pool {why['pool']}: {rep} was furthest behind its share "
+        f"({standing.get('count', 0)} of {total} leads{shown}) among "
+        f"{len(why['candidates'])} reps available"
+    )
+
+
+def _unavailable(why: Why) -> str:
+    skipped = why.get("skipped") or {}
+    reasons = sorted(set(skipped.values()))
+    return f"nobody of pool {why['pool']} can take it now ({'; '.join(reasons) or 'no member'})"
+
+
 # One sentence per rule of the assign stage, for the decision's ``rule`` and the CLI.
 SENTENCES: dict[str, Callable[[Why], str]] = {
     "linked": lambda why: (
@@ -32,16 +51,24 @@ SENTENCES: dict[str, Callable[[Why], str]] = {
         f"the {why['crm']} record already has an owner ({why['rep'] or why['owner_id']})"
     ),
     "round_robin": _round_robin,
-    "fallback": lambda why: (
-        f"no rep of pool {why['pool']} is active and known in {' and '.join(why['crms'])}: "
-        "fallback owner"
+    "weighted": _weighted,
+    "least_loaded": lambda why: (
+        f"least loaded in pool {why['pool']}: {why['rep']} had the fewest open leads for its "
+        f"capacity among {len(why['candidates'])} reps available"
+    ),
+    "fallback": lambda why: f"{_unavailable(why)}: fallback owner",
+    "hold": lambda why: (
+        f"{_unavailable(why)}: held until {why.get('held_until') or 'a rep is resumed'}"
     ),
 }
 
 
 def describe(why: Why) -> str:
-    """The assign stage's explanation in one sentence."""
-    return SENTENCES[why["rule"]](why)
+    """The assign stage's explanation in one sentence, after the routing rule that chose the
+    pool when there is one."""
+    sentence = SENTENCES[why["rule"]](why)
+    rule = why.get("routing_rule")
+    return f"rule {rule['name']!r}: {sentence}" if rule else sentence
 
 
 def explain(decision: Decision) -> list[str]:

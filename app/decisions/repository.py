@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -48,6 +49,18 @@ class DecisionRepository:
             .order_by(col(Decision.id))
         ).all()
         return {RecordKey.parse(k): (str(outcome), score) for k, outcome, score in rows}
+
+    def given_since(self, since: datetime) -> list[tuple[str, int, datetime]]:
+        """(rep, decision, when) of every lead the ledger gave since ``since``: the counts
+        that daily and weekly caps compare."""
+        rows = self.session.execute(
+            select(
+                col(Assignment.owner_email),
+                col(Assignment.decision_id),
+                col(Assignment.assigned_at),
+            ).where(col(Assignment.assigned_at) >= since)
+        ).all()
+        return [(str(e), int(d), at) for e, d, at in rows]
 
     def reassign(self, records: Sequence[RecordKey], rep: str) -> None:
         """The ledger follows a person's choice: these records are ``rep``'s now."""

@@ -80,7 +80,13 @@ class InboxRepository:
         return StoreResult(len(statuses), len(rows) - len(statuses), ignored, rejected)
 
     def enqueue(
-        self, key: RecordKey, event_type: str, origin: str, payload: dict[str, Any], now: datetime
+        self,
+        key: RecordKey,
+        event_type: str,
+        origin: str,
+        payload: dict[str, Any],
+        now: datetime,
+        due: datetime | None = None,
     ) -> None:
         """An event Relais raises itself about a record (a rescore found it ready), processed
         like the CRMs' own; once per (event type, origin, record)."""
@@ -92,7 +98,7 @@ class InboxRepository:
             "event_type": event_type,
             "occurred_at": now,
             "received_at": now,
-            "available_at": now,
+            "available_at": due or now,
             "payload": payload,
             "status": Status.PENDING,
         }

@@ -82,7 +82,9 @@ EngineFeature = Literal[
     "rules", "weighted", "least_loaded", "members_from_segment", "account_owner_first", "hold",
     "queue",
 ]  # fmt: skip
-ENGINE_SUPPORTS: frozenset[EngineFeature] = frozenset()
+ENGINE_SUPPORTS: frozenset[EngineFeature] = frozenset(
+    {"rules", "weighted", "members_from_segment", "hold"}
+)
 NOT_SUPPORTED: dict[EngineFeature, str] = {  # what an admin does meanwhile
     "rules": "every lead goes to default_pool until then",
     "weighted": "use type: round_robin until then",

@@ -16,8 +16,10 @@ from app.links.schemas import Link
 from app.mappings.loader import Mappings
 from app.ownersync.service import OwnerSeen
 from app.records.schemas import Record
-from app.routing.assign import PoolConfig, Roster, Side
-from app.routing.engine import PoolState
+from app.routing import targets
+from app.routing.assign import Roster, Side
+from app.routing.availability import Availability, Counts
+from app.routing.pools import Rotation
 from app.routing.schemas import Outcome
 from connectors.crm import RecordKey
 
@@ -32,10 +34,11 @@ class Handled:
 class Batch:
     session: Session
     mappings: Mappings
-    pool: PoolConfig
     roster: Roster
     ledger: Ledger  # re-read under the pool lock; each decision of the batch adds to it
-    state: PoolState  # the pool's rotation, advanced by each decision of the batch
+    states: dict[str, Rotation]  # each pool's rotation, advanced by each decision of the batch
+    counts: dict[str, Counts]  # each rep's leads today and this week (caps), counted along
+    paused: frozenset[str]  # reps an admin paused
     records: dict[RecordKey, Record]  # records read for a decision
     links: dict[RecordKey, Link]  # their counterparts in the other CRM
     sides: dict[RecordKey, Side]  # every record read, with its owner resolved to a rep
@@ -43,11 +46,20 @@ class Batch:
     owners_seen: dict[RecordKey, OwnerSeen]  # owners the events named, checked with the CRM
     evaluations: dict[RecordKey, LeadEvaluation]  # each record's latest evaluation
     now: datetime
+    at: datetime  # the instant availability is judged at: ``now`` but in tests
     fetch_ms: float  # how long the reads took, recorded in each decision
 
     @property
     def decisions(self) -> DecisionService:
         return DecisionService(self.session)
+
+    def available(self) -> dict[str, Availability]:
+        """Every rep's availability now, with the leads the batch gave so far."""
+        return targets.team_availability(self.mappings, self.at, self.paused, self.counts)
+
+    def gave(self, rep: str) -> None:
+        before = self.counts.get(rep, Counts())
+        self.counts[rep] = Counts(before.today + 1, before.this_week + 1)
 
     def remember(self, evaluation: LeadEvaluation) -> None:
         """Keep the record's new evaluation: the next event or rescore starts from it."""

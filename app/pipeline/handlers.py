@@ -7,7 +7,7 @@ A new kind (a status change that returns a lead to marketing, an SLA timer that 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -15,19 +15,22 @@ import structlog
 
 from app.enrichment import writeback
 from app.evaluations.service import Values, changed, evaluated
-from app.inbox.repository import ClaimedEvent
+from app.inbox.repository import ClaimedEvent, InboxRepository
 from app.links.schemas import Link
 from app.ownersync import service as ownersync
 from app.pipeline.batch import Batch, Handled
 from app.qualification.engine import READY, Qualified, qualify, write_back
 from app.records.schemas import Record
-from app.routing.assign import Person, assign
+from app.routing import targets
+from app.routing.assign import Person, Plan, PoolConfig, assign
+from app.routing.pools import Rotation
 from app.routing.schemas import Outcome
 from app.scoring import engine as scoring
 from app.scoring.engine import ScoreResult, score_fields
 from connectors.crm import RecordKey
 
 log = structlog.get_logger("relais.pipeline")
+HOLD_EVENT = "relais.hold"  # a held lead's next try, due when a member of its pool can take it
 
 
 class EventKind(StrEnum):
@@ -81,17 +84,24 @@ class LeadHandler:
         lead = evaluate(batch, record, batch.links.get(key))
         if not lead.qualified.ready:
             return self._keep_in_marketing(batch, lead, events)
-        plan = assign(lead.person, batch.pool, batch.roster, batch.state, batch.now)
+        m = batch.mappings
+        pool = targets.target(m, record.lead, lead.score, m.field_types())
+        state = batch.states.get(pool.name, Rotation())
+        plan = assign(lead.person, pool, batch.roster, state, batch.at, batch.available())
         if plan.outcome is Outcome.FALLBACK:
-            log.warning("pipeline.fallback_owner", pool=batch.pool.name, owner=plan.rep)
-        batch.state = plan.state
+            log.warning("pipeline.fallback_owner", pool=pool.name, owner=plan.rep)
+        if pool.persisted:
+            batch.states[pool.name] = plan.state
+        if plan.outcome is Outcome.HELD:
+            return hold(batch, lead, pool, plan, events)
         batch.decisions.record_plan(
             plan, lead.person, record, lead.link, lead.score, batch.context_for(events),
-            batch.ledger, batch.pool.name, lead.qualified, lead.write_back,
+            batch.ledger, pool.name, lead.qualified, lead.write_back,
         )  # fmt: skip
         remember(batch, lead, lead.write_back)
         if plan.rep is None:
             return Handled(plan.outcome, f"{record.crm} owner {record.owner} kept")
+        batch.gave(plan.rep)
         return Handled(plan.outcome, f"{plan.outcome} to {plan.rep}")
 
     def _keep_in_marketing(
@@ -111,6 +121,30 @@ class LeadHandler:
         )
         remember(batch, lead, values)
         return Handled(Outcome(q.outcome), q.reason)
+
+
+def hold(
+    batch: Batch, lead: Evaluated, pool: PoolConfig, plan: Plan, events: Sequence[ClaimedEvent]
+) -> Handled:
+    """Nobody of the pool can take the lead and its rule says hold: the decision says so, and
+    the lead comes back to the inbox when the first member can take it (a resumed rep sends
+    it back earlier)."""
+    away = list(plan.explanation.get("pick", {}).get("skipped", {}))  # not the unknown ones
+    until = targets.hold_until(away, batch.mappings, batch.at, batch.paused, batch.counts)
+    explanation = dict(plan.explanation) | {"held_until": until and until.isoformat()}
+    plan = replace(plan, explanation=explanation)
+    decision = batch.decisions.record_plan(
+        plan, lead.person, lead.record, lead.link, lead.score, batch.context_for(events),
+        batch.ledger, pool.name, lead.qualified, {},
+    )  # fmt: skip
+    if until is not None:
+        payload = {"held_by_decision": decision.id, "pool": pool.name}
+        InboxRepository(batch.session).enqueue(
+            lead.record.key, HOLD_EVENT, f"decision {decision.id}", payload, batch.now, until
+        )
+    remember(batch, lead, {})
+    when = until.isoformat() if until is not None else "a rep of the pool is resumed"
+    return Handled(Outcome.HELD, f"held: nobody of {pool.name} can take it until {when}")
 
 
 def remember(batch: Batch, lead: Evaluated, sent: Values) -> None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from prometheus_client import Counter
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from app.db import Database, utcnow
 from app.decisions.repository import DecisionRepository
@@ -33,7 +36,10 @@ from app.pipeline.handlers import HANDLERS, EventKind, Handler, kind_of
 from app.queue import RetryPolicy
 from app.records.schemas import FieldMaps, Record
 from app.records.service import RecordReader
-from app.routing.assign import NoOwnerAvailable, PoolConfig, Roster, Side
+from app.reps.models import RepPause
+from app.routing import targets
+from app.routing.assign import NoOwnerAvailable, Roster, Side
+from app.routing.pools import Rotation
 from app.routing.repository import RotationRepository
 from app.routing.schemas import Outcome
 from app.team.directory import OwnerDirectory
@@ -70,8 +76,12 @@ class LeadPipeline:
         mappings: MappingsStore,
         owners: OwnerDirectory,
         handlers: dict[EventKind, Handler] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
+        # The instant working hours, absences and caps are judged at (decisions and writes are
+        # stamped with the real time): tests fix it.
+        self.clock = clock
         self.reader = reader
         self.linker = Linker(reader)
         self.mappings = mappings
@@ -167,18 +177,20 @@ class LeadPipeline:
         worker_id: str,
         policy: RetryPolicy,
     ) -> dict[str, int]:
-        pool = PoolConfig.default(m)
         rotation = RotationRepository(session)
-        before = rotation.lock(pool.name)
+        before = rotation.lock(targets.pool_names(m))
+        at = self.clock()  # the instant availability is judged at (utcnow but in tests)
+        given = DecisionRepository(session).given_since(targets.week_start(m, at))
         linked = [link.other.key for link in read.links.values()]
         keys = [*groups, *known.values()]
         batch = Batch(
             session=session,
             mappings=m,
-            pool=pool,
             roster=read.roster,
             ledger=DecisionRepository(session).assigned([*keys, *linked]),
-            state=before,
+            states=dict(before),
+            counts=targets.team_counts(m, at, given),
+            paused=frozenset(session.scalars(select(col(RepPause.email))).all()),
             records=read.records,
             links=read.links,
             sides=read.sides,
@@ -186,10 +198,12 @@ class LeadPipeline:
             owners_seen=read.owners_seen,
             evaluations=EvaluationRepository(session).latest(list(groups)),
             now=utcnow(),
+            at=at,
             fetch_ms=read.fetch_ms,
         )
         results, broken, outcomes = self._handle_all(batch, groups)
-        rotation.save(pool.name, before, batch.state)
+        for name, after in batch.states.items():
+            rotation.save(name, before.get(name, Rotation()), after)
         inbox = InboxRepository(session)
         if not inbox.complete([e for e in events if e.id in results], worker_id, utcnow(), results):
             raise LeaseLost()

@@ -16,13 +16,14 @@ members known in every CRM the person lives in (``assigned``), else the fallback
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from app.mappings.loader import Mappings
-from app.routing import engine
-from app.routing.engine import PoolState
+from app.routing import pools
+from app.routing.availability import Availability
+from app.routing.pools import PoolKind, Rotation
 from app.routing.schemas import Outcome
 from connectors.crm import Crm, RecordKey
 
@@ -99,18 +100,36 @@ class Person:
 
 @dataclass(frozen=True)
 class PoolConfig:
+    """Where a lead goes: a pool of routing.yaml (or the one rep a rule names), how it picks,
+    and what happens when nobody of it can take the lead."""
+
     name: str
     members: tuple[str, ...]
     active: frozenset[str]  # members who may receive new leads
     fallback_owner: str | None
+    kind: PoolKind = PoolKind.ROUND_ROBIN
+    weights: Mapping[str, float] = field(default_factory=dict)  # weighted pools (team.yaml)
+    when_nobody: str = "fallback"  # fallback | hold
+    rule: Mapping[str, Any] | None = None  # the routing rule that sent the lead here (data)
+    persisted: bool = True  # a pool's rotation is kept; a rule's single rep has none
 
     @classmethod
     def default(cls, m: Mappings) -> PoolConfig:
-        """The pool every lead goes to (segment rules come with the assignment engine)."""
-        pool = next(p for p in m.routing.pools if p.name == m.routing.default_pool)
-        active = {e for e in pool.members if (rep := m.rep(e)) is not None and rep.active}
+        """The pool leads go to without routing rules (routing.yaml's default_pool)."""
+        name = m.routing.default_pool
+        pool = next(p for p in m.routing.pools if p.name == name)
+        return cls.of(m, pool)
+
+    @classmethod
+    def of(cls, m: Mappings, pool: Any, **extra: Any) -> PoolConfig:
+        members = tuple(pool.members_in(m.team))
+        active = {e for e in members if (rep := m.rep(e)) is not None and rep.active}
+        weights = {e: rep.weight for e in members if (rep := m.rep(e)) is not None}
         fallback = m.routing.fallback_owner
-        return cls(pool.name, tuple(pool.members), frozenset(active), fallback and fallback.lower())
+        return cls(
+            pool.name, members, frozenset(active), fallback and fallback.lower(),
+            PoolKind(pool.type), weights, **extra,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,16 +145,25 @@ class Plan:
     rep: str | None  # None: an owner outside the team is kept (``owner_crm_id``)
     owner_crm_id: str | None  # the owner id in the record's own CRM
     explanation: dict[str, Any]  # data: rendered in sentences at the edge
-    state: PoolState  # the pool state after this plan (unchanged unless round robin ran)
+    state: Rotation  # the pool's state after this plan (unchanged unless the pool picked)
     writes: tuple[PlannedWrite, ...] = ()
     not_written: tuple[str, ...] = ()  # sides that keep their owner: the rep has no user there
 
 
 def assign(
-    person: Person, pool: PoolConfig, roster: Roster, state: PoolState, now: datetime
+    person: Person,
+    pool: PoolConfig,
+    roster: Roster,
+    state: Rotation,
+    now: datetime,
+    available: Mapping[str, Availability] | None = None,
 ) -> Plan:
+    """``available``: each member's availability at ``now`` (paused, out of office, outside
+    working hours, capped); a member missing from it can take leads."""
     record, other = person.record, person.other
     base: dict[str, Any] = {"pool": pool.name, "at": now.isoformat()}
+    if pool.rule is not None:
+        base["routing_rule"] = dict(pool.rule)
     if other is not None and person.other_assigned_to is not None:
         why: dict[str, Any] = {"rule": "linked", "other": str(other.key)}
         why["method"] = person.link_method
@@ -150,41 +178,51 @@ def assign(
             return Plan(Outcome.KEPT_OWNER, None, record.owner_id, explanation, state)
         why["crm"] = record.key.crm.value
         return _plan(Outcome.KEPT_OWNER, record.owner_rep, person, roster, state, base | why)
-    return _round_robin(person, pool, roster, state, base)
+    return _from_pool(person, pool, roster, state, base, available or {})
 
 
-def _round_robin(
-    person: Person, pool: PoolConfig, roster: Roster, state: PoolState, base: dict[str, Any]
+def _from_pool(
+    person: Person,
+    pool: PoolConfig,
+    roster: Roster,
+    state: Rotation,
+    base: dict[str, Any],
+    available: Mapping[str, Availability],
 ) -> Plan:
     crms = person.crms
-    skipped: dict[str, str] = {}
+    unknown: dict[str, str] = {}
     for email in pool.members:
         if email not in pool.active:
-            skipped[email] = "inactive in team.yaml"
+            unknown[email] = "inactive in team.yaml"
         elif missing := [c.value for c in crms if email not in roster.get(c, {})]:
-            skipped[email] = f"no user in {' and '.join(missing)}"
-    eligible = [e for e in pool.members if e not in skipped]
-    chosen, after = engine.pick(list(pool.members), set(eligible), state)
-    why: dict[str, Any] = base | {
-        "crms": [c.value for c in crms],
-        "candidates": eligible,
-        "skipped": skipped,
-    }
-    if chosen is not None:
-        why |= {
-            "rule": "round_robin",
-            "rep": chosen,
-            # the leads each candidate had when the pick was made (the pick's own lead not
-            # counted): what "the fewest leads" compared
-            "counts": {
-                e: after.members[e].assigned_count - (1 if e == chosen else 0) for e in eligible
-            },
-            "pool_before": state.snapshot(),
-        }
-        return _plan(Outcome.ASSIGNED, chosen, person, roster, after, why)
+            unknown[email] = f"no user in {' and '.join(missing)}"
+    members = [
+        pools.Member(e, weight=pool.weights.get(e, 1.0)) for e in pool.members if e not in unknown
+    ]
+    picked = pools.pick(pool.kind, members, state, available)
+    why: dict[str, Any] = base | {"crms": [c.value for c in crms], "pick": picked.explanation()}
+    why |= {"candidates": list(picked.candidates), "skipped": _skipped(unknown, picked)}
+    # the leads each candidate had from this pool when the pick was made
+    why["counts"] = {e: st["count"] for e, st in picked.standings.items()}
+    if picked.rep is not None:
+        why |= {"rule": pool.kind.value, "rep": picked.rep, "pool_before": state.snapshot()}
+        return _plan(Outcome.ASSIGNED, picked.rep, person, roster, picked.state, why)
+    if pool.when_nobody == "hold":
+        # Kept until someone of the pool can take it: the caller schedules the next try.
+        return Plan(Outcome.HELD, None, None, why | {"rule": "hold"}, state)
     fallback = _fallback(pool, roster, crms)
     # The rotation did not run: its state stays as it was (nobody joins it on a fallback).
     return _plan(Outcome.FALLBACK, fallback, person, roster, state, why | {"rule": "fallback"})
+
+
+def _skipped(unknown: Mapping[str, str], picked: pools.Pick) -> dict[str, str]:
+    """Each member who could not take the lead, and why, in words an admin reads."""
+    out = dict(unknown)
+    for email, reasons in picked.skipped.items():
+        out[email] = ", ".join(r.why.value.replace("_", " ") for r in reasons)
+    for email in picked.receives_none:
+        out[email] = "weight 0" if picked.kind is PoolKind.WEIGHTED else "capacity 0"
+    return out
 
 
 def _fallback(pool: PoolConfig, roster: Roster, crms: list[Crm]) -> str:
@@ -207,7 +245,7 @@ def _plan(
     rep: str,
     person: Person,
     roster: Roster,
-    state: PoolState,
+    state: Rotation,
     explanation: dict[str, Any],
 ) -> Plan:
     """The owner writes that give ``rep`` every side of the person that does not show it."""

@@ -1,38 +1,49 @@
-"""Persisted rotation state, locked per pool for the length of the deciding transaction."""
+"""Persisted pool state, locked per pool for the length of the deciding transaction."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from app.db import insert_ignoring_conflicts, table_of
-from app.routing.engine import MemberState, PoolState
 from app.routing.models import RotationMember, RotationPool
+from app.routing.pools import Rotation, Standing
 
 
 class RotationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def lock(self, pool: str) -> PoolState:
-        """Load a pool's state and hold its row lock until the transaction ends."""
-        table = table_of(RotationPool)
-        insert_ignoring_conflicts(self.session, table, [{"pool": pool, "seq": 0}], ["pool"])
-        row = self.session.execute(
-            select(RotationPool).where(col(RotationPool.pool) == pool).with_for_update()
-        ).scalar_one()
-        members = self.session.scalars(
-            select(RotationMember).where(col(RotationMember.pool) == pool)
+    def lock(self, pools: Sequence[str]) -> dict[str, Rotation]:
+        """Load the pools' states and hold their row locks until the transaction ends (in
+        name order: two workers locking the same pools cannot deadlock)."""
+        names = sorted(set(pools))
+        if not names:
+            return {}
+        rows = [{"pool": name, "seq": 0} for name in names]
+        insert_ignoring_conflicts(self.session, table_of(RotationPool), rows, ["pool"])
+        locked = self.session.scalars(
+            select(RotationPool)
+            .where(col(RotationPool.pool).in_(names))
+            .order_by(col(RotationPool.pool))
+            .with_for_update()
         ).all()
-        return PoolState(
-            seq=row.seq,
-            members={
-                m.member: MemberState(m.assigned_count, m.last_seq, m.seen_seq) for m in members
-            },
-        )
+        members = self.session.scalars(
+            select(RotationMember).where(col(RotationMember.pool).in_(names))
+        ).all()
+        standings: dict[str, dict[str, Standing]] = {name: {} for name in names}
+        for m in members:
+            standings[m.pool][m.member] = Standing(
+                m.assigned_count, m.last_seq, m.seen_seq, m.deficit
+            )
+        return {row.pool: Rotation(row.seq, standings[row.pool]) for row in locked}
 
-    def save(self, pool: str, before: PoolState, after: PoolState) -> None:
+    def save(self, pool: str, before: Rotation, after: Rotation) -> None:
+        if after == before:
+            return
         row = self.session.get(RotationPool, pool)
         assert row is not None, "lock() first"
         row.seq = after.seq
@@ -41,16 +52,9 @@ class RotationRepository:
                 continue
             existing = self.session.get(RotationMember, (pool, member))
             if existing is None:
-                self.session.add(
-                    RotationMember(
-                        pool=pool,
-                        member=member,
-                        assigned_count=state.assigned_count,
-                        last_seq=state.last_seq,
-                        seen_seq=state.seen_seq,
-                    )
-                )
-            else:
-                existing.assigned_count = state.assigned_count
-                existing.last_seq = state.last_seq
-                existing.seen_seq = state.seen_seq
+                existing = RotationMember(pool=pool, member=member)
+                self.session.add(existing)
+            existing.assigned_count = state.count
+            existing.last_seq = state.last_seq
+            existing.seen_seq = state.seen_seq
+            existing.deficit = state.deficit

@@ -18,4 +18,5 @@ class Outcome(StrEnum):
     INCOMPLETE = "incomplete"  # stays in marketing until completed
     NURTURE = "nurture"  # not ready for sales yet
     UNCHANGED = "unchanged"  # qualified as before: nothing new to record or write
+    HELD = "held"  # nobody of its target can take it now: held until someone can (when_nobody)
     RESCORED = "rescored"  # a lead's score changed (an event or a rescore): its fields follow

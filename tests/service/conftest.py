@@ -3,7 +3,6 @@ worker on them over the real migrated database of ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from app.mappings.loader import MappingsStore
 from app.runtime import Runtime
 from connectors.hubspot.fake import InMemoryHubSpot
 from connectors.salesforce.fake import InMemorySalesforce
-from tests.conftest import REPS, ROOT
+from tests.conftest import REPS, copy_mappings
 from tests.service.helpers import Service
 
 RETRY_MAX_ATTEMPTS = 3
@@ -41,11 +40,12 @@ def salesforce() -> InMemorySalesforce:
 
 @pytest.fixture
 def mappings_dir(tmp_path: Path) -> Path:
-    """A copy of mappings/ the test may edit, without its qualification.yaml: these tests are
+    """A copy of mappings/ the test may edit, without its qualification.yaml (these tests are
     about routing, linking and writing whatever a lead's score; the tests of qualification
-    copy one in (docs/examples/qualification.yaml)."""
-    target = tmp_path / "mappings"
-    shutil.copytree(ROOT / "mappings", target, ignore=shutil.ignore_patterns("qualification.yaml"))
+    copy one in) and without the reps' calendars (working hours, absences, caps: the tests of
+    availability give their own, with a fixed clock)."""
+    target = copy_mappings(tmp_path / "mappings")
+    (target / "qualification.yaml").unlink()
     return target
 
 

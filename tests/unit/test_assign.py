@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,8 @@ from app.decisions.explain import describe
 from app.ownersync.service import OwnerSeen
 from app.ownersync.service import plan as plan_sync
 from app.routing.assign import NoOwnerAvailable, Person, PlannedWrite, PoolConfig, Side, assign
-from app.routing.engine import PoolState
+from app.routing.availability import Availability, Reason, Why
+from app.routing.pools import PoolKind, Rotation
 from app.routing.schemas import Outcome
 from connectors.crm import Crm, RecordKey
 
@@ -25,14 +27,14 @@ ROSTER = {
     Crm.SALESFORCE: {ANA: "005000000000001AAA", BEN: "005000000000002AAA"},
 }
 POOL = PoolConfig("inbound", (ANA, BEN, CLO), frozenset({ANA, BEN, CLO}), None)
-FRESH = PoolState(0, {})
+FRESH = Rotation(0, {})
 
 
 def test_given_a_new_hubspot_contact_then_round_robin_gives_the_first_rep_and_one_write() -> None:
     plan = assign(Person(Side(HS, None)), POOL, ROSTER, FRESH, NOW)
     assert (plan.outcome, plan.rep, plan.owner_crm_id) == (Outcome.ASSIGNED, ANA, "11")
     assert plan.writes == (PlannedWrite(HS, "11", None),)
-    assert plan.state.seq == 1 and plan.state.members[ANA].assigned_count == 1
+    assert plan.state.seq == 1 and plan.state.members[ANA].count == 1
     assert plan.explanation["rule"] == "round_robin"
     assert plan.explanation["candidates"] == [ANA, BEN, CLO]
     assert describe(plan.explanation).startswith(
@@ -115,9 +117,40 @@ def test_given_nobody_available_then_the_fallback_owner_gets_it() -> None:
     pool = PoolConfig("inbound", (ANA,), frozenset(), BEN)
     plan = assign(Person(Side(HS, None)), pool, ROSTER, FRESH, NOW)
     assert (plan.outcome, plan.rep) == (Outcome.FALLBACK, BEN)
-    assert (
-        describe(plan.explanation)
-        == "no rep of pool inbound is active and known in hubspot: fallback owner"
+    assert describe(plan.explanation) == (
+        "nobody of pool inbound can take it now (inactive in team.yaml): fallback owner"
+    )
+
+
+def test_given_a_weighted_pool_then_shares_follow_the_weights_and_the_sentence_says_so() -> None:
+    pool = replace(POOL, kind=PoolKind.WEIGHTED, weights={ANA: 2.0, BEN: 1.0, CLO: 1.0})
+    state, picked = FRESH, []
+    for _ in range(8):
+        plan = assign(Person(Side(HS, None)), pool, ROSTER, state, NOW)
+        state, picked = plan.state, [*picked, plan.rep]
+    assert (picked.count(ANA), picked.count(BEN), picked.count(CLO)) == (4, 2, 2)
+    assert describe(plan.explanation).startswith("weighted rotation in pool inbound: ")
+    assert "share 25%" in describe(plan.explanation) or "share 50%" in describe(plan.explanation)
+
+
+def test_given_a_paused_and_a_capped_rep_then_they_are_skipped_with_the_reason() -> None:
+    available = {
+        ANA: Availability(ANA, (Reason(Why.PAUSED),)),
+        BEN: Availability(BEN, (Reason(Why.CAPPED_DAY, count=20, limit=20),)),
+    }
+    plan = assign(Person(Side(HS, None)), POOL, ROSTER, FRESH, NOW, available)
+    assert plan.rep == CLO
+    assert plan.explanation["skipped"] == {ANA: "paused", BEN: "capped day"}
+
+
+def test_given_nobody_available_and_hold_then_the_lead_is_held_and_the_rotation_kept() -> None:
+    pool = replace(POOL, when_nobody="hold")
+    away = {e: Availability(e, (Reason(Why.OUTSIDE_HOURS),)) for e in (ANA, BEN, CLO)}
+    plan = assign(Person(Side(HS, None)), pool, ROSTER, FRESH, NOW, away)
+    assert (plan.outcome, plan.rep, plan.writes, plan.state) == (Outcome.HELD, None, (), FRESH)
+    assert describe(plan.explanation | {"held_until": "2026-11-27T07:30:00+00:00"}) == (
+        "nobody of pool inbound can take it now (outside hours): held until "
+        "2026-11-27T07:30:00+00:00"
     )
 
 
@@ -144,7 +177,7 @@ def test_the_explanation_is_data_with_the_counts_and_the_pool_before_the_pick() 
     assert plan.explanation["at"] == NOW.isoformat()
     # the leads each had when the pick was made: CLO had the fewest, and got this one
     assert plan.explanation["counts"] == {ANA: 1, BEN: 1, CLO: 0}
-    assert PoolState.from_snapshot(plan.explanation["pool_before"]) == before
+    assert Rotation.from_snapshot(plan.explanation["pool_before"]) == before
     assert describe(plan.explanation) == (
         "round robin in pool inbound: clo@x.fr had the fewest leads (0) among 3 reps "
         "available in hubspot"

@@ -167,7 +167,7 @@ CASES = [
         6,
         "fallback_owner: boss@x.fr is not a rep in team.yaml",
     ),
-    ("routing.yaml", ROUTING.replace("round_robin", "weighted"), 3, "pools[0]"),
+    ("routing.yaml", ROUTING.replace("round_robin", "least_loaded"), 3, "pools[0]"),
     (
         "scoring.yaml",
         SCORING.replace("op: eq", "op: equal"),

@@ -90,8 +90,9 @@ def test_given_rules_when_the_engine_supports_them_then_they_load_with_a_default
 
 
 def test_given_rules_when_the_engine_does_not_support_them_then_they_are_refused(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(loader, "ENGINE_SUPPORTS", frozenset())
     assert errors(tmp_path, RULES) == [
         "routing.yaml:5: rules: not supported yet (issue 10): every lead goes to default_pool "
         "until then"
