@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -61,6 +61,18 @@ class DecisionRepository:
             ).where(col(Assignment.assigned_at) >= since)
         ).all()
         return [(str(e), int(d), at) for e, d, at in rows]
+
+    def held(self) -> list[RecordKey]:
+        """The records whose latest decision held them (nobody could take them then)."""
+        latest = (
+            select(func.max(col(Decision.id))).group_by(col(Decision.record_key)).scalar_subquery()
+        )
+        rows = self.session.scalars(
+            select(col(Decision.record_key)).where(
+                col(Decision.id).in_(latest), col(Decision.outcome) == "held"
+            )
+        ).all()
+        return [RecordKey.parse(k) for k in rows]
 
     def reassign(self, records: Sequence[RecordKey], rep: str) -> None:
         """The ledger follows a person's choice: these records are ``rep``'s now."""

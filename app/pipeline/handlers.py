@@ -24,13 +24,12 @@ from app.records.schemas import Record
 from app.routing import targets
 from app.routing.assign import Person, Plan, PoolConfig, assign
 from app.routing.pools import Rotation
-from app.routing.schemas import Outcome
+from app.routing.schemas import HOLD_EVENT, Outcome
 from app.scoring import engine as scoring
 from app.scoring.engine import ScoreResult, score_fields
 from connectors.crm import RecordKey
 
 log = structlog.get_logger("relais.pipeline")
-HOLD_EVENT = "relais.hold"  # a held lead's next try, due when a member of its pool can take it
 
 
 class EventKind(StrEnum):

@@ -16,9 +16,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
+from app.decisions.repository import DecisionRepository
+from app.inbox.repository import InboxRepository
 from app.mappings.schemas import Rep, Team
 from app.reps.models import RepPause
 from app.reps.repository import RepPauseRepository
+from app.routing.schemas import HOLD_EVENT
 
 MAX_REASON = 500  # a sentence for the other admins, not a document
 
@@ -101,10 +105,23 @@ def pause(session: Session, team: Team, email: str, now: datetime, reason: str |
     return Toggled(rep, changed, repository.get(rep.email))
 
 
-def resume(session: Session, team: Team, email: str) -> Toggled:
-    """Resume a rep; ``changed`` is False when it was not paused."""
+def resume(session: Session, team: Team, email: str, now: datetime | None = None) -> Toggled:
+    """Resume a rep; ``changed`` is False when it was not paused. The leads held because
+    nobody could take them come back to the inbox now: the rep may be the one who can."""
     rep = find_rep(team, email)
-    return Toggled(rep, RepPauseRepository(session).resume(rep.email), None)
+    changed = RepPauseRepository(session).resume(rep.email)
+    if changed:
+        release_held(session, f"{rep.email} resumed", now or utcnow())
+    return Toggled(rep, changed, None)
+
+
+def release_held(session: Session, why: str, now: datetime) -> int:
+    """Send every held lead through the pipeline again; returns how many."""
+    inbox, held = InboxRepository(session), DecisionRepository(session).held()
+    for key in held:
+        origin = f"{why} at {now.isoformat()}"
+        inbox.enqueue(key, HOLD_EVENT, origin, {"released": why}, now)
+    return len(held)
 
 
 def set_available(
@@ -112,7 +129,7 @@ def set_available(
 ) -> Toggled:
     """``available``: resume the rep; otherwise pause it (with ``reason``)."""
     if available:
-        return resume(session, team, email)
+        return resume(session, team, email, now)
     return pause(session, team, email, now, reason)
 
 

@@ -20,3 +20,8 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"  # qualified as before: nothing new to record or write
     HELD = "held"  # nobody of its target can take it now: held until someone can (when_nobody)
     RESCORED = "rescored"  # a lead's score changed (an event or a rescore): its fields follow
+
+
+# The inbox event that brings a held lead back to the pipeline: due when the first member of
+# its pool can take it, or at once when an admin resumes a rep.
+HOLD_EVENT = "relais.hold"

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from app.reps.models import RepPause
+from app.reps.service import resume
 from app.routing.schemas import Outcome
 from tests.service.helpers import Service, hubspot_key
 
@@ -182,4 +183,29 @@ def test_given_everyone_outside_hours_and_hold_then_it_waits_and_is_assigned_at_
 
     assert service.decisions()[-1].outcome == Outcome.ASSIGNED
     assert service.assignments()[hubspot_key(cid)] in {CLAIRE, INES}
+    assert service.hubspot.owner_of(cid) is not None
+
+
+def test_given_a_lead_held_because_everyone_is_paused_when_a_rep_resumes_then_it_is_assigned(
+    service: Service, mappings_dir: Path
+) -> None:
+    (mappings_dir / "routing.yaml").write_text(ROUTING.replace("WHEN_NOBODY", "hold"))
+    at(service, WORKING)
+    with service.db.transaction() as session:
+        session.add_all([RepPause(email=e, since=WORKING) for e in (CLAIRE, INES)])
+    [cid] = service.hubspot.create_contacts(
+        [{"email": "b@beton.fr", "industry": "CONSTRUCTION", **READY}]
+    )
+    service.deliver_and_run()
+    [held] = service.decisions()
+    assert held.outcome == Outcome.HELD and held.explanation is not None
+    assert held.explanation["held_until"] is None  # only a person can end a pause
+    assert "held until a rep is resumed" in held.rule
+
+    with service.db.transaction() as session:
+        team = service.runtime.mappings.current.team
+        assert resume(session, team, INES).resumed
+    service.run()
+
+    assert service.assignments()[hubspot_key(cid)] == INES
     assert service.hubspot.owner_of(cid) is not None
