@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.inbox.models import InboxEvent
+from app.mappings.loader import load_mappings
 from connectors.sandbox.webhooks import sign_v3
+from tests.conftest import ROOT
 
 # HubSpot properties that make a contact sales-ready under the shipped mappings (an HR
 # director at a 120-person French construction firm: 170 points), for the tests of routing.
@@ -81,3 +83,18 @@ def inbox_count(db: Database, **where: Any) -> int:
         for key, value in where.items():
             query = query.where(getattr(InboxEvent, key) == value)
         return int(session.scalar(query) or 0)
+
+
+def within_weighted_shares(order: list[str], active: list[str]) -> bool:
+    """Whether, at every prefix of ``order`` (the reps in the order they got leads), each
+    active rep's count is within one lead of its exact share by the shipped team.yaml weights
+    (the weighted pool's promise while the team does not change)."""
+    team = load_mappings(ROOT / "mappings").team
+    weights = {r.email: r.weight for r in team.reps if r.email in active}
+    total = sum(weights.values())
+    counts = dict.fromkeys(active, 0)
+    for n, rep in enumerate(order, start=1):
+        counts[rep] += 1
+        if any(abs(counts[r] - n * w / total) >= 1 for r, w in weights.items()):
+            return False
+    return True

@@ -6,6 +6,7 @@ with the closest email; a bad body is refused with what is wrong. Runs on SQLite
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from app.cli import cli
 from app.config import Settings
 from app.db import Database
 from app.reps.repository import RepPauseRepository
-from tests.conftest import ROOT, Relais
+from tests.conftest import ROOT, Relais, copy_mappings
 
 ADMIN = "admin-token-for-reps"
 CLAIRE = "claire.martin@paieco.example"
@@ -25,9 +26,12 @@ HUGO = "hugo.bernard@paieco.example"
 
 
 @pytest.fixture
-def admin(relais_factory: Callable[..., Relais], settings: Settings) -> Relais:
-    """Relais that only serves (no worker), with an admin token for /admin/api."""
-    with_token = settings.model_copy(update={"admin_tokens": SecretStr(ADMIN)})
+def admin(relais_factory: Callable[..., Relais], settings: Settings, tmp_path: Path) -> Relais:
+    """Relais that only serves (no worker), with an admin token for /admin/api, on the
+    shipped mappings with the reps' calendars."""
+    shipped = copy_mappings(tmp_path / "mappings", calendar=True)
+    update = {"admin_tokens": SecretStr(ADMIN), "mappings_dir": shipped}
+    with_token = settings.model_copy(update=update)
     return relais_factory(with_token, worker=False)
 
 

@@ -27,7 +27,7 @@ from app.mappings.loader import load_mappings
 from app.models import metadata
 from app.simulate.service import evaluate, parse_lead
 from connectors.sandbox import SandboxServer
-from tests.conftest import ROOT, TOKEN, Relais
+from tests.conftest import TOKEN, Relais
 from tests.unit.test_enrichment_register import SIREN, company, search
 
 ADMIN = {"Authorization": "Bearer adm"}
@@ -77,7 +77,7 @@ def _cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     assert sf_secret is not None
     env = {
         "RELAIS_DATABASE_URL": settings.database_url,
-        "RELAIS_MAPPINGS_DIR": str(ROOT / "mappings"),
+        "RELAIS_MAPPINGS_DIR": str(settings.mappings_dir),
         "RELAIS_HUBSPOT_BASE_URL": settings.hubspot_base_url,
         "RELAIS_HUBSPOT_ACCESS_TOKEN": TOKEN,
         "RELAIS_SALESFORCE_LOGIN_URL": settings.salesforce_login_url,
@@ -97,7 +97,7 @@ def test_given_a_lead_as_fields_when_posted_then_the_api_returns_the_service_res
     resp = http.post(f"{admin.url}/admin/api/simulate", json={"lead": LEAD}, headers=ADMIN)
     assert resp.status_code == 200, resp.text
     at = _ran_between(resp.json(), start, datetime.now(UTC))
-    m = load_mappings(ROOT / "mappings")
+    m = load_mappings(admin.settings.mappings_dir)
     expected = evaluate(parse_lead(LEAD, m.field_names()), m, at)
     assert resp.json() == expected.to_json()
     assert resp.json()["score"] == 170 and resp.json()["temperature"] == "warm"
@@ -263,7 +263,7 @@ def test_given_enrichment_when_posted_then_the_register_is_asked_the_cache_read_
     tmp_path: Path,
 ) -> None:
     folder = tmp_path / "mappings"
-    shutil.copytree(ROOT / "mappings", folder)
+    shutil.copytree(settings.mappings_dir, folder)
     (folder / "enrichment.yaml").write_text("providers: [email, siren, register]\n")
     relais = relais_factory(
         settings.model_copy(update={"admin_tokens": SecretStr("adm"), "mappings_dir": folder}),

@@ -124,7 +124,7 @@ def test_given_nobody_available_then_the_fallback_owner_gets_it() -> None:
 
 def test_given_a_weighted_pool_then_shares_follow_the_weights_and_the_sentence_says_so() -> None:
     pool = replace(POOL, kind=PoolKind.WEIGHTED, weights={ANA: 2.0, BEN: 1.0, CLO: 1.0})
-    state, picked = FRESH, []
+    state, picked = FRESH, list[str | None]()
     for _ in range(8):
         plan = assign(Person(Side(HS, None)), pool, ROSTER, state, NOW)
         state, picked = plan.state, [*picked, plan.rep]
