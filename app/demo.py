@@ -9,7 +9,10 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from datetime import time as wall_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import func, select
@@ -28,6 +31,8 @@ from connectors.sandbox import SandboxServer
 from connectors.sandbox.salesforce import NotificationSetup
 from connectors.sandbox.server import ThreadedServer
 from connectors.sandbox.webhooks import WebhookConfig
+
+PARIS = ZoneInfo("Europe/Paris")
 
 SF_FIELDS = {
     "email": "Email",
@@ -86,6 +91,11 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
             migrations.upgrade(db_url)
             app = create_app(_settings(base, sandbox, db_url, secret), embedded_worker=True)
             runtime: Runtime = app.state.runtime
+            # The team's working hours apply: the demo runs at the last weekday 10:00 in
+            # Paris, whatever the hour it is started at (decisions keep the real time).
+            at_work = working_instant(datetime.now(UTC))
+            runtime.clock = lambda: at_work
+            typer.echo(f"the team's clock: {at_work.astimezone(PARIS):%A %d %B %H:%M} in Paris")
             with ThreadedServer(app) as relais:
                 names = _connect(sandbox, runtime, relais.url, secret, latency_ms)
                 hs_ids, sf_ids = _feed(sandbox, people, from_sf, both, rate)
@@ -108,6 +118,16 @@ def run_demo(*, leads: int, rate: float, latency_ms: float) -> int:
                 )
                 _funnel(_stages(runtime, hs_ids, sf_ids), names, len(people))
                 return 0 if done else 1
+
+
+def working_instant(now: datetime) -> datetime:
+    """The latest weekday 10:00 in Paris at or before ``now``: the team at work."""
+    day = now.astimezone(PARIS).date()
+    while True:
+        candidate = datetime.combine(day, wall_time(10), PARIS)
+        if candidate <= now and candidate.weekday() < 5:
+            return candidate.astimezone(UTC)
+        day -= timedelta(days=1)
 
 
 def _settings(base: Settings, sandbox: SandboxServer, db_url: str, secret: str) -> Settings:
