@@ -85,16 +85,22 @@ def inbox_count(db: Database, **where: Any) -> int:
         return int(session.scalar(query) or 0)
 
 
+def weighted_shares(active: list[str]) -> dict[str, float]:
+    """Each active rep's exact share of the leads by the shipped team.yaml weights."""
+    team = load_mappings(ROOT / "mappings").team
+    weights = {r.email: r.weight for r in team.reps if r.email in active}
+    total = sum(weights.values())
+    return {r: w / total for r, w in weights.items()}
+
+
 def within_weighted_shares(order: list[str], active: list[str]) -> bool:
     """Whether, at every prefix of ``order`` (the reps in the order they got leads), each
     active rep's count is within one lead of its exact share by the shipped team.yaml weights
     (the weighted pool's promise while the team does not change)."""
-    team = load_mappings(ROOT / "mappings").team
-    weights = {r.email: r.weight for r in team.reps if r.email in active}
-    total = sum(weights.values())
+    shares = weighted_shares(active)
     counts = dict.fromkeys(active, 0)
     for n, rep in enumerate(order, start=1):
         counts[rep] += 1
-        if any(abs(counts[r] - n * w / total) >= 1 for r, w in weights.items()):
+        if any(abs(counts[r] - n * share) >= 1 for r, share in shares.items()):
             return False
     return True
