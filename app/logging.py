@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
+
+
+class StderrLogger:
+    """Writes each line to the ``sys.stderr`` of the moment (a test runner swaps it; a logger
+    created earlier must not keep a closed stream)."""
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
 
 def configure(level: str = "INFO", json: bool = False) -> None:
@@ -22,5 +35,8 @@ def configure(level: str = "INFO", json: bool = False) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
+        # stderr: a command's stdout carries its output alone (relais simulate's JSON), and a
+        # logger cached before a test swaps the streams keeps writing where logs belong.
+        logger_factory=lambda *_: StderrLogger(),
         cache_logger_on_first_use=True,
     )
