@@ -602,11 +602,14 @@ def reps_pause(
 def reps_resume(email: Annotated[str, REP_EMAIL]) -> None:
     """Give the rep leads again from the next one on (its calendar in team.yaml still
     applies: working hours, out of office, caps)."""
+    from app.mappings.loader import load_mappings
     from app.reps.service import resume
+    from app.routing.targets import pools_with
 
-    team = _team()
+    team = _team()  # exits on broken mappings
+    pools = pools_with(load_mappings(get_settings().mappings_dir), email)
     with _known_rep(), _transaction() as session:
-        done = resume(session, team, email)
+        done = resume(session, team, email, pools=pools)
     typer.echo(f"{done.rep.email} {'resumed' if done.changed else 'was not paused'}")
 
 

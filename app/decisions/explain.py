@@ -38,6 +38,11 @@ def _unavailable(why: Why) -> str:
     return f"nobody of pool {why['pool']} can take it now ({'; '.join(reasons) or 'no member'})"
 
 
+def _fallback_away(why: Why) -> str:
+    away = why.get("fallback_unavailable") or {}
+    return "".join(f", nor can the fallback {rep} ({r})" for rep, r in away.items())
+
+
 # One sentence per rule of the assign stage, for the decision's ``rule`` and the CLI.
 SENTENCES: dict[str, Callable[[Why], str]] = {
     "linked": lambda why: (
@@ -58,7 +63,8 @@ SENTENCES: dict[str, Callable[[Why], str]] = {
     ),
     "fallback": lambda why: f"{_unavailable(why)}: fallback owner",
     "hold": lambda why: (
-        f"{_unavailable(why)}: held until {why.get('held_until') or 'a rep is resumed'}"
+        f"{_unavailable(why)}{_fallback_away(why)}: held until "
+        f"{why.get('held_until') or 'a rep is resumed'}"
     ),
 }
 

@@ -51,28 +51,31 @@ class DecisionRepository:
         return {RecordKey.parse(k): (str(outcome), score) for k, outcome, score in rows}
 
     def given_since(self, since: datetime) -> list[tuple[str, int, datetime]]:
-        """(rep, decision, when) of every lead the ledger gave since ``since``: the counts
-        that daily and weekly caps compare."""
+        """(rep, decision, when) of every new lead the ledger gave since ``since``: the counts
+        that daily and weekly caps compare (an owner kept, or a person's other record linked
+        to its rep, is no new lead)."""
+        a, d = Assignment, Decision
         rows = self.session.execute(
-            select(
-                col(Assignment.owner_email),
-                col(Assignment.decision_id),
-                col(Assignment.assigned_at),
-            ).where(col(Assignment.assigned_at) >= since)
+            select(col(a.owner_email), col(a.decision_id), col(a.assigned_at))
+            .join(d, col(d.id) == col(a.decision_id))
+            .where(col(a.assigned_at) >= since, col(d.outcome).in_(("assigned", "fallback")))
         ).all()
-        return [(str(e), int(d), at) for e, d, at in rows]
+        return [(str(e), int(i), at) for e, i, at in rows]
 
-    def held(self) -> list[RecordKey]:
-        """The records whose latest decision held them (nobody could take them then)."""
+    def held(self, pools: Sequence[str] | None = None) -> list[RecordKey]:
+        """The records whose latest decision held them (nobody could take them then) and
+        that nobody took since, in ``pools`` (None: any)."""
         latest = (
             select(func.max(col(Decision.id))).group_by(col(Decision.record_key)).scalar_subquery()
         )
-        rows = self.session.scalars(
-            select(col(Decision.record_key)).where(
-                col(Decision.id).in_(latest), col(Decision.outcome) == "held"
-            )
-        ).all()
-        return [RecordKey.parse(k) for k in rows]
+        query = select(col(Decision.record_key)).where(
+            col(Decision.id).in_(latest),
+            col(Decision.outcome) == "held",
+            col(Decision.record_key).not_in(select(col(Assignment.record_key))),
+        )
+        if pools is not None:
+            query = query.where(col(Decision.pool).in_(list(pools)))
+        return [RecordKey.parse(k) for k in self.session.scalars(query).all()]
 
     def reassign(self, records: Sequence[RecordKey], rep: str) -> None:
         """The ledger follows a person's choice: these records are ``rep``'s now."""

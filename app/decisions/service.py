@@ -83,7 +83,7 @@ class DecisionService:
                 outcome=plan.outcome,
                 owner_email=plan.rep,
                 owner_crm_id=plan.owner_crm_id,
-                pool=pool if plan.rep is not None else None,
+                pool=pool if plan.rep is not None or plan.outcome is Outcome.HELD else None,
                 rule=describe(plan.explanation),
                 score=score.total,
                 score_details=_breakdown(score),

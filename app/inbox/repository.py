@@ -104,6 +104,20 @@ class InboxRepository:
         }
         self.store([row])
 
+    def drop_pending(self, key: RecordKey, event_type: str, why: str) -> None:
+        """Relais's own pending events of this type about the record are not needed any more
+        (a later one replaces them): set aside as ignored, with why."""
+        E = InboxEvent
+        self.session.execute(
+            update(E)
+            .where(
+                col(E.record_key) == str(key),
+                col(E.event_type) == event_type,
+                col(E.status) == Status.PENDING,
+            )
+            .values(status=Status.IGNORED, result=f"ignored: {why}")
+        )
+
     # -- claiming (worker side) -------------------------------------------------------------
 
     def claim(

@@ -89,8 +89,6 @@ class LeadHandler:
         plan = assign(lead.person, pool, batch.roster, state, batch.at, batch.available())
         if plan.outcome is Outcome.FALLBACK:
             log.warning("pipeline.fallback_owner", pool=pool.name, owner=plan.rep)
-        if pool.persisted:
-            batch.states[pool.name] = plan.state
         if plan.outcome is Outcome.HELD:
             return hold(batch, lead, pool, plan, events)
         batch.decisions.record_plan(
@@ -98,9 +96,12 @@ class LeadHandler:
             batch.ledger, pool.name, lead.qualified, lead.write_back,
         )  # fmt: skip
         remember(batch, lead, lead.write_back)
+        if pool.persisted:  # once the decision is stored: a record that fails moves nobody
+            batch.states[pool.name] = plan.state
         if plan.rep is None:
             return Handled(plan.outcome, f"{record.crm} owner {record.owner} kept")
-        batch.gave(plan.rep)
+        if plan.outcome in (Outcome.ASSIGNED, Outcome.FALLBACK):  # a new lead for the rep's caps
+            batch.gave(plan.rep)
         return Handled(plan.outcome, f"{plan.outcome} to {plan.rep}")
 
     def _keep_in_marketing(
@@ -129,6 +130,8 @@ def hold(
     the lead comes back to the inbox when the first member can take it (a resumed rep sends
     it back earlier)."""
     away = list(plan.explanation.get("pick", {}).get("skipped", {}))  # not the unknown ones
+    # Held because the fallback cannot take it either: the fallback coming back ends it too.
+    away += list(plan.explanation.get("fallback_unavailable") or {})
     until = targets.hold_until(away, batch.mappings, batch.at, batch.paused, batch.counts)
     explanation = dict(plan.explanation) | {"held_until": until and until.isoformat()}
     plan = replace(plan, explanation=explanation)
@@ -136,10 +139,14 @@ def hold(
         plan, lead.person, lead.record, lead.link, lead.score, batch.context_for(events),
         batch.ledger, pool.name, lead.qualified, {},
     )  # fmt: skip
+    inbox = InboxRepository(batch.session)
+    # One next try per record: a try scheduled by an earlier hold is replaced by this one.
+    inbox.drop_pending(lead.record.key, HOLD_EVENT, f"replaced by decision {decision.id}")
     if until is not None:
         payload = {"held_by_decision": decision.id, "pool": pool.name}
-        InboxRepository(batch.session).enqueue(
-            lead.record.key, HOLD_EVENT, f"decision {decision.id}", payload, batch.now, until
+        due = batch.now + (until - batch.at)  # the inbox runs on the real time
+        inbox.enqueue(
+            lead.record.key, HOLD_EVENT, f"decision {decision.id}", payload, batch.now, due
         )
     remember(batch, lead, {})
     when = until.isoformat() if until is not None else "a rep of the pool is resumed"

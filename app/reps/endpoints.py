@@ -22,6 +22,7 @@ from app.reps.service import (
     set_available,
     team_availability,
 )
+from app.routing.targets import pools_with
 from app.webhooks.security import read_bounded_body
 
 log = structlog.get_logger("relais.reps")
@@ -97,9 +98,12 @@ async def set_rep_availability(email: str, request: Request, runtime: RuntimeDep
         return _invalid(exc)
 
     def apply() -> Toggled:
+        m = runtime.mappings.current
+        pools = pools_with(m, email)  # the held leads a resume releases
         with runtime.db.transaction() as session:
-            team = runtime.mappings.current.team
-            return set_available(session, team, email, utcnow(), change.available, change.reason)
+            return set_available(
+                session, m.team, email, utcnow(), change.available, change.reason, pools
+            )
 
     try:
         toggled = await run_in_threadpool(apply)

@@ -10,6 +10,7 @@ working hours, out of office) is team.yaml's, shown alongside.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -105,31 +106,48 @@ def pause(session: Session, team: Team, email: str, now: datetime, reason: str |
     return Toggled(rep, changed, repository.get(rep.email))
 
 
-def resume(session: Session, team: Team, email: str, now: datetime | None = None) -> Toggled:
-    """Resume a rep; ``changed`` is False when it was not paused. The leads held because
-    nobody could take them come back to the inbox now: the rep may be the one who can."""
+def resume(
+    session: Session,
+    team: Team,
+    email: str,
+    now: datetime | None = None,
+    pools: Collection[str] | None = None,
+) -> Toggled:
+    """Resume a rep; ``changed`` is False when it was not paused. The leads held in the
+    ``pools`` the rep is in (None: every pool) come back to the inbox now: the rep may be the
+    one who can take them."""
     rep = find_rep(team, email)
     changed = RepPauseRepository(session).resume(rep.email)
     if changed:
-        release_held(session, f"{rep.email} resumed", now or utcnow())
+        release_held(session, f"{rep.email} resumed", now or utcnow(), pools)
     return Toggled(rep, changed, None)
 
 
-def release_held(session: Session, why: str, now: datetime) -> int:
-    """Send every held lead through the pipeline again; returns how many."""
-    inbox, held = InboxRepository(session), DecisionRepository(session).held()
+def release_held(
+    session: Session, why: str, now: datetime, pools: Collection[str] | None = None
+) -> int:
+    """Send the leads held in ``pools`` (None: any) through the pipeline again, each in place
+    of its scheduled try; returns how many."""
+    inbox = InboxRepository(session)
+    held = DecisionRepository(session).held(None if pools is None else list(pools))
     for key in held:
-        origin = f"{why} at {now.isoformat()}"
-        inbox.enqueue(key, HOLD_EVENT, origin, {"released": why}, now)
+        inbox.drop_pending(key, HOLD_EVENT, f"released: {why}")
+        inbox.enqueue(key, HOLD_EVENT, f"{why} at {now.isoformat()}", {"released": why}, now)
     return len(held)
 
 
 def set_available(
-    session: Session, team: Team, email: str, now: datetime, available: bool, reason: str | None
+    session: Session,
+    team: Team,
+    email: str,
+    now: datetime,
+    available: bool,
+    reason: str | None,
+    pools: Collection[str] | None = None,
 ) -> Toggled:
     """``available``: resume the rep; otherwise pause it (with ``reason``)."""
     if available:
-        return resume(session, team, email, now)
+        return resume(session, team, email, now, pools)
     return pause(session, team, email, now, reason)
 
 

@@ -207,10 +207,19 @@ def _from_pool(
     if picked.rep is not None:
         why |= {"rule": pool.kind.value, "rep": picked.rep, "pool_before": state.snapshot()}
         return _plan(Outcome.ASSIGNED, picked.rep, person, roster, picked.state, why)
-    if pool.when_nobody == "hold":
-        # Kept until someone of the pool can take it: the caller schedules the next try.
+    if pool.when_nobody == "hold" and picked.skipped:
+        # Kept until someone of the pool can take it: the caller schedules the next try. (A
+        # pool whose members are all inactive or unknown in a CRM has nobody to wait for.)
         return Plan(Outcome.HELD, None, None, why | {"rule": "hold"}, state)
     fallback = _fallback(pool, roster, crms)
+    away = available.get(fallback)
+    if away is not None and not away.available:
+        # The fallback rep is paused, away, outside hours or capped too: the lead waits for
+        # whoever of the pool or the fallback can take it first, rather than going to a rep
+        # who cannot.
+        reasons = ", ".join(r.why.value.replace("_", " ") for r in away.reasons)
+        why |= {"rule": "hold", "fallback_unavailable": {fallback: reasons}}
+        return Plan(Outcome.HELD, None, None, why, state)
     # The rotation did not run: its state stays as it was (nobody joins it on a fallback).
     return _plan(Outcome.FALLBACK, fallback, person, roster, state, why | {"rule": "fallback"})
 

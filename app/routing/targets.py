@@ -67,6 +67,11 @@ def target(
     raise ValueError(f"routing rule {rule.name!r}: a {kind} target is not supported yet")
 
 
+def pools_with(m: Mappings, email: str) -> list[str]:
+    """The pools of routing.yaml the rep is a member of (listed, or by a segment)."""
+    return [p.name for p in m.routing.pools if email.lower() in p.members_in(m.team)]
+
+
 def pool_names(m: Mappings) -> list[str]:
     """Every pool of routing.yaml: a batch locks them all (in name order) before deciding."""
     return sorted(p.name for p in m.routing.pools)

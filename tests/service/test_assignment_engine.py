@@ -175,7 +175,9 @@ def test_given_everyone_outside_hours_and_hold_then_it_waits_and_is_assigned_at_
     assert held.explanation is not None
     assert held.explanation["held_until"] == opening.isoformat()
     [retry] = [e for e in service.events() if e.event_type == "relais.hold"]
-    assert retry.available_at == opening
+    # due when the clock reaches the opening: as long after its creation as opening is
+    # after the decision's clock (the inbox runs on the real time)
+    assert retry.available_at - retry.received_at == opening - NIGHT
 
     at(service, opening + timedelta(minutes=1))
     service.time_passes()  # the held lead's next try is due
@@ -209,3 +211,19 @@ def test_given_a_lead_held_because_everyone_is_paused_when_a_rep_resumes_then_it
 
     assert service.assignments()[hubspot_key(cid)] == INES
     assert service.hubspot.owner_of(cid) is not None
+
+
+def test_given_the_fallback_outside_hours_too_then_the_lead_is_held_for_whoever_comes_first(
+    service: Service, routed: Path
+) -> None:
+    hours = {"working_hours": {"timezone": "Europe/Paris", "start": "09:00", "end": "18:00"}}
+    calendar(service.runtime.settings.mappings_dir, claire=hours, ines=hours, hugo=hours)
+    at(service, NIGHT)
+    service.hubspot.create_contacts([{"email": "b@beton.fr", "industry": "CONSTRUCTION", **READY}])
+
+    service.deliver_and_run()
+
+    [decision] = service.decisions()
+    assert (decision.outcome, decision.owner_email) == (Outcome.HELD, None)
+    assert f"nor can the fallback {HUGO} (outside hours)" in decision.rule
+    assert decision.pool == "construction"
