@@ -1,4 +1,4 @@
-"""reps paused by an admin, and each pool member's deficit (weighted pools)
+"""reps paused by an admin, each pool member's deficit (weighted pools), assignments by time
 
 Revision ID: 7a1e5c0d8e06
 Revises: 7a1e5c0d8e05
@@ -27,9 +27,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rotation_members") as batch:
         batch.add_column(sa.Column("deficit", sa.Float(), server_default="0", nullable=False))
+    op.create_index("ix_assignments_assigned_at", "assignments", ["assigned_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_assignments_assigned_at", table_name="assignments")
     with op.batch_alter_table("rotation_members") as batch:
         batch.drop_column("deficit")
     op.drop_table("rep_pauses")

@@ -26,7 +26,7 @@ def _weighted(why: Why) -> str:
     share = standing.get("share")
     shown = f", share {share:.0%}" if isinstance(share, int | float) else ""
     return (
-        f"weighted rotation in pool {why['pool']}: {rep} was furthest behind its share "
+        f"weighted rotation in pool {why['pool']}: {rep} was next due by its share "
         f"({standing.get('count', 0)} of {total} leads{shown}) among "
         f"{len(why['candidates'])} reps available"
     )
@@ -69,12 +69,18 @@ SENTENCES: dict[str, Callable[[Why], str]] = {
 }
 
 
+# The sentences a routing rule led to (the others: a linked record, an owner kept).
+FROM_A_RULE = {"round_robin", "weighted", "least_loaded", "fallback", "hold"}
+
+
 def describe(why: Why) -> str:
     """The assign stage's explanation in one sentence, after the routing rule that chose the
     pool when there is one."""
-    sentence = SENTENCES[why["rule"]](why)
     rule = why.get("routing_rule")
-    return f"rule {rule['name']!r}: {sentence}" if rule else sentence
+    if rule and rule.get("target") == "rep" and why["rule"] != "hold":
+        return f"rule {rule['name']!r} names {why['rep']}"
+    sentence = SENTENCES[why["rule"]](why)
+    return f"rule {rule['name']!r}: {sentence}" if rule and why["rule"] in FROM_A_RULE else sentence
 
 
 def explain(decision: Decision) -> list[str]:

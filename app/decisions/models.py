@@ -47,6 +47,8 @@ class Assignment(SQLModel, table=True):
     """The ledger of owners Relais gave: one row per record, so a record is assigned once."""
 
     __tablename__ = "assignments"
+    # Caps count the leads given since the start of a rep's day and week.
+    __table_args__ = (Index("ix_assignments_assigned_at", "assigned_at"),)
 
     record_key: str = Field(sa_column=Column(String(128), primary_key=True))
     decision_id: int = Field(sa_column=Column(Integer, ForeignKey("decisions.id"), nullable=False))

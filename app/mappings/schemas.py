@@ -434,10 +434,10 @@ class RoutingRule(RepOrQueue):
         "group; fields: the lead's, plus score, grade and temperature). None: the default "
         "rule, which takes every lead and comes last",
     )
-    account_owner_first: bool = Field(
-        True,
-        description="A lead whose company already has an owner goes to that owner first, "
-        "when available",
+    account_owner_first: bool | None = Field(
+        None,
+        description="The company's owner first, when available (not supported yet: the "
+        "company's owner is not looked up)",
     )
     when_nobody: Literal["fallback", "hold"] = Field(
         "fallback",

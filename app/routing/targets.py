@@ -42,7 +42,7 @@ def target(
     evaluation = rules.Evaluation(score.total, score.grade, score.temperature)
     matched = rules.match(routing.rules, lead, evaluation, types)
     rule = matched.rule
-    why: dict[str, Any] = {"name": rule.name, "index": matched.index}
+    why: dict[str, Any] = {"name": rule.name, "index": matched.index, "target": matched.target[0]}
     why["not_matched"] = [
         {
             "rule": s.rule,

@@ -227,3 +227,24 @@ def test_given_the_fallback_outside_hours_too_then_the_lead_is_held_for_whoever_
     assert (decision.outcome, decision.owner_email) == (Outcome.HELD, None)
     assert f"nor can the fallback {HUGO} (outside hours)" in decision.rule
     assert decision.pool == "construction"
+
+
+def test_given_a_rule_naming_a_rep_then_that_rep_gets_the_lead_and_the_reason_says_so(
+    service: Service, mappings_dir: Path
+) -> None:
+    named = ROUTING.replace("WHEN_NOBODY", "fallback").replace(
+        "  - name: default\n",
+        "  - name: Hot leads to Lucas\n    when:\n      - {field: score, op: gte, value: 150}\n"
+        "    rep: lucas.moreau@paieco.example\n  - name: default\n",
+    )
+    (mappings_dir / "routing.yaml").write_text(named)
+    at(service, WORKING)
+    [cid] = service.hubspot.create_contacts(
+        [{"email": "m@acier.fr", "industry": "MANUFACTURING", **READY}]
+    )
+
+    service.deliver_and_run()
+
+    [decision] = service.decisions()
+    assert decision.owner_email == LUCAS == service.assignments()[hubspot_key(cid)]
+    assert decision.rule == f"rule 'Hot leads to Lucas' names {LUCAS}"
