@@ -24,10 +24,13 @@ class EvaluationRepository:
         ).all()
         return {RecordKey.parse(r.record_key): r for r in rows}
 
-    def save(self, evaluation: LeadEvaluation) -> None:
-        """Insert or replace the record's evaluation (its row is locked by the record lease or
-        the rescoring batch's cursor: one writer at a time)."""
-        self.session.merge(evaluation)
+    def save(self, evaluation: LeadEvaluation, *, new: bool = False) -> None:
+        """Insert the record's first evaluation (``new``), or replace the one read in this
+        session (its row is held by the record lease or the rescoring batch: one writer)."""
+        if new:
+            self.session.add(evaluation)
+        else:
+            self.session.merge(evaluation)
 
     def page(self, after: str, limit: int) -> list[str]:
         """The next record keys in key order: a rescoring run walks them with a cursor."""

@@ -63,8 +63,10 @@ class Batch:
 
     def remember(self, evaluation: LeadEvaluation) -> None:
         """Keep the record's new evaluation: the next event or rescore starts from it."""
-        EvaluationRepository(self.session).save(evaluation)
-        self.evaluations[RecordKey.parse(evaluation.record_key)] = evaluation
+        key = RecordKey.parse(evaluation.record_key)
+        new = key not in self.evaluations  # none read for it: an insert, not a merge
+        EvaluationRepository(self.session).save(evaluation, new=new)
+        self.evaluations[key] = evaluation
 
     def context_for(self, events: Sequence[ClaimedEvent]) -> Context:
         return Context(
