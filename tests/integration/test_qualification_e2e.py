@@ -5,7 +5,6 @@ line in one batch write."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from app.config import Settings
 from app.db import Database
 from app.decisions.models import Decision
 from connectors.sandbox import SandboxServer
-from tests.conftest import ROOT, Relais, connect_salesforce, connect_webhooks, wait_for
+from tests.conftest import Relais, connect_salesforce, connect_webhooks, copy_mappings, wait_for
 from tests.integration.helpers import ready
 
 WRITE = """
@@ -48,7 +47,7 @@ def showing_scores(
 ) -> Relais:
     """Relais on the shipped mappings, with the score and the outcome's reason written where
     reps work."""
-    shutil.copytree(ROOT / "mappings", tmp_path / "m")
+    copy_mappings(tmp_path / "m")  # without the reps' calendars: whatever the hour
     with (tmp_path / "m" / "scoring.yaml").open("a") as f:
         f.write(WRITE)
     with (tmp_path / "m" / "qualification.yaml").open("a") as f:

@@ -82,7 +82,10 @@ def up(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
 
 
 def test_relais_serve_with_the_printed_environment_routes_leads_of_both_sandbox_crms(
-    tmp_path: Path, database_url: str, processes: list[subprocess.Popen[bytes]]
+    tmp_path: Path,
+    database_url: str,
+    processes: list[subprocess.Popen[bytes]],
+    routing_mappings: Path,
 ) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
     port, tls_port, relais_port = free_port(), free_port(), free_port()
@@ -111,7 +114,7 @@ def test_relais_serve_with_the_printed_environment_routes_leads_of_both_sandbox_
             **clean,
             **env,
             "RELAIS_DATABASE_URL": database_url,
-            "RELAIS_MAPPINGS_DIR": str(ROOT / "mappings"),
+            "RELAIS_MAPPINGS_DIR": str(routing_mappings),  # no calendars: whatever the hour
             "RELAIS_WORKER_POLL_SECONDS": "0.05",
         },
         relais_log,
