@@ -13,7 +13,6 @@ sequence of decisions, between a rep's count and its exact weighted share.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import time
@@ -34,10 +33,10 @@ from app.mappings.loader import MappingsStore, load_mappings
 from app.models import metadata
 from app.runtime import Runtime
 from app.webhooks.edge import RejectedEvent
+from bench.common import calendar_free_mappings
 from connectors.hubspot.fake import InMemoryHubSpot
 from connectors.salesforce.fake import InMemorySalesforce
 
-ROOT = Path(__file__).resolve().parent.parent
 READY = {"jobtitle": "DRH", "numberofemployees": "120", "industry": "CONSTRUCTION"}
 READY |= {"country": "France"}
 
@@ -45,15 +44,14 @@ READY |= {"country": "France"}
 def mappings(tmp: Path, kind: str) -> Path:
     """The shipped mappings without the reps' calendars (the bench must not depend on the
     hour), with the pool of the given type."""
-    target = tmp / f"mappings-{kind}"
-    shutil.copytree(ROOT / "mappings", target)
-    team = yaml.safe_load((target / "team.yaml").read_text())
-    for rep in team["reps"]:
-        for key in ("working_hours", "out_of_office", "capacity"):
-            rep.pop(key, None)
-        if kind == "round_robin":
-            rep.pop("weight", None)  # weights apply to weighted pools only
-    (target / "team.yaml").write_text(yaml.safe_dump(team, allow_unicode=True, sort_keys=False))
+    (tmp / kind).mkdir()
+    target = calendar_free_mappings(tmp / kind)
+    if kind == "round_robin":  # weights apply to weighted pools only
+        team = yaml.safe_load((target / "team.yaml").read_text())
+        for rep in team["reps"]:
+            rep.pop("weight", None)
+        text = yaml.safe_dump(team, allow_unicode=True, sort_keys=False)
+        (target / "team.yaml").write_text(text)
     routing = (target / "routing.yaml").read_text().replace("type: weighted", f"type: {kind}")
     (target / "routing.yaml").write_text(routing)
     return target

@@ -111,3 +111,20 @@ def build_request(port: int, path: str, body: bytes, headers: dict[str, str]) ->
     ]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def calendar_free_mappings(folder: Path) -> Path:
+    """The shipped mappings without the reps' working hours, absences and caps, in ``folder``:
+    a benchmark must route the same whatever the hour it runs at."""
+    import shutil
+
+    import yaml
+
+    target = folder / "mappings"
+    shutil.copytree(ROOT / "mappings", target)
+    team = yaml.safe_load((target / "team.yaml").read_text())
+    for rep in team["reps"]:
+        for key in ("working_hours", "out_of_office", "capacity"):
+            rep.pop(key, None)
+    (target / "team.yaml").write_text(yaml.safe_dump(team, allow_unicode=True, sort_keys=False))
+    return target

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from app import migrations
 from app.demo_data import make_leads
-from bench.common import free_port, median, percentile, server_process
+from bench.common import (
+    calendar_free_mappings,
+    free_port,
+    median,
+    percentile,
+    server_process,
+)
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.webhooks import WebhookConfig
 
@@ -47,6 +53,7 @@ def run(scenario: str, n: int, rate: float, latency_ms: float, tmp: Path) -> dic
             "RELAIS_HUBSPOT_CLIENT_SECRET": secret,
             "RELAIS_HUBSPOT_BASE_URL": sandbox.url,
             "RELAIS_HUBSPOT_ACCESS_TOKEN": "bench-token",
+            "RELAIS_MAPPINGS_DIR": str(calendar_free_mappings(Path(tempfile.mkdtemp(dir=tmp)))),
             "RELAIS_LOG_LEVEL": "WARNING",
         }
         with server_process(["-m", "app.cli", "serve", "--port", str(port)], env, port) as url:

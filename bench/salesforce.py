@@ -21,7 +21,13 @@ from pathlib import Path
 from app import migrations
 from app.demo import as_salesforce_lead
 from app.demo_data import make_leads
-from bench.common import free_port, median, percentile, server_process
+from bench.common import (
+    calendar_free_mappings,
+    free_port,
+    median,
+    percentile,
+    server_process,
+)
 from bench.pipeline import REPS
 from connectors.sandbox import SandboxServer
 from connectors.sandbox.salesforce import NotificationSetup
@@ -47,6 +53,7 @@ def run(scenario: str, n: int, rate: float, latency_ms: float, tmp: Path) -> dic
             "RELAIS_SALESFORCE_CLIENT_ID": sf.state.client_id,
             "RELAIS_SALESFORCE_CLIENT_SECRET": sf.state.client_secret,
             "RELAIS_SALESFORCE_CA_BUNDLE": str(sandbox.ca_path),
+            "RELAIS_MAPPINGS_DIR": str(calendar_free_mappings(Path(tempfile.mkdtemp(dir=tmp)))),
         }
         with server_process(["-m", "app.cli", "serve", "--port", str(port)], env, port) as url:
             sf.state.latency_ms = latency_ms
