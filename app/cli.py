@@ -390,6 +390,44 @@ def decisions_show(
         typer.echo("\n".join(lines) + "\n")
 
 
+@decisions_cli.command("search")
+def decisions_search(
+    record: Annotated[str | None, typer.Option(help="a record key: hubspot:contact:ID")] = None,
+    rep: Annotated[str | None, typer.Option(help="the rep's email (any case)")] = None,
+    rule: Annotated[str | None, typer.Option(help="the routing rule's name")] = None,
+    outcome: Annotated[str | None, typer.Option(help="assigned, held, fallback, ...")] = None,
+    pool: Annotated[str | None, typer.Option(help="the pool's name")] = None,
+    since: Annotated[str | None, typer.Option(help="30d, 12h or an ISO 8601 instant")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many (up to 500)")] = 50,
+) -> None:
+    """The decisions matching every option given, newest first, one line each (also
+    GET /admin/api/decisions)."""
+    from app.db import utcnow
+    from app.decisions.endpoints import InvalidSearch, parse_search, row_of
+    from app.decisions.repository import DecisionRepository
+
+    raw = {"record": record, "rep": rep, "rule": rule, "outcome": outcome, "pool": pool}
+    try:
+        query = parse_search(raw | {"since": since, "limit": str(limit)}, utcnow())
+    except InvalidSearch as exc:
+        typer.echo("\n".join(exc.errors), err=True)
+        raise typer.Exit(2) from None
+    with _transaction() as session:
+        rows = [row_of(d) for d in DecisionRepository(session).search(query)[0]]
+    if not rows:
+        typer.echo("no decision matches", err=True)
+        raise typer.Exit(1)
+    header = ("ID", "DECIDED (UTC)", "RECORD", "OUTCOME", "REP", "POOL", "RULE", "SCORE")
+    table = [header] + [
+        (str(r.id), f"{r.decided_at:%Y-%m-%d %H:%M}", r.record, r.outcome, r.rep or "-",
+         r.pool or "-", r.rule or "-", "-" if r.score is None else str(r.score))
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
 @contextmanager
 def _logs_to_stderr() -> Iterator[None]:
     """Log lines (a CRM login, ...) to stderr, so that stdout carries a command's JSON alone.
@@ -448,11 +486,11 @@ def simulate(
     """Dry run: enrich, score and qualify a lead with RELAIS_MAPPINGS_DIR as the worker would,
     and print the result as JSON (the lead as evaluated, what enrichment found and its gaps,
     score, temperature, every rule that fired, the qualification outcome and its reason,
-    whether it would be routed, the mappings version, the instant). Simulated today: the read
-    of --record, enrichment (enrichment.yaml's providers, the answers the worker cached), the
-    score, qualification; not yet the choice of a rep. Writes nothing: no database row (not
-    even the enrichment cache), no CRM write. Exit 1 on invalid input, a record not found or
-    a CRM not configured."""
+    for a ready lead the routing: rule, pool, the rep picked now and why). Simulated today:
+    the read of --record, enrichment (the answers the worker cached), score, qualification,
+    routing (every rep taken as known in the CRMs). Writes nothing: no database row (not even
+    the enrichment cache), no CRM write. Exit 1 on bad input, a record not found or a CRM not
+    configured."""
     import json
 
     from app.mappings.loader import MappingsError

@@ -14,7 +14,10 @@ class Decision(SQLModel, table=True):
     """One routing decision for one CRM record."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_record_key", "record_key"),)
+    __table_args__ = (
+        Index("ix_decisions_record_key", "record_key"),
+        Index("ix_decisions_routing_rule", "routing_rule"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     record_key: str = Field(sa_column=Column(String(128), nullable=False))
@@ -41,6 +44,9 @@ class Decision(SQLModel, table=True):
     lead: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The assign stage's structured explanation (rule, candidates, pick, pool state).
     explanation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The routing rule's name (``explanation.routing_rule.name``) as a plain column: searched
+    # alike on SQLite and PostgreSQL, whose JSON operators differ. None: no rule chose the pool.
+    routing_rule: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
 
 
 class Assignment(SQLModel, table=True):

@@ -22,6 +22,21 @@ class Qualification:
     owner_email: str | None
 
 
+@dataclass(frozen=True)
+class DecisionSearch:
+    """What a search through the decisions keeps; None keeps any. Newest first: ``before``
+    (a decision id) is the cursor of the next page."""
+
+    record: str | None = None  # a record key: its decisions, and those given to it (ledger)
+    rep: str | None = None  # an email, compared case-insensitively
+    rule: str | None = None  # the routing rule's name
+    outcome: str | None = None
+    pool: str | None = None
+    since: datetime | None = None
+    before: int | None = None
+    limit: int = 50
+
+
 class DecisionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -121,3 +136,28 @@ class DecisionRepository:
             for record in details.get("records") or []:
                 out[str(record)] = Qualification(str(q["outcome"]), str(q["reason"]), owner)
         return out
+
+    def search(self, q: DecisionSearch) -> tuple[list[Decision], int | None]:
+        """Up to ``q.limit`` decisions matching every filter, newest first, and the cursor of
+        the next page (None: this page is the last)."""
+        d = Decision
+        query = select(d).order_by(col(d.id).desc()).limit(q.limit + 1)
+        if q.record is not None:
+            via_ledger = select(col(Assignment.decision_id)).where(
+                col(Assignment.record_key) == q.record
+            )
+            query = query.where((col(d.record_key) == q.record) | col(d.id).in_(via_ledger))
+        if q.rep is not None:
+            query = query.where(func.lower(col(d.owner_email)) == q.rep.lower())
+        equal = [(d.routing_rule, q.rule), (d.outcome, q.outcome), (d.pool, q.pool)]
+        for column, value in equal:
+            if value is not None:
+                query = query.where(col(column) == value)
+        if q.since is not None:
+            query = query.where(col(d.decided_at) >= q.since)
+        if q.before is not None:
+            query = query.where(col(d.id) < q.before)
+        rows = list(self.session.scalars(query))
+        page = rows[: q.limit]
+        more = len(rows) > q.limit and page[-1].id is not None
+        return page, page[-1].id if more else None

@@ -90,6 +90,7 @@ class DecisionService:
                 details=_details(plan, people, link) | _evaluation(score, qualified),
                 lead=_lead(person, people, link),
                 explanation=plan.explanation,
+                routing_rule=(plan.explanation.get("routing_rule") or {}).get("name"),
                 **_common(ctx),
             )
         )

@@ -41,6 +41,24 @@ class RotationRepository:
             )
         return {row.pool: Rotation(row.seq, standings[row.pool]) for row in locked}
 
+    def peek(self, pools: Sequence[str]) -> dict[str, Rotation]:
+        """The pools' states as they stand, without a lock (a dry run reads them)."""
+        rows = self.session.scalars(
+            select(RotationPool).where(col(RotationPool.pool).in_(list(pools)))
+        ).all()
+        members = self.session.scalars(
+            select(RotationMember).where(col(RotationMember.pool).in_(list(pools)))
+        ).all()
+        out = {name: Rotation() for name in pools}
+        for row in rows:
+            standings = {
+                m.member: Standing(m.assigned_count, m.last_seq, m.seen_seq, m.deficit)
+                for m in members
+                if m.pool == row.pool
+            }
+            out[row.pool] = Rotation(row.seq, standings)
+        return out
+
     def save(self, pool: str, before: Rotation, after: Rotation) -> None:
         if after == before:
             return

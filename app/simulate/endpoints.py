@@ -42,7 +42,8 @@ async def simulate_lead(request: Request, runtime: RuntimeDep) -> JSONResponse:
     ``{"record": "hubspot:123"}`` (read from its CRM); optionally ``"at"`` (ISO 8601) and
     ``"enrich": false`` (skip enrichment.yaml's providers). Simulated today: the read of the
     record, enrichment (its results and gaps in ``enrichment``), the score with the fields'
-    types, qualification; not yet the choice of a rep."""
+    types, qualification, and for a ready lead the routing decision the live path would make
+    now (``routing``: rule, pool, rep, outcome, reason, explanation)."""
 
     def simulate(raw: bytes) -> Simulation:
         request = parse_body(raw, runtime.mappings.current.field_names())

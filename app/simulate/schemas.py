@@ -72,6 +72,9 @@ class Simulation:
     breakdown: tuple[RuleFired, ...]  # every rule that fired, in scoring.yaml's order
     qualification: QualificationResult
     routed: bool  # ready: the live path would take the lead to the assignment stage
+    # For a ready lead: the pool (or rep) its rule sends it to, the rep the live path would
+    # pick now, the outcome, the reason and the explanation as data. None: not ready.
+    routing: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The result as both edges print it (the CLI and POST /admin/api/simulate)."""

@@ -2,12 +2,12 @@
 canonical fields, or read from its CRM through the read stage; enriched by enrichment.yaml's
 providers as the worker enriches it (the same providers, the same cache); then the evaluate
 stage as the live path runs it (``app/pipeline/handlers.py`` ``evaluate``): the score with the
-fields' types, then qualification. Nothing is written: no database row (the enrichment cache is
+fields' types, then qualification; a ready lead is routed (``app/simulate/routing.py``) over the
+state the live path would read. Nothing is written: no database row (the enrichment cache is
 read, never written), no CRM call but the read of a record.
 
 Not simulated yet: the link to the same person's other record (so never "the other record
-already has a rep") and the choice of a rep; they join here, through the same pure functions,
-when they exist.
+already has a rep").
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from app.records.service import RecordReader
 from app.records.sources import Parallel, record_sources
 from app.runtime import Runtime, crm_statuses
 from app.scoring.engine import score
+from app.simulate.routing import World, read_world, route
 from app.simulate.schemas import (
     EnrichmentResult,
     Gap,
@@ -376,10 +378,12 @@ def simulate(
     at: datetime,
     hints: Mapping[Crm, str] | None = None,
     reach: Reach | None = None,
+    world: World | None = None,
 ) -> Simulation:
     """The lead given, or its record read; enriched (``reach``: what the providers may call
-    and read; None: not enriched); then evaluated (``at``: now, shown in the result). Writes
-    nothing."""
+    and read; None: not enriched); then evaluated (``at``: now, shown in the result); a ready
+    lead routed over ``world`` (the state the live path would read; None: not routed).
+    Writes nothing."""
     if request.lead is not None:
         lead = request.lead
     elif request.record is not None:
@@ -389,7 +393,11 @@ def simulate(
     enrichment = None
     if request.enrich and reach is not None:
         lead, enrichment = enrich(lead, m, reach)
-    return evaluate(lead, m, at, request.record, enrichment)
+    result = evaluate(lead, m, at, request.record, enrichment)
+    if world is None or not result.routed:
+        return result
+    scored = score(lead, m.scoring, m.field_types(), at)
+    return replace(result, routing=route(lead, scored, m, at, world, request.record))
 
 
 def run(runtime: Runtime, request: SimulationRequest) -> Simulation:
@@ -401,4 +409,6 @@ def run(runtime: Runtime, request: SimulationRequest) -> Simulation:
     at = request.at or utcnow()
     with httpx.Client(headers={"User-Agent": USER_AGENT}) as http:
         reach = Reach(http, runtime.db, keep_answers=False)
-        return simulate(request, runtime.mappings.current, reader, at, hints, reach)
+        m = runtime.mappings.current
+        world = read_world(runtime.db, m, at)
+        return simulate(request, m, reader, at, hints, reach, world)

@@ -216,7 +216,7 @@ def test_given_the_help_when_read_then_it_says_what_is_simulated_today() -> None
     assert shown.exit_code == 0
     text = " ".join(shown.stdout.split())
     assert "Simulated today: the read of --record, enrichment" in text and "qualification" in text
-    assert "not yet the choice of a rep" in text and "not even the enrichment cache" in text
+    assert "routing" in text and "not even the enrichment cache" in text
     assert "--at" in text and "--no-enrich" in text
 
 

@@ -15,6 +15,8 @@ import yaml
 from app.reps.models import RepPause
 from app.reps.service import resume
 from app.routing.schemas import Outcome
+from app.simulate.schemas import SimulationRequest
+from app.simulate.service import run
 from tests.service.helpers import Service, hubspot_key
 
 # Wednesday 25 November 2026, 10:00 in Paris: the team is at work.
@@ -248,3 +250,31 @@ def test_given_a_rule_naming_a_rep_then_that_rep_gets_the_lead_and_the_reason_sa
     [decision] = service.decisions()
     assert decision.owner_email == LUCAS == service.assignments()[hubspot_key(cid)]
     assert decision.rule == f"rule 'Hot leads to Lucas' names {LUCAS}"
+
+
+def test_given_the_state_when_a_lead_is_simulated_then_the_live_path_makes_that_decision(
+    service: Service, routed: Path
+) -> None:
+    at(service, WORKING)
+    service.hubspot.create_contacts(
+        [{"email": f"b{i}@beton.fr", "industry": "CONSTRUCTION", **READY} for i in range(3)]
+    )
+    service.deliver_and_run()  # the construction pool has a state now
+    fields: dict[str, str | None] = {"email": "new@beton.fr", "title": "DRH"}
+    fields["company_size"] = "120"
+    fields |= {"industry": "construction", "country": "France"}
+    before = len(service.decisions())
+
+    simulated = run(service.runtime, SimulationRequest(lead=fields, at=WORKING)).routing
+
+    assert simulated is not None and len(service.decisions()) == before  # nothing written
+    [cid] = service.hubspot.create_contacts(
+        [{"email": "new@beton.fr", "industry": "CONSTRUCTION", **READY}]
+    )
+    service.deliver_and_run()
+    [live] = service.decisions(hubspot_key(cid))
+    assert (simulated["rep"], simulated["outcome"], simulated["pool"]) == (
+        live.owner_email, live.outcome, live.pool,
+    )  # fmt: skip
+    assert simulated["rule"] == "Construction firms"
+    assert simulated["reason"] == live.rule
