@@ -37,6 +37,7 @@ from app.queue import RetryPolicy
 from app.records.schemas import FieldMaps, Record
 from app.records.service import RecordReader
 from app.reps.models import RepPause
+from app.reps.service import release_held
 from app.routing import targets
 from app.routing.assign import NoOwnerAvailable, Roster, Side
 from app.routing.pools import Rotation
@@ -82,11 +83,26 @@ class LeadPipeline:
         # The instant working hours, absences and caps are judged at (decisions and writes are
         # stamped with the real time): tests fix it.
         self.clock = clock
+        self._version: str | None = None  # the mappings version the last look found
         self.reader = reader
         self.linker = Linker(reader)
         self.mappings = mappings
         self.owners = owners
         self.handlers = handlers or dict(HANDLERS)
+
+    def follow_mappings(self) -> int:
+        """After a reload of the mappings: read the CRMs' owners again, and send the held
+        leads through the pipeline (a rep added, activated or back may take them now).
+        Returns how many leads were released; nothing at the first look."""
+        if not self.mappings.loaded:
+            return 0
+        version = self.mappings.current.version
+        seen, self._version = self._version, version
+        if seen is None or seen == version:
+            return 0
+        self.owners.forget()
+        with self.db.transaction() as session:
+            return release_held(session, f"mappings reloaded ({version})", utcnow())
 
     def process(
         self, events: Sequence[ClaimedEvent], worker_id: str, policy: RetryPolicy

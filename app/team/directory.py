@@ -44,6 +44,12 @@ class OwnerDirectory:
         self._warned = {w for w in self._warned if w[0] != crm}
         return ids
 
+    def forget(self) -> None:
+        """Read the owners again at the next need (the mappings were reloaded: a rep added to
+        team.yaml may be a user created since the last read)."""
+        with self._lock:
+            self._fetched_at.clear()
+
     def owner_ids(self, crm: Crm, emails: Iterable[str]) -> dict[str, str]:
         """email -> owner id in ``crm`` for the given reps; unknown reps are logged, left out."""
         with self._lock:

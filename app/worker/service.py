@@ -87,6 +87,7 @@ class Worker:
         the work done."""
         done = 0
         if self.role in ("both", "inbox"):
+            done += self.pipeline.follow_mappings()
             with self.db.transaction() as session:
                 events = InboxRepository(session).claim(
                     self.id,

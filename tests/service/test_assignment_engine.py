@@ -278,3 +278,29 @@ def test_given_the_state_when_a_lead_is_simulated_then_the_live_path_makes_that_
     )  # fmt: skip
     assert simulated["rule"] == "Construction firms"
     assert simulated["reason"] == live.rule
+
+
+def test_given_a_held_lead_when_the_mappings_are_reloaded_then_it_is_routed_again(
+    service: Service, mappings_dir: Path
+) -> None:
+    (mappings_dir / "routing.yaml").write_text(ROUTING.replace("WHEN_NOBODY", "hold"))
+    hours = {"working_hours": {"timezone": "Europe/Paris", "start": "09:00", "end": "18:00"}}
+    calendar(mappings_dir, claire=hours, ines=hours)
+    at(service, NIGHT)
+    [cid] = service.hubspot.create_contacts(
+        [{"email": "b@beton.fr", "industry": "CONSTRUCTION", **READY}]
+    )
+    service.deliver_and_run()
+    assert service.decisions()[-1].outcome == Outcome.HELD
+
+    team = mappings_dir / "team.yaml"
+    data = yaml.safe_load(team.read_text())
+    for rep in data["reps"]:
+        if rep["email"] == INES:
+            del rep["working_hours"]  # Inès now takes leads at any hour
+    team.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    service.runtime.mappings.reload()
+    service.run()
+
+    assert service.assignments()[hubspot_key(cid)] == INES
+    assert service.decisions()[-1].outcome == Outcome.ASSIGNED
