@@ -106,6 +106,7 @@ def test_given_segment_rules_then_construction_leads_go_to_its_pool_by_weight(
     assert decision.rule.startswith("rule 'Construction firms': weighted rotation in pool ")
     assert decision.explanation is not None
     assert decision.explanation["routing_rule"]["name"] == "Construction firms"
+    assert decision.routing_rule == "Construction firms"  # searchable (?rule=)
     why = service.decisions(hubspot_key(others[0]))[0].explanation or {}
     [skipped] = why["routing_rule"]["not_matched"]
     assert skipped["rule"] == "Construction firms" and skipped["seen"] == "manufacturing"
