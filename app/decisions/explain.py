@@ -159,3 +159,27 @@ def _gaps(lead: dict[str, Any]) -> list[str]:
             why = fields.get("enrichment_gap_reasons") or fields["enrichment_gaps"]
             lines.append(f"{lead[side]['key']}: decided without enrichment from {why}")
     return lines
+
+
+LINE_CHARS = 255  # a Salesforce text field's default length
+
+
+def yours_because(why: Why, score: int, lines: list[tuple[str, int]]) -> str:
+    """The line a rep reads on the record: 'Yours because: Construction firms -> pool West;
+    weighted rotation (you: 12 of 40, share 30%); score 215 (HR director +60, ...)'."""
+    rule = why.get("routing_rule") or {}
+    parts = [f"{rule['name']} -> pool {why['pool']}" if rule else f"pool {why['pool']}"]
+    rep = why.get("rep")
+    standing = why.get("pick", {}).get("standings", {}).get(rep, {})
+    total = why.get("pick", {}).get("pool_leads", 0) + 1
+    mine = standing.get("count", 0) + 1
+    if why["rule"] == "weighted":
+        parts.append(f"weighted rotation (you: {mine} of {total}, share {standing['share']:.0%})")
+    elif why["rule"] == "round_robin":
+        parts.append(f"round robin (you: {mine} of {total})")
+    elif why["rule"] == "fallback":
+        parts.append("fallback: nobody of the pool could take it")
+    top = ", ".join(f"{name} {points:+d}" for name, points in lines[:3])
+    parts.append(f"score {score} ({top})" if top else f"score {score}")
+    line = "Yours because: " + "; ".join(parts)
+    return line if len(line) <= LINE_CHARS else line[: LINE_CHARS - 1] + "…"

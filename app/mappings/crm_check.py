@@ -34,6 +34,7 @@ def check_against_crm(
                 problems += _salesforce_field(m, i, sobject, name, sf_fields[sobject], vmap)
     targets = _targets(hs_props if hubspot else None, sf_fields if salesforce else None)
     problems += _score_fields(m, targets) + _write_back(m, targets) + _enriched(m, targets)
+    problems += _reason_fields(m, targets)
     hs_owners = {o.email for o in hubspot.list_owners()} if hubspot else set()
     sf_users = {u.email for u in salesforce.list_users()} if salesforce else set()
     problems += _fallback_owner(m, hubspot is not None, hs_owners, salesforce is not None, sf_users)
@@ -202,23 +203,30 @@ def _write_back(m: Mappings, targets: Targets) -> list[str]:
                         f"{where}: {value!r} is not a value of the {label} {name!r}"
                         f"{_suggest(value, list(known[name]))} ({', '.join(known[name])})"
                     )
-    return problems + _reason_fields(m, targets)
+    return problems
 
 
 def _reason_fields(m: Mappings, targets: Targets) -> list[str]:
-    """The fields receiving an outcome's reason exist and take free text (not a picklist)."""
+    """The fields receiving an outcome's reason, and a routed lead's "yours because" line,
+    exist and take free text (not a picklist)."""
     reason = m.qualification.reason if m.qualification is not None else None
+    return _text_fields(m, targets, reason, "qualification.yaml", "reason") + _text_fields(
+        m, targets, m.routing.explain, "routing.yaml", "explain"
+    )
+
+
+def _text_fields(m: Mappings, targets: Targets, fields: object, file: str, key: str) -> list[str]:
     problems: list[str] = []
     for section, known in targets.items():
-        name = getattr(reason, section) if reason is not None else None
+        name = getattr(fields, section) if fields is not None else None
         if not name or known is None:
             continue
-        where = m.where("qualification.yaml", ("reason", section))
+        where = m.where(file, (key, section))
         label = SECTIONS[section][1]
         if name not in known:
             problems.append(f"{where}: no {label} {name!r}{_suggest(name, list(known))}")
         elif known[name]:
-            problems.append(f"{where}: the {label} {name!r} is a picklist; a reason is free text")
+            problems.append(f"{where}: the {label} {name!r} is a picklist; this is free text")
     return problems
 
 

@@ -499,8 +499,22 @@ class LeastLoadedPool(PoolBase):
 Pool = Annotated[RoundRobinPool | WeightedPool | LeastLoadedPool, Field(discriminator="type")]
 
 
+class ExplainFields(Node):
+    """Where a routed lead's "Yours because ..." line is written, per CRM object (a text
+    property or field the admin created): the rep sees why the lead is theirs."""
+
+    hubspot: str | None = Field(None, description="HubSpot contact property (text)")
+    salesforce_lead: str | None = Field(None, description="Salesforce Lead field (text)")
+    salesforce_contact: str | None = Field(None, description="Salesforce Contact field (text)")
+
+
 class Routing(Node):
     pools: list[Pool] = Field(default_factory=list, description="Pools of reps rules send to")
+    explain: ExplainFields | None = Field(
+        None,
+        description="The property or field of each CRM object that receives, with the owner, "
+        "why the lead is the rep's: the rule, the pool, the rotation and the score",
+    )
     rules: list[RoutingRule] | None = Field(
         None,
         description="In order, the first rule whose conditions all hold sends the lead to its "

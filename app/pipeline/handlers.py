@@ -13,10 +13,13 @@ from typing import Protocol
 
 import structlog
 
+from app.decisions.explain import yours_because
 from app.enrichment import writeback
 from app.evaluations.service import Values, changed, evaluated
 from app.inbox.repository import ClaimedEvent, InboxRepository
 from app.links.schemas import Link
+from app.mappings.loader import Mappings
+from app.mappings.schemas import for_object
 from app.ownersync import service as ownersync
 from app.pipeline.batch import Batch, Handled
 from app.qualification.engine import READY, Qualified, qualify, write_back
@@ -91,11 +94,12 @@ class LeadHandler:
             log.warning("pipeline.fallback_owner", pool=pool.name, owner=plan.rep)
         if plan.outcome is Outcome.HELD:
             return hold(batch, lead, pool, plan, events)
+        values = _with_why(m, plan, lead)
         batch.decisions.record_plan(
             plan, lead.person, record, lead.link, lead.score, batch.context_for(events),
-            batch.ledger, pool.name, lead.qualified, lead.write_back,
+            batch.ledger, pool.name, lead.qualified, values,
         )  # fmt: skip
-        remember(batch, lead, lead.write_back)
+        remember(batch, lead, values)
         if pool.persisted:  # once the decision is stored: a record that fails moves nobody
             batch.states[pool.name] = plan.state
         if plan.rep is None:
@@ -121,6 +125,22 @@ class LeadHandler:
         )
         remember(batch, lead, values)
         return Handled(Outcome(q.outcome), q.reason)
+
+
+def _with_why(m: Mappings, plan: Plan, lead: Evaluated) -> dict[RecordKey, dict[str, str | None]]:
+    """The values written with the owner, and where routing.yaml's ``explain`` names a field,
+    why the lead is the rep's (for a rep a pool or a rule gave, not an owner kept)."""
+    values = {k: dict(v) for k, v in lead.write_back.items()}
+    if m.routing.explain is None or plan.outcome not in (Outcome.ASSIGNED, Outcome.FALLBACK):
+        return values
+    lines = [(c.rule, c.points) for c in lead.score.contributions if c.points > 0]
+    lines.sort(key=lambda line: -line[1])
+    text = yours_because(plan.explanation, lead.score.total, lines)
+    for side in lead.person.sides:
+        field = for_object(m.routing.explain, side.key.crm, side.key.sobject)
+        if isinstance(field, str) and field:
+            values.setdefault(side.key, {})[field] = text
+    return values
 
 
 def hold(
