@@ -110,13 +110,15 @@ def _text(what: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if not text.strip() or len(text) > 320:
             raise ValueError(f"{what} must be 1 to 320 characters")
+        if any(ord(c) < 32 for c in text):
+            raise ValueError(f"{what} must be text without control characters")
         return text.strip()
 
     return parse
 
 
 def _rep(text: str) -> str:
-    if "@" not in text or len(text) > 320:
+    if "@" not in text or len(text) > 320 or any(ord(c) < 32 for c in text):
         raise ValueError(f"{text!r} is not an email")
     return text.strip()
 

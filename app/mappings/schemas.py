@@ -103,7 +103,9 @@ class Rep(Node):
     email: str = Field(description="The rep's login email: identifies them in every CRM")
     name: str = Field(description="Full name, as shown in decisions and reports")
     active: bool = Field(True, description="Inactive reps receive no new leads")
-    weight: float = Field(1.0, ge=0, description="Share of leads relative to others (1 = equal)")
+    weight: float = Field(
+        1.0, ge=0, le=1000, description="Share of leads relative to others (1 = equal)"
+    )
     segments: list[str] = Field(
         default_factory=list, description="Segments, territories or skills this rep covers"
     )

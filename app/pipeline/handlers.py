@@ -170,7 +170,7 @@ def hold(
         )
     remember(batch, lead, {})
     when = until.isoformat() if until is not None else "a rep of the pool is resumed"
-    return Handled(Outcome.HELD, f"held: nobody of {pool.name} can take it until {when}")
+    return Handled(Outcome.HELD, f"nobody of {pool.name} can take it until {when}")
 
 
 def remember(batch: Batch, lead: Evaluated, sent: Values) -> None:

@@ -10,7 +10,15 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from app.db import utcnow
 from app.deps import AdminDep, RuntimeDep
@@ -40,6 +48,13 @@ class AvailabilityChange(BaseModel):
     reason: str | None = Field(
         None, max_length=MAX_REASON, description="Why the rep is paused (only with false)"
     )
+
+    @field_validator("reason")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 and c not in "\t" for c in value):
+            raise ValueError("the reason must be one line of text, without control characters")
+        return value
 
     @model_validator(mode="after")
     def _reason_with_pause(self) -> AvailabilityChange:

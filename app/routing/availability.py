@@ -181,8 +181,9 @@ def _calendar_reasons(rep: Rep, now: datetime, counts: Counts) -> list[Reason]:
     reasons: list[Reason] = []
     for absence in rep.out_of_office:
         if absence.start <= today <= absence.end:
-            end = local_instant(absence.end + timedelta(days=1), time(0), zone)
-            reasons.append(Reason(Why.OUT_OF_OFFICE, end, absence=absence))
+            reasons.append(
+                Reason(Why.OUT_OF_OFFICE, _day_after(absence.end, zone), absence=absence)
+            )
     hours = rep.working_hours
     if hours is not None and not (
         DAYS[local.weekday()] in hours.days and hours.start <= local.time() < hours.end
@@ -198,6 +199,15 @@ def _calendar_reasons(rep: Rep, now: datetime, counts: Counts) -> list[Reason]:
         limit = caps.per_week
         reasons.append(Reason(Why.CAPPED_WEEK, until, count=counts.this_week, limit=limit))
     return reasons
+
+
+def _day_after(last: date, zone: ZoneInfo) -> datetime | None:
+    """The end of an absence: the local midnight after its last day (None for an absence to
+    the end of the calendar, 9999-12-31: "gone for good")."""
+    try:
+        return local_instant(last + timedelta(days=1), time(0), zone)
+    except OverflowError:
+        return None
 
 
 def _next_start(rep: Rep, now: datetime) -> datetime | None:

@@ -67,9 +67,14 @@ def target(
     raise ValueError(f"routing rule {rule.name!r}: a {kind} target is not supported yet")
 
 
-def pools_with(m: Mappings, email: str) -> list[str]:
-    """The pools of routing.yaml the rep is a member of (listed, or by a segment)."""
-    return [p.name for p in m.routing.pools if email.lower() in p.members_in(m.team)]
+def pools_with(m: Mappings, email: str) -> list[str] | None:
+    """Where the rep can take held leads: the pools of routing.yaml it is a member of (listed,
+    or by a segment) and the rules naming it; None (every pool) for the fallback rep, who
+    takes any pool's lead nobody else can."""
+    email = email.lower()
+    if m.routing.fallback_owner == email:
+        return None
+    return [p.name for p in m.routing.pools if email in p.members_in(m.team)] + [f"rep {email}"]
 
 
 def pool_names(m: Mappings) -> list[str]:

@@ -15,6 +15,7 @@ import yaml
 from app.reps.models import RepPause
 from app.reps.service import resume
 from app.routing.schemas import Outcome
+from app.routing.targets import pools_with
 from app.simulate.schemas import SimulationRequest
 from app.simulate.service import run
 from tests.service.helpers import Service, hubspot_key
@@ -305,3 +306,65 @@ def test_given_a_held_lead_when_the_mappings_are_reloaded_then_it_is_routed_agai
 
     assert service.assignments()[hubspot_key(cid)] == INES
     assert service.decisions()[-1].outcome == Outcome.ASSIGNED
+
+
+def test_given_a_rep_gone_for_good_then_the_others_take_the_leads(
+    service: Service, routed: Path
+) -> None:
+    gone = {"out_of_office": [{"start": "2026-01-01", "end": "9999-12-31", "reason": "left"}]}
+    calendar(service.runtime.settings.mappings_dir, ines=gone)
+    at(service, WORKING)
+    ids = service.hubspot.create_contacts(
+        [{"email": f"b{i}@beton.fr", "industry": "CONSTRUCTION", **READY} for i in range(2)]
+    )
+
+    service.deliver_and_run()
+
+    assert owners(service, ids) == Counter({CLAIRE: 2})
+    assert {e.status for e in service.events()} == {"done"}
+
+
+def test_given_a_lead_held_for_a_rule_named_rep_when_that_rep_resumes_then_it_gets_it(
+    service: Service, mappings_dir: Path
+) -> None:
+    named = ROUTING.replace("WHEN_NOBODY", "fallback").replace(
+        "  - name: default\n",
+        "  - name: Hot leads to Lucas\n    when:\n      - {field: score, op: gte, value: 150}\n"
+        "    rep: lucas.moreau@paieco.example\n    when_nobody: hold\n  - name: default\n",
+    )
+    (mappings_dir / "routing.yaml").write_text(named)
+    at(service, WORKING)
+    with service.db.transaction() as session:
+        session.add(RepPause(email=LUCAS, since=WORKING))
+    [cid] = service.hubspot.create_contacts(
+        [{"email": "m@acier.fr", "industry": "MANUFACTURING", **READY}]
+    )
+    service.deliver_and_run()
+    assert service.decisions()[-1].outcome == Outcome.HELD
+
+    m = service.runtime.mappings.current
+    with service.db.transaction() as session:
+        assert resume(session, m.team, LUCAS, pools=pools_with(m, LUCAS)).resumed
+    service.run()
+
+    assert service.assignments()[hubspot_key(cid)] == LUCAS
+
+
+def test_given_a_lead_held_because_the_fallback_was_away_when_it_resumes_then_it_gets_it(
+    service: Service, routed: Path
+) -> None:
+    at(service, WORKING)
+    with service.db.transaction() as session:
+        session.add_all([RepPause(email=e, since=WORKING) for e in (CLAIRE, INES, HUGO)])
+    [cid] = service.hubspot.create_contacts(
+        [{"email": "b@beton.fr", "industry": "CONSTRUCTION", **READY}]
+    )
+    service.deliver_and_run()
+    assert service.decisions()[-1].outcome == Outcome.HELD
+
+    m = service.runtime.mappings.current
+    with service.db.transaction() as session:
+        assert resume(session, m.team, HUGO, pools=pools_with(m, HUGO)).resumed
+    service.run()
+
+    assert service.assignments()[hubspot_key(cid)] == HUGO

@@ -121,3 +121,12 @@ def test_an_invalid_body_is_refused_with_what_is_wrong(body: str, error: str) ->
         f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in caught.value.errors()
     )
     assert error in shown
+
+
+def test_given_a_reason_with_a_control_character_when_parsed_then_it_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from app.reps.endpoints import AvailabilityChange
+
+    with pytest.raises(ValidationError, match="without control characters"):
+        AvailabilityChange.model_validate_json('{"available": false, "reason": "\\u0000x"}')
