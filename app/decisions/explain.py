@@ -64,7 +64,7 @@ SENTENCES: dict[str, Callable[[Why], str]] = {
     "fallback": lambda why: f"{_unavailable(why)}: fallback owner",
     "hold": lambda why: (
         f"{_unavailable(why)}{_fallback_away(why)}: held until "
-        f"{why.get('held_until') or 'a rep is resumed'}"
+        f"{why.get('held_until') or 'a rep is resumed or the mappings change'}"
     ),
 }
 

@@ -206,7 +206,7 @@ def test_given_a_lead_held_because_everyone_is_paused_when_a_rep_resumes_then_it
     [held] = service.decisions()
     assert held.outcome == Outcome.HELD and held.explanation is not None
     assert held.explanation["held_until"] is None  # only a person can end a pause
-    assert "held until a rep is resumed" in held.rule
+    assert "held until a rep is resumed or the mappings change" in held.rule
 
     with service.db.transaction() as session:
         team = service.runtime.mappings.current.team
