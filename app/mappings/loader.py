@@ -605,6 +605,14 @@ class _CrossCheck:
                 )
             if pool.type == "round_robin" and "weighted" in ENGINE_SUPPORTS:
                 self.weights(at, pool.members, pool.members_in(team), team)
+            weights = [r.weight for r in team.reps if r.email in pool.members_in(team)]
+            if pool.type == "weighted" and weights and not any(weights):
+                self.err(
+                    "routing.yaml",
+                    (*at, "type"),
+                    f"every member of the weighted pool {pool.name!r} has weight 0 in "
+                    "team.yaml: it would give no lead to anyone",
+                )
 
     def weights(self, at: Path_, listed: list[str], members: list[str], team: Team) -> None:
         """A round robin ignores weights: a weighted rep in one is refused, not ignored."""

@@ -58,7 +58,11 @@ class Capacity(Node):
 
 class WorkingHours(Node):
     timezone: str = Field(description="IANA time zone, e.g. Europe/Paris")
-    days: list[Day] = Field(default_factory=lambda: list(WEEKDAYS), description="Working days")
+    days: list[Day] = Field(
+        default_factory=lambda: list(WEEKDAYS),
+        min_length=1,
+        description="Working days (at least one: a rep who never works is active: false)",
+    )
     start: time = Field(time(9, 0), description="Start of the working day, HH:MM local time")
     end: time = Field(time(18, 0), description="End of the working day, HH:MM local time")
 

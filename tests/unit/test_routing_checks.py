@@ -312,3 +312,25 @@ def test_given_a_weighted_rep_in_a_round_robin_pool_then_it_is_refused_once_weig
         f"routing.yaml:7: pools[1].members_from_segment: {message}",
     ]
     load(tmp_path, WEIGHTED_IN_ROUND_ROBIN.replace("round_robin", "weighted"))
+
+
+def test_given_a_weighted_pool_whose_members_all_weigh_zero_then_it_is_refused(
+    tmp_path: Path,
+) -> None:
+    team = TEAM.replace("name: A,", "name: A, weight: 0,").replace(
+        "name: B,", "name: B, weight: 0,"
+    )
+    routing = POOLS.replace("round_robin", "weighted") + "default_pool: all\n"
+
+    assert errors(tmp_path, routing, team) == [
+        "routing.yaml:3: pools[0].type: every member of the weighted pool 'all' has weight 0 in "
+        "team.yaml: it would give no lead to anyone"
+    ]
+
+
+def test_given_working_hours_without_a_day_then_they_are_refused(tmp_path: Path) -> None:
+    team = TEAM.replace("name: A,", "name: A, working_hours: {timezone: Europe/Paris, days: []},")
+
+    [error] = errors(tmp_path, POOLS + "default_pool: all\n", team)
+
+    assert error.startswith("team.yaml:") and "working_hours.days" in error
