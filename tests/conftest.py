@@ -210,8 +210,12 @@ class Relais:
 def relais_factory() -> Iterator[Callable[..., Relais]]:
     servers: list[ThreadedServer] = []
 
-    def start(settings: Settings, *, worker: bool = True) -> Relais:
+    def start(
+        settings: Settings, *, worker: bool = True, clock: Callable[[], Any] | None = None
+    ) -> Relais:
         app = create_app(settings, embedded_worker=worker)
+        if clock is not None:  # the instant availability is judged at, before the worker starts
+            app.state.runtime.clock = clock
         server = ThreadedServer(app).start()
         servers.append(server)
         return Relais(server.url, app.state.runtime, settings)
