@@ -52,19 +52,6 @@ class DecisionRepository:
         ).all()
         return {RecordKey.parse(k): str(v) for k, v in rows}
 
-    def latest_outcomes(
-        self, records: Sequence[RecordKey]
-    ) -> dict[RecordKey, tuple[str, int | None]]:
-        """record -> (outcome, score) of the latest decision made on it."""
-        if not records:
-            return {}
-        rows = self.session.execute(
-            select(col(Decision.record_key), col(Decision.outcome), col(Decision.score))
-            .where(col(Decision.record_key).in_(sorted({str(k) for k in records})))
-            .order_by(col(Decision.id))
-        ).all()
-        return {RecordKey.parse(k): (str(outcome), score) for k, outcome, score in rows}
-
     def given_since(self, since: datetime) -> list[tuple[str, int, datetime]]:
         """(rep, decision, when) of every new lead the ledger gave since ``since``: the counts
         that daily and weekly caps compare (an owner kept, or a person's other record linked

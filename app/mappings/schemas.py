@@ -505,9 +505,9 @@ class LeastLoadedPool(PoolBase):
 Pool = Annotated[RoundRobinPool | WeightedPool | LeastLoadedPool, Field(discriminator="type")]
 
 
-class ExplainFields(Node):
-    """Where a routed lead's "Yours because ..." line is written, per CRM object (a text
-    property or field the admin created): the rep sees why the lead is theirs."""
+class ReasonFields(Node):
+    """A text property or field per CRM object (one the admin created) that Relais writes a
+    line of words to: why a lead has its qualification outcome, or why it is the rep's."""
 
     hubspot: str | None = Field(None, description="HubSpot contact property (text)")
     salesforce_lead: str | None = Field(None, description="Salesforce Lead field (text)")
@@ -516,7 +516,7 @@ class ExplainFields(Node):
 
 class Routing(Node):
     pools: list[Pool] = Field(default_factory=list, description="Pools of reps rules send to")
-    explain: ExplainFields | None = Field(
+    explain: ReasonFields | None = Field(
         None,
         description="The property or field of each CRM object that receives, with the owner, "
         "why the lead is the rep's: the rule, the pool, the rotation and the score",
@@ -584,15 +584,6 @@ class WriteBack(Node):
     salesforce_contact: dict[str, str] = Field(
         default_factory=dict, description="Salesforce Contact"
     )
-
-
-class ReasonFields(Node):
-    """Where the reason of a lead's outcome is written, per CRM object (a text property or
-    field the admin created): reps and marketing see why a lead was kept out, or routed."""
-
-    hubspot: str | None = Field(None, description="HubSpot contact property (text)")
-    salesforce_lead: str | None = Field(None, description="Salesforce Lead field (text)")
-    salesforce_contact: str | None = Field(None, description="Salesforce Contact field (text)")
 
 
 class Qualification(Node):

@@ -31,7 +31,12 @@ from app.webhooks.edge import RejectedEvent
 from app.worker.service import Role, Worker
 from connectors.crm import Crm, RecordKey
 from connectors.hubspot.fake import InMemoryHubSpot
+from connectors.hubspot.port import OWNER_PROPERTY, PropertyInfo
 from connectors.salesforce.fake import InMemorySalesforce
+from connectors.salesforce.port import SfField
+from connectors.sandbox.hubspot import DEFAULT_PROPERTIES
+from connectors.sandbox.salesforce import DEFAULT_DESCRIBE
+from tests.conftest import REPS
 
 MAX_STEPS = 50  # a worker that never goes idle is a bug, not a slow test
 
@@ -160,3 +165,41 @@ def hubspot_key(contact_id: str) -> str:
 
 def salesforce_key(sobject: str, record_id: str) -> str:
     return str(RecordKey.salesforce(sobject, record_id))
+
+
+# The properties and fields an admin creates for the score to show on the record.
+SCORE_PROPERTIES = (
+    PropertyInfo("relais_score", "number"),
+    PropertyInfo("relais_temperature", "string"),
+    PropertyInfo("relais_reasons", "string"),
+)
+SCORE_LEAD_FIELDS = (SfField("Relais_Score__c", "double"), SfField("Relais_Reasons__c", "string"))
+
+
+def hubspot_account(*extra: PropertyInfo, subscribed: Iterable[str] = ()) -> InMemoryHubSpot:
+    """A HubSpot account with the sandbox's properties and ``extra`` (created by the admin),
+    its app subscribed to the owner and ``subscribed``, every rep of the team an owner."""
+    props = [
+        PropertyInfo(name, str(spec["type"]), tuple(str(o) for o in spec.get("options", ())))
+        for name, spec in DEFAULT_PROPERTIES.items()
+    ]
+    fake = InMemoryHubSpot(
+        properties=[*props, *extra], subscribed_properties=(OWNER_PROPERTY, *subscribed)
+    )
+    for email, first, last in REPS:
+        fake.add_owner(email, first, last)
+    return fake
+
+
+def salesforce_org(*lead_fields: SfField) -> InMemorySalesforce:
+    """A Salesforce org with the sandbox's fields and ``lead_fields`` on the Lead (created by
+    the admin), every rep of the team an active user."""
+    describe = {
+        sobject: [SfField(n, str(spec["type"])) for n, spec in fields.items()]
+        for sobject, fields in DEFAULT_DESCRIBE.items()
+    }
+    describe["Lead"] += lead_fields
+    fake = InMemorySalesforce(describe=describe)
+    for email, first, last in REPS:
+        fake.add_user(email, first, last)
+    return fake

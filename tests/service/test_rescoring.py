@@ -18,13 +18,15 @@ from app.rescore.schedule import DailyRescore
 from app.rescore.service import Progress, Rescorer
 from app.routing.schemas import Outcome
 from connectors.hubspot.fake import InMemoryHubSpot
-from connectors.hubspot.port import OWNER_PROPERTY, PropertyInfo
 from connectors.salesforce.fake import InMemorySalesforce
-from connectors.salesforce.port import SfField
-from connectors.sandbox.hubspot import DEFAULT_PROPERTIES
-from connectors.sandbox.salesforce import DEFAULT_DESCRIBE
-from tests.conftest import REPS
-from tests.service.helpers import Service, hubspot_key
+from tests.service.helpers import (
+    SCORE_LEAD_FIELDS,
+    SCORE_PROPERTIES,
+    Service,
+    hubspot_account,
+    hubspot_key,
+    salesforce_org,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "qualification.yaml"
 WRITE = """
@@ -40,36 +42,13 @@ READY |= {"country": "France"}
 @pytest.fixture
 def hubspot() -> InMemoryHubSpot:
     """An account with the score's properties, its app subscribed to the job title."""
-    props = [
-        PropertyInfo(name, str(spec["type"]), tuple(str(o) for o in spec.get("options", ())))
-        for name, spec in DEFAULT_PROPERTIES.items()
-    ]
-    props += [
-        PropertyInfo("relais_score", "number"),
-        PropertyInfo("relais_temperature", "string"),
-        PropertyInfo("relais_reasons", "string"),
-    ]
-    fake = InMemoryHubSpot(properties=props, subscribed_properties=(OWNER_PROPERTY, "jobtitle"))
-    for email, first, last in REPS:
-        fake.add_owner(email, first, last)
-    return fake
+    return hubspot_account(*SCORE_PROPERTIES, subscribed=("jobtitle",))
 
 
 @pytest.fixture
 def salesforce() -> InMemorySalesforce:
     """An org where the admin created the score's fields on the Lead."""
-    describe = {
-        sobject: [SfField(n, str(spec["type"])) for n, spec in fields.items()]
-        for sobject, fields in DEFAULT_DESCRIBE.items()
-    }
-    describe["Lead"] += [
-        SfField("Relais_Score__c", "double"),
-        SfField("Relais_Reasons__c", "string"),
-    ]
-    fake = InMemorySalesforce(describe=describe)
-    for email, first, last in REPS:
-        fake.add_user(email, first, last)
-    return fake
+    return salesforce_org(*SCORE_LEAD_FIELDS)
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ import pytest
 from app.mappings.crm_check import check_against_crm
 from app.mappings.loader import load_mappings
 from connectors.hubspot.fake import InMemoryHubSpot
-from connectors.hubspot.port import OWNER_PROPERTY, PropertyInfo
 from connectors.salesforce.fake import InMemorySalesforce
-from connectors.salesforce.port import SfField
-from connectors.sandbox.hubspot import DEFAULT_PROPERTIES
-from connectors.sandbox.salesforce import DEFAULT_DESCRIBE
-from tests.conftest import REPS
-from tests.service.helpers import Service
+from tests.service.helpers import (
+    SCORE_LEAD_FIELDS,
+    SCORE_PROPERTIES,
+    Service,
+    hubspot_account,
+    salesforce_org,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "qualification.yaml"
 WRITE = """
@@ -31,35 +32,13 @@ READY |= {"country": "France"}
 @pytest.fixture
 def hubspot() -> InMemoryHubSpot:
     """An account where the admin created the score's properties."""
-    props = [
-        PropertyInfo(name, str(spec["type"]), tuple(str(o) for o in spec.get("options", ())))
-        for name, spec in DEFAULT_PROPERTIES.items()
-    ]
-    props += [
-        PropertyInfo("relais_score", "number"),
-        PropertyInfo("relais_temperature", "string"),
-        PropertyInfo("relais_reasons", "string"),
-    ]
-    fake = InMemoryHubSpot(properties=props, subscribed_properties=(OWNER_PROPERTY, "country"))
-    for email, first, last in REPS:
-        fake.add_owner(email, first, last)
-    return fake
+    return hubspot_account(*SCORE_PROPERTIES, subscribed=("country",))
 
 
 @pytest.fixture
 def salesforce() -> InMemorySalesforce:
-    describe = {
-        sobject: [SfField(n, str(spec["type"])) for n, spec in fields.items()]
-        for sobject, fields in DEFAULT_DESCRIBE.items()
-    }
-    describe["Lead"] += [
-        SfField("Relais_Score__c", "double"),
-        SfField("Relais_Reasons__c", "string"),
-    ]
-    fake = InMemorySalesforce(describe=describe)
-    for email, first, last in REPS:
-        fake.add_user(email, first, last)
-    return fake
+    """An org where the admin created the score's fields on the Lead."""
+    return salesforce_org(*SCORE_LEAD_FIELDS)
 
 
 @pytest.fixture

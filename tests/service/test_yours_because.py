@@ -9,10 +9,8 @@ import pytest
 from app.mappings.crm_check import check_against_crm
 from app.mappings.loader import load_mappings
 from connectors.hubspot.fake import InMemoryHubSpot
-from connectors.hubspot.port import OWNER_PROPERTY, PropertyInfo
-from connectors.sandbox.hubspot import DEFAULT_PROPERTIES
-from tests.conftest import REPS
-from tests.service.helpers import Service
+from connectors.hubspot.port import PropertyInfo
+from tests.service.helpers import Service, hubspot_account
 
 READY = {"jobtitle": "DRH", "numberofemployees": "120", "industry": "CONSTRUCTION"}
 READY |= {"country": "France"}
@@ -31,15 +29,7 @@ explain: {hubspot: relais_why}
 @pytest.fixture
 def hubspot() -> InMemoryHubSpot:
     """An account where the admin created the property that shows why."""
-    props = [
-        PropertyInfo(name, str(spec["type"]), tuple(str(o) for o in spec.get("options", ())))
-        for name, spec in DEFAULT_PROPERTIES.items()
-    ]
-    props.append(PropertyInfo("relais_why", "string"))
-    fake = InMemoryHubSpot(properties=props, subscribed_properties=(OWNER_PROPERTY,))
-    for email, first, last in REPS:
-        fake.add_owner(email, first, last)
-    return fake
+    return hubspot_account(PropertyInfo("relais_why", "string"))
 
 
 @pytest.fixture
